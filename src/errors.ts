@@ -1,0 +1,159 @@
+/**
+ * @module
+ * Every failure a caller can meet is a {@link WalError} with a stable `code` to branch on.
+ * One factory per code keeps the messages consistent: each says what happened and what to do.
+ */
+
+import { constants as osConstants } from "node:os";
+
+/** The stable codes of {@link WalError}. Branch on these, never on message text. */
+export type WalErrorCode =
+  | "INVALID_ARGUMENT"
+  | "RECORD_TOO_LARGE"
+  | "CORRUPTION"
+  | "LOCKED"
+  | "CLOSED"
+  | "POISONED"
+  | "IO"
+  | "LOG_FULL"
+  | "UNSUPPORTED_PLATFORM";
+
+/** The base class of every error wal-db throws on purpose. */
+export class WalError extends Error {
+  /** Stable machine-readable code; see {@link WalErrorCode}. */
+  readonly code: WalErrorCode;
+
+  /** @param code - what kind of failure. @param message - what happened and what to do. */
+  constructor(code: WalErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "WalError";
+    this.code = code;
+  }
+}
+
+/** Bytes at `offset` are not a valid record. Carries where and why. */
+export class CorruptionError extends WalError {
+  /** Byte offset (LSN) where the invalid record starts. */
+  readonly offset: number;
+  /** Why the bytes there are not a record, e.g. "checksum mismatch". */
+  readonly reason: string;
+
+  /** @param offset - LSN of the damaged record. @param reason - what check failed. */
+  constructor(offset: number, reason: string) {
+    super(
+      "CORRUPTION",
+      `no valid record at offset ${offset}: ${reason}. The log is damaged at this point; ` +
+        "records before it are intact.",
+    );
+    this.name = "CorruptionError";
+    this.offset = offset;
+    this.reason = reason;
+  }
+}
+
+/** An operating-system call failed. `cause` is the OS error, whose `code` is the errno name. */
+export class IoError extends WalError {
+  /** The errno name, such as "EIO" or "ENOSPC". */
+  readonly errno: string;
+  /** The system call that failed, such as "fdatasync". */
+  readonly syscall: string;
+
+  /** @param syscall - the failing call. @param target - the path or description it acted on. */
+  constructor(syscall: string, target: string, errno: string, cause: unknown) {
+    super("IO", `${syscall} failed on ${target}: ${errno}`, { cause });
+    this.name = "IoError";
+    this.errno = errno;
+    this.syscall = syscall;
+  }
+}
+
+const errnoNames = new Map<number, string>(
+  Object.entries(osConstants.errno).map(([name, value]) => [value, name]),
+);
+
+/** The errno name of a positive errno number on this platform, or `errno <n>` when unknown. */
+export function errnoName(errno: number): string {
+  return errnoNames.get(errno) ?? `errno ${errno}`;
+}
+
+/**
+ * Wraps an error thrown by `node:fs` (which carries `code`) as an {@link IoError}.
+ * A WalError passes through unchanged so a store can wrap calls without double-wrapping.
+ */
+export function ioErrorFrom(syscall: string, target: string, cause: unknown): WalError {
+  if (cause instanceof WalError) return cause;
+  const code = (cause as { code?: unknown } | null)?.code;
+  return new IoError(syscall, target, typeof code === "string" ? code : "EUNKNOWN", cause);
+}
+
+/** An OS call made through `bun:ffi` returned -1 with `errno` set. */
+export function ioErrorFromErrno(syscall: string, target: string, errno: number): IoError {
+  const name = errnoName(errno);
+  const cause = Object.assign(new Error(`${syscall}: ${name}`), { code: name, errno, syscall });
+  return new IoError(syscall, target, name, cause);
+}
+
+/** A caller passed something that is not what the API takes. Nothing was written. */
+export function invalidArgument(message: string): WalError {
+  return new WalError("INVALID_ARGUMENT", message);
+}
+
+/** A record is larger than `maxRecordSize`. Nothing was written. */
+export function recordTooLarge(size: number, maxRecordSize: number): WalError {
+  return new WalError(
+    "RECORD_TOO_LARGE",
+    `record of ${size} bytes exceeds maxRecordSize (${maxRecordSize} bytes); ` +
+      "nothing was written. Split the record or open the log with a larger maxRecordSize.",
+  );
+}
+
+/** Another open `Wal`, in this process or another, holds the log's exclusive lock. */
+export function locked(path: string): WalError {
+  return new WalError(
+    "LOCKED",
+    `${path} is locked by another open Wal (in this process or another); ` +
+      "close that one, or wait for its process to exit, then open again.",
+  );
+}
+
+/** The `Wal` was closed. */
+export function closed(): WalError {
+  return new WalError("CLOSED", "the Wal is closed; open it again to use the log.");
+}
+
+/**
+ * An earlier write or barrier failed, so what is on stable storage is no longer known.
+ * Retrying a failed fdatasync can report success after the kernel dropped the dirty pages,
+ * so the log refuses all further writes; reopening recovers what is really on disk.
+ */
+export function poisoned(cause: unknown): WalError {
+  return new WalError(
+    "POISONED",
+    "the Wal stopped accepting writes after an earlier write or sync failed " +
+      `(${describe(cause)}); records since the last successful sync may be lost. ` +
+      "Close it and open the log again: recovery keeps what is really on disk.",
+    { cause },
+  );
+}
+
+/** The next record would carry the log past 2^53 bytes, where LSNs lose precision. */
+export function logFull(lsn: number, frameSize: number): WalError {
+  return new WalError(
+    "LOG_FULL",
+    `appending ${frameSize} bytes at LSN ${lsn} would pass 2^53 - 1 bytes, ` +
+      "beyond which LSNs are not exact JavaScript numbers; nothing was written.",
+  );
+}
+
+/** No durability barrier is known for this operating system. */
+export function unsupportedPlatform(platform: string): WalError {
+  return new WalError(
+    "UNSUPPORTED_PLATFORM",
+    `wal-db has no durability barrier for platform "${platform}" (supported: linux, darwin, win32); ` +
+      "use Wal.withStore with a MemoryStore, or a WalStore of your own.",
+  );
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

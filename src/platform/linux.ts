@@ -1,0 +1,25 @@
+/**
+ * @module
+ * Linux: the barrier is `fdatasync(2)` from libc. It flushes the file's data and the metadata
+ * needed to read it back (the size), skipping only timestamps, so it is the full barrier a log
+ * needs at a lower cost than `fsync`. Called through `bun:ffi` because Node's `fdatasyncSync`
+ * is not guaranteed to map to it on every runtime, and its errno must reach the poison logic.
+ */
+
+import { FFIType } from "bun:ffi";
+import type { Platform } from "./platform.ts";
+import { posixPlatform } from "./posix.ts";
+
+/** Linux's platform table: glibc or musl, `fdatasync`, `flock`. */
+export function linuxPlatform(): Platform {
+  return posixPlatform({
+    name: "linux",
+    libraries: ["libc.so.6", "libc.musl-x86_64.so.1", "libc.musl-aarch64.so.1", "libc.so"],
+    errnoFunction: "__errno_location",
+    wouldBlock: 11, // EWOULDBLOCK == EAGAIN
+    barrierName: "fdatasync",
+    barrierSymbol: "fdatasync",
+    barrierSignature: { args: [FFIType.i32], returns: FFIType.i32 },
+    callBarrier: (fdatasync, fd) => fdatasync(fd),
+  });
+}

@@ -1,0 +1,198 @@
+/**
+ * @module
+ * Record framing and the scan that finds valid records. The normative byte layout is
+ * docs/ON_DISK_FORMAT.md; the constants below are the only place the code spells it out,
+ * and both the writer (`Wal.append`) and the reader (`RecordScanner`) use them.
+ *
+ *   offset 0..4  crc     u32 LE  CRC-32C of bytes 4..end (the length field, then the payload)
+ *   offset 4..8  length  u32 LE  payload length n
+ *   offset 8..   payload n bytes
+ */
+
+import { crc32c } from "./crc32c.ts";
+import type { WalStore } from "./store/store.ts";
+
+/** Bytes in a record header: the CRC, then the length. */
+export const HEADER_SIZE = 8;
+/** Offset of the length field within a record; the CRC covers everything from here. */
+export const LENGTH_OFFSET = 4;
+/** The length field is a u32, so no payload can be longer than this. */
+export const PAYLOAD_SIZE_LIMIT = 0xffff_ffff;
+/** LSNs are JavaScript numbers, exact up to 2^53 - 1; the log never grows past that byte. */
+export const LSN_LIMIT = Number.MAX_SAFE_INTEGER;
+
+/**
+ * Completes a frame whose payload is already in `frame[8..8+length)`: writes the length and
+ * the CRC into the header. Framing in place lets `append` copy the payload once.
+ */
+export function sealFrame(frame: Uint8Array, length: number): void {
+  writeU32(frame, LENGTH_OFFSET, length);
+  writeU32(frame, 0, crc32c(frame, LENGTH_OFFSET, HEADER_SIZE + length));
+}
+
+/**
+ * Writes the header of a frame whose payload lives elsewhere (`header` is 8 bytes).
+ * The CRC continues over the separate payload, which equals the CRC of the contiguous frame.
+ */
+export function writeHeader(header: Uint8Array, payload: Uint8Array): void {
+  writeU32(header, LENGTH_OFFSET, payload.length);
+  const crcOfLength = crc32c(header, LENGTH_OFFSET, HEADER_SIZE);
+  writeU32(header, 0, crc32c(payload, 0, payload.length, crcOfLength));
+}
+
+function writeU32(target: Uint8Array, offset: number, value: number): void {
+  target[offset] = value;
+  target[offset + 1] = value >>> 8;
+  target[offset + 2] = value >>> 16;
+  target[offset + 3] = value >>> 24;
+}
+
+function readU32(source: Uint8Array, offset: number): number {
+  return (
+    (source[offset]! |
+      (source[offset + 1]! << 8) |
+      (source[offset + 2]! << 16) |
+      (source[offset + 3]! << 24)) >>>
+    0
+  );
+}
+
+/** What {@link RecordScanner.next} found at its offset. */
+export const enum Scan {
+  /** A whole record whose CRC matches; its fields are on the scanner. */
+  Record = 0,
+  /** The offset reached the end of the range: no bytes left. */
+  End = 1,
+  /** Bytes remain but they are not a valid record; `reason` says why. */
+  Invalid = 2,
+}
+
+/** How much the scanner reads per call: large enough to make the read cost vanish per record. */
+export const SCAN_CHUNK_SIZE = 1024 * 1024;
+
+/**
+ * Walks records in `[start, end)` of a store, streaming it in chunks. Memory stays bounded by
+ * one chunk plus the largest record, whatever the log size: a record longer than the chunk gets
+ * a buffer of its own size, allocated only after its length passed both checks (at most
+ * `maxRecordSize`, and no longer than the bytes left in the range).
+ *
+ * Each call to `next()` classifies the bytes at `offset` (docs/ON_DISK_FORMAT.md, "Reading"):
+ * - fewer than 8 bytes left: `Invalid`, "incomplete header" (a write torn inside the header);
+ * - length above `maxRecordSize`: `Invalid` before any payload byte is read;
+ * - payload running past `end`: `Invalid`, "incomplete payload" (a write torn inside the payload);
+ * - CRC mismatch: `Invalid` (torn, or damaged on disk; an all-zero header lands here too,
+ *   because the CRC-32C of four zero bytes is not zero);
+ * - otherwise `Record`: `lsn`, `payloadOffset`, `payloadLength` and `buffer` describe it, valid
+ *   until the next call. The scanner never allocates per record.
+ */
+export class RecordScanner {
+  /** LSN of the record found by the last `next()`, or of the invalid bytes. */
+  lsn: number;
+  /** Where the next `next()` looks: the end of the last record found. */
+  offset: number;
+  /** Holds the last record found at `buffer[payloadOffset..+payloadLength)`. */
+  buffer: Uint8Array;
+  payloadOffset = 0;
+  payloadLength = 0;
+  /** Why the bytes at `lsn` are not a record, after `next()` returned `Invalid`. */
+  reason = "";
+
+  /** Store position of `buffer[0]`, and how many bytes from there the buffer holds. */
+  private bufferPosition = 0;
+  private bufferFilled = 0;
+
+  constructor(
+    private readonly store: WalStore,
+    start: number,
+    private readonly end: number,
+    private readonly maxRecordSize: number,
+  ) {
+    this.offset = start;
+    this.lsn = start;
+    this.buffer = new Uint8Array(Math.min(SCAN_CHUNK_SIZE, Math.max(HEADER_SIZE, end - start)));
+  }
+
+  /** Classifies the bytes at `offset`; on `Record`, advances `offset` past them. */
+  next(): Scan {
+    const lsn = this.offset;
+    this.lsn = lsn;
+    const left = this.end - lsn;
+    if (left <= 0) return Scan.End;
+    if (left < HEADER_SIZE) return this.invalid(`incomplete header: ${left} of 8 bytes`);
+    if (!this.hold(lsn, HEADER_SIZE)) return this.invalid("incomplete header: the store ended early");
+
+    let at = lsn - this.bufferPosition;
+    const length = readU32(this.buffer, at + LENGTH_OFFSET);
+    if (length > this.maxRecordSize) {
+      return this.invalid(`length ${length} exceeds maxRecordSize ${this.maxRecordSize}`);
+    }
+    if (length > left - HEADER_SIZE) {
+      return this.invalid(
+        `incomplete payload: length ${length} but ${left - HEADER_SIZE} bytes follow`,
+      );
+    }
+    if (!this.hold(lsn, HEADER_SIZE + length)) {
+      return this.invalid("incomplete payload: the store ended early");
+    }
+
+    at = lsn - this.bufferPosition;
+    const stored = readU32(this.buffer, at);
+    const actual = crc32c(this.buffer, at + LENGTH_OFFSET, at + HEADER_SIZE + length);
+    if (stored !== actual) {
+      return this.invalid(
+        stored === 0 && length === 0
+          ? "zero-filled header (space never written)"
+          : `checksum mismatch: stored ${hex(stored)}, computed ${hex(actual)}`,
+      );
+    }
+    this.payloadOffset = at + HEADER_SIZE;
+    this.payloadLength = length;
+    this.offset = lsn + HEADER_SIZE + length;
+    return Scan.Record;
+  }
+
+  /** A copy of the last record's payload, safe to keep after the next call. */
+  payload(): Uint8Array {
+    return this.buffer.slice(this.payloadOffset, this.payloadOffset + this.payloadLength);
+  }
+
+  private invalid(reason: string): Scan {
+    this.reason = reason;
+    return Scan.Invalid;
+  }
+
+  /**
+   * Ensures the buffer holds store bytes `[position, position + size)`, reading ahead up to a
+   * chunk. `size` is at most `maxRecordSize + 8` and within `end`, both checked by the caller.
+   * Returns false when the store holds fewer bytes than that (it shrank under the scan).
+   */
+  private hold(position: number, size: number): boolean {
+    const have = this.bufferPosition + this.bufferFilled - position;
+    if (position >= this.bufferPosition && have >= size) return true;
+
+    const want = Math.min(Math.max(size, SCAN_CHUNK_SIZE), this.end - position);
+    let kept = 0;
+    if (want > this.buffer.length) {
+      // A record longer than the chunk: its own buffer, replaced by a chunk-sized one later.
+      const larger = new Uint8Array(want);
+      if (have > 0) larger.set(this.buffer.subarray(position - this.bufferPosition, this.bufferFilled));
+      this.buffer = larger;
+      kept = Math.max(have, 0);
+    } else if (have > 0) {
+      // Slide the bytes already read to the front rather than reading them again.
+      this.buffer.copyWithin(0, position - this.bufferPosition, this.bufferFilled);
+      kept = have;
+    } else if (this.buffer.length > SCAN_CHUNK_SIZE && want <= SCAN_CHUNK_SIZE) {
+      this.buffer = new Uint8Array(SCAN_CHUNK_SIZE);
+    }
+    const target = this.buffer.subarray(kept, Math.min(this.buffer.length, want));
+    const read = target.length > 0 ? this.store.read(target, position + kept) : 0;
+    this.bufferPosition = position;
+    this.bufferFilled = kept + read;
+    return this.bufferFilled >= size;
+  }
+}
+
+function hex(value: number): string {
+  return `0x${value.toString(16).padStart(8, "0")}`;
+}

@@ -1,0 +1,166 @@
+/**
+ * @module
+ * The single-file store: one log file, positioned reads and writes through `node:fs`, and the
+ * platform's barrier and lock through `bun:ffi`. It holds the exclusive lock for as long as it
+ * is open, so two `Wal`s can never write the same file.
+ */
+
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  ftruncateSync,
+  openSync,
+  readSync,
+  writeSync,
+} from "node:fs";
+import { dirname, resolve } from "node:path";
+import { invalidArgument, ioErrorFrom, locked } from "../errors.ts";
+import { describeValue } from "../options.ts";
+import { currentPlatform, type Platform } from "../platform/index.ts";
+import type { WalStore } from "./store.ts";
+
+/** Options for {@link FileStore.open}. */
+export interface FileStoreOptions {
+  /**
+   * The native calls to use. Tests pass a wrapper that counts or fails calls.
+   * @default the table for this OS, from `src/platform/`
+   */
+  platform?: Platform;
+}
+
+/** A {@link WalStore} over one file, locked exclusively while open. */
+export class FileStore implements WalStore {
+  /** The absolute path of the log file. */
+  readonly description: string;
+  /** Whether `open` created the file (it did not exist before). */
+  readonly created: boolean;
+  private currentSize: number;
+  private closed = false;
+
+  private constructor(
+    private readonly fd: number,
+    path: string,
+    created: boolean,
+    private readonly platform: Platform,
+  ) {
+    this.description = path;
+    this.created = created;
+    this.currentSize = statSize(fd, path);
+  }
+
+  /**
+   * Opens or creates the file at `path` and takes its exclusive lock.
+   *
+   * The parent directory is synced on every open, not only when this call creates the file:
+   * a writer that crashed right after creating it may have left a name that is not yet
+   * durable, and records synced into a file whose name is lost are lost too.
+   *
+   * @throws WalError `LOCKED` when another open store holds the file; `IO` when the OS refuses.
+   */
+  static open(path: string, options: FileStoreOptions = {}): FileStore {
+    if (typeof path !== "string" || path.length === 0) {
+      throw invalidArgument(`path must be a non-empty string, got ${describeValue(path)}`);
+    }
+    const absolute = resolve(path);
+    const platform = options.platform ?? currentPlatform();
+    const { fd, created } = openOrCreate(absolute);
+    try {
+      if (!platform.tryLockExclusive(fd, absolute)) throw locked(absolute);
+      platform.syncDirectory(dirname(absolute));
+      return new FileStore(fd, absolute, created, platform);
+    } catch (error) {
+      closeSync(fd);
+      throw error;
+    }
+  }
+
+  get size(): number {
+    return this.currentSize;
+  }
+
+  read(target: Uint8Array, position: number): number {
+    let done = 0;
+    try {
+      while (done < target.length) {
+        const count = readSync(this.fd, target, done, target.length - done, position + done);
+        if (count === 0) break;
+        done += count;
+      }
+    } catch (error) {
+      throw ioErrorFrom("read", this.description, error);
+    }
+    return done;
+  }
+
+  write(source: Uint8Array, length: number, position: number): void {
+    let done = 0;
+    try {
+      while (done < length) {
+        const count = writeSync(this.fd, source, done, length - done, position + done);
+        // A regular file only writes nothing when it cannot grow; say so rather than spin.
+        if (count === 0) throw Object.assign(new Error("write made no progress"), { code: "ENOSPC" });
+        done += count;
+      }
+    } catch (error) {
+      throw ioErrorFrom("write", this.description, error);
+    } finally {
+      // Bytes that did reach the file count towards its size even when the rest failed.
+      this.currentSize = Math.max(this.currentSize, position + done);
+    }
+  }
+
+  truncate(size: number): void {
+    if (size > this.currentSize) {
+      throw invalidArgument(`cannot truncate ${this.description} to ${size}: it holds ${this.currentSize} bytes`);
+    }
+    try {
+      ftruncateSync(this.fd, size);
+    } catch (error) {
+      throw ioErrorFrom("ftruncate", this.description, error);
+    }
+    this.currentSize = size;
+    // The new length is metadata the barrier flushes; until then a power loss could bring
+    // the cut bytes back.
+    this.platform.barrier(this.fd, this.description);
+  }
+
+  sync(): void {
+    this.platform.barrier(this.fd, this.description);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    // Closing the descriptor releases the flock, which belongs to this open file description.
+    try {
+      closeSync(this.fd);
+    } catch (error) {
+      throw ioErrorFrom("close", this.description, error);
+    }
+  }
+}
+
+function openOrCreate(path: string): { fd: number; created: boolean } {
+  try {
+    return {
+      fd: openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o644),
+      created: true,
+    };
+  } catch (error) {
+    if ((error as { code?: string }).code !== "EEXIST") throw ioErrorFrom("open", path, error);
+  }
+  try {
+    return { fd: openSync(path, constants.O_RDWR), created: false };
+  } catch (error) {
+    throw ioErrorFrom("open", path, error);
+  }
+}
+
+function statSize(fd: number, path: string): number {
+  try {
+    return fstatSync(fd).size;
+  } catch (error) {
+    throw ioErrorFrom("fstat", path, error);
+  }
+}

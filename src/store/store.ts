@@ -1,0 +1,38 @@
+/**
+ * @module
+ * The seam between the log and its bytes. A `Wal` never touches a file descriptor: it reads,
+ * writes, cuts and syncs through a {@link WalStore}. Tests put fault-injecting stores here, and
+ * {@link MemoryStore} plugs in for logs that need no disk.
+ */
+
+/**
+ * A flat, growable byte space with a durability barrier.
+ *
+ * Contract every implementation keeps:
+ * - `write` writes every byte or throws; it never reports success for a partial write.
+ * - Bytes written are visible to `read` at once; they are on stable storage only after a
+ *   later `sync` returns.
+ * - `sync` is the real barrier; it throws if the platform reports failure, and must not be
+ *   retried by the store, since a failed flush may already have dropped the data.
+ * - `truncate` is durable when it returns.
+ * - Errors thrown are `WalError`s (an `IoError` for OS failures).
+ */
+export interface WalStore {
+  /** What the store holds, for error messages: a path, or "memory". */
+  readonly description: string;
+  /** The number of bytes the store holds: one past the last byte written or kept. */
+  readonly size: number;
+  /**
+   * Copies bytes from `position` into `target` until it is full or the store ends.
+   * @returns how many bytes were copied; fewer than `target.length` only at the end.
+   */
+  read(target: Uint8Array, position: number): number;
+  /** Writes `source[0..length)` at `position`, growing the store if needed. All or throw. */
+  write(source: Uint8Array, length: number, position: number): void;
+  /** Cuts the store to `size` bytes (never grows it) and makes the cut durable. */
+  truncate(size: number): void;
+  /** The durability barrier: every byte written before the call is on stable storage. */
+  sync(): void;
+  /** Releases the store's resources and its lock. Idempotent. */
+  close(): void;
+}
