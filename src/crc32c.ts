@@ -18,7 +18,8 @@ function buildTables(): Int32Array {
   const result = new Int32Array(256 * SLICES);
   for (let byte = 0; byte < 256; byte++) {
     let crc = byte;
-    for (let bit = 0; bit < 8; bit++) crc = crc & 1 ? (crc >>> 1) ^ POLYNOMIAL_REFLECTED : crc >>> 1;
+    for (let bit = 0; bit < 8; bit++)
+      crc = crc & 1 ? (crc >>> 1) ^ POLYNOMIAL_REFLECTED : crc >>> 1;
     result[byte] = crc;
   }
   for (let byte = 0; byte < 256; byte++) {
@@ -49,7 +50,8 @@ export function crc32c(bytes: Uint8Array, start = 0, end = bytes.length, previou
   // The index arithmetic below stays inside bytes[start..end) by the loop bound; typed-array
   // reads out of range would yield undefined and corrupt the CRC silently, so keep the bound.
   for (const last = end - 16; i <= last; i += 16) {
-    const word = crc ^ (bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24));
+    const word =
+      crc ^ (bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24));
     crc =
       t[3840 + (word & 0xff)]! ^
       t[3584 + ((word >>> 8) & 0xff)]! ^

@@ -107,6 +107,15 @@ export function recordTooLarge(size: number, maxRecordSize: number): WalError {
   );
 }
 
+/** Open found a whole, valid record above `maxRecordSize`; nothing was cut. */
+export function oversizeRecordInLog(lsn: number, size: number, maxRecordSize: number): WalError {
+  return new WalError(
+    "RECORD_TOO_LARGE",
+    `the record at LSN ${lsn} holds ${size} bytes, above maxRecordSize (${maxRecordSize} bytes); ` +
+      `the log was written with a larger limit. Nothing was cut: open it with maxRecordSize >= ${size}.`,
+  );
+}
+
 /** Another open `Wal`, in this process or another, holds the log's exclusive lock. */
 export function locked(path: string): WalError {
   return new WalError(

@@ -61,6 +61,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
 export function describeValue(value: unknown): string {
   if (value === null) return "null";
   if (typeof value === "object") return (value as object).constructor?.name ?? "object";
-  if (typeof value === "string") return `string "${value.length > 40 ? `${value.slice(0, 40)}…` : value}"`;
+  if (typeof value === "string")
+    return `string "${value.length > 40 ? `${value.slice(0, 40)}…` : value}"`;
   return `${typeof value} ${String(value)}`;
 }

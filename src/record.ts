@@ -58,7 +58,7 @@ function readU32(source: Uint8Array, offset: number): number {
 }
 
 /** What {@link RecordScanner.next} found at its offset. */
-export const enum Scan {
+export enum Scan {
   /** A whole record whose CRC matches; its fields are on the scanner. */
   Record = 0,
   /** The offset reached the end of the range: no bytes left. */
@@ -96,6 +96,12 @@ export class RecordScanner {
   payloadLength = 0;
   /** Why the bytes at `lsn` are not a record, after `next()` returned `Invalid`. */
   reason = "";
+  /**
+   * After `next()` returned `Invalid` because the length exceeds `maxRecordSize` (and not the
+   * bytes left), that length; otherwise -1. Lets recovery tell a record written under a larger
+   * limit from a torn header before it cuts anything.
+   */
+  oversizeLength = -1;
 
   /** Store position of `buffer[0]`, and how many bytes from there the buffer holds. */
   private bufferPosition = 0;
@@ -116,20 +122,23 @@ export class RecordScanner {
   next(): Scan {
     const lsn = this.offset;
     this.lsn = lsn;
+    this.oversizeLength = -1;
     const left = this.end - lsn;
     if (left <= 0) return Scan.End;
     if (left < HEADER_SIZE) return this.invalid(`incomplete header: ${left} of 8 bytes`);
-    if (!this.hold(lsn, HEADER_SIZE)) return this.invalid("incomplete header: the store ended early");
+    if (!this.hold(lsn, HEADER_SIZE))
+      return this.invalid("incomplete header: the store ended early");
 
     let at = lsn - this.bufferPosition;
     const length = readU32(this.buffer, at + LENGTH_OFFSET);
-    if (length > this.maxRecordSize) {
-      return this.invalid(`length ${length} exceeds maxRecordSize ${this.maxRecordSize}`);
-    }
     if (length > left - HEADER_SIZE) {
       return this.invalid(
         `incomplete payload: length ${length} but ${left - HEADER_SIZE} bytes follow`,
       );
+    }
+    if (length > this.maxRecordSize) {
+      this.oversizeLength = length;
+      return this.invalid(`length ${length} exceeds maxRecordSize ${this.maxRecordSize}`);
     }
     if (!this.hold(lsn, HEADER_SIZE + length)) {
       return this.invalid("incomplete payload: the store ended early");
@@ -175,7 +184,8 @@ export class RecordScanner {
     if (want > this.buffer.length) {
       // A record longer than the chunk: its own buffer, replaced by a chunk-sized one later.
       const larger = new Uint8Array(want);
-      if (have > 0) larger.set(this.buffer.subarray(position - this.bufferPosition, this.bufferFilled));
+      if (have > 0)
+        larger.set(this.buffer.subarray(position - this.bufferPosition, this.bufferFilled));
       this.buffer = larger;
       kept = Math.max(have, 0);
     } else if (have > 0) {
@@ -191,6 +201,29 @@ export class RecordScanner {
     this.bufferFilled = kept + read;
     return this.bufferFilled >= size;
   }
+}
+
+/**
+ * Whether the frame at `lsn` with a payload of `length` bytes has a matching CRC, computed in
+ * chunks so that checking a record of any size allocates one chunk. The caller has checked that
+ * `lsn + 8 + length` lies within the store.
+ */
+export function frameChecksumMatches(store: WalStore, lsn: number, length: number): boolean {
+  const chunk = new Uint8Array(Math.min(SCAN_CHUNK_SIZE, HEADER_SIZE + length));
+  const end = lsn + HEADER_SIZE + length;
+  let crc = 0;
+  let stored = -1;
+  for (let position = lsn; position < end; ) {
+    const want = Math.min(chunk.length, end - position);
+    const view = want === chunk.length ? chunk : chunk.subarray(0, want);
+    if (store.read(view, position) < want) return false;
+    // The first chunk starts with the stored CRC, which the checksum does not cover.
+    const from = position === lsn ? LENGTH_OFFSET : 0;
+    if (position === lsn) stored = readU32(view, 0);
+    crc = crc32c(view, from, want, crc);
+    position += want;
+  }
+  return crc === stored;
 }
 
 function hex(value: number): string {

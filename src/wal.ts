@@ -11,11 +11,20 @@ import {
   closed,
   invalidArgument,
   logFull,
+  oversizeRecordInLog,
   poisoned,
   recordTooLarge,
 } from "./errors.ts";
 import { describeValue, type ResolvedOptions, resolveOptions, type WalOptions } from "./options.ts";
-import { HEADER_SIZE, LSN_LIMIT, RecordScanner, Scan, sealFrame, writeHeader } from "./record.ts";
+import {
+  frameChecksumMatches,
+  HEADER_SIZE,
+  LSN_LIMIT,
+  RecordScanner,
+  Scan,
+  sealFrame,
+  writeHeader,
+} from "./record.ts";
 import { FileStore } from "./store/file.ts";
 import type { WalStore } from "./store/store.ts";
 
@@ -247,18 +256,27 @@ export class Wal {
    * Scans the whole store, cuts it after the last valid record and makes that durable. The
    * outcomes, classified: a clean end (nothing to do); a torn tail from a crash mid-append
    * (cut: it was never acknowledged by a sync); damage followed by more bytes (cut as well,
-   * as the Rust crate does; `reason` and `bytesDropped` report it).
+   * as the Rust crate does; `reason` and `bytesDropped` report it); a valid record longer than
+   * `maxRecordSize` (refused, nothing cut: the log was written with a larger limit).
    */
   private recover(): RecoveryReport {
     const storeSize = this.store.size;
     const scanner = new RecordScanner(this.store, 0, storeSize, this.maxRecordSize);
     let records = 0;
-    let found: Scan;
-    while ((found = scanner.next()) === Scan.Record) {
+    let found = scanner.next();
+    for (; found === Scan.Record; found = scanner.next()) {
       this.boundaries.observe(scanner.lsn, scanner.offset);
       records++;
     }
     const end = scanner.offset;
+    if (
+      scanner.oversizeLength >= 0 &&
+      frameChecksumMatches(this.store, end, scanner.oversizeLength)
+    ) {
+      // A whole, valid record that is merely larger than this open allows: the log was written
+      // with a larger maxRecordSize. Cutting here would destroy good records, so refuse instead.
+      throw oversizeRecordInLog(end, scanner.oversizeLength, this.maxRecordSize);
+    }
     // The barrier runs even when nothing is cut: records a crashed writer left in the page
     // cache are readable now but not yet durable, and recovery reports only durable records.
     if (end < storeSize) this.store.truncate(end);
@@ -313,7 +331,12 @@ export class Wal {
 
   /** Walks from the nearest known boundary to `lsn`; throws unless a record starts there. */
   private checkBoundary(lsn: number, end: number): void {
-    const scanner = new RecordScanner(this.store, this.boundaries.floor(lsn), end, this.maxRecordSize);
+    const scanner = new RecordScanner(
+      this.store,
+      this.boundaries.floor(lsn),
+      end,
+      this.maxRecordSize,
+    );
     while (scanner.offset < lsn) {
       const found = scanner.next();
       if (found !== Scan.Record) throw new CorruptionError(scanner.lsn, scanner.reason);

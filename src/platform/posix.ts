@@ -5,7 +5,7 @@
  * platform's barrier to it. `linux.ts` and `darwin.ts` supply the library and the barrier.
  */
 
-import { type FFIFunction, FFIType, dlopen, read } from "bun:ffi";
+import { dlopen, type FFIFunction, FFIType, read } from "bun:ffi";
 import { closeSync, constants, openSync } from "node:fs";
 import { ioErrorFrom, ioErrorFromErrno } from "../errors.ts";
 import type { Platform } from "./platform.ts";
@@ -32,7 +32,9 @@ export interface PosixFlavour {
 /** Binds the C library for `flavour` and returns the platform table built on it. */
 export function posixPlatform(flavour: PosixFlavour): Platform {
   const libc = openLibrary(flavour);
-  const barrierSymbol = libc.symbols[flavour.barrierSymbol] as unknown as (...args: number[]) => number;
+  const barrierSymbol = libc.symbols[flavour.barrierSymbol] as unknown as (
+    ...args: number[]
+  ) => number;
   const flock = libc.symbols.flock as (fd: number, operation: number) => number;
   const errnoAddress = libc.symbols[flavour.errnoFunction] as () => number;
   // errno is thread-local and read straight after the call returns -1, before any other

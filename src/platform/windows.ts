@@ -8,7 +8,7 @@
  * `_get_osfhandle`.
  */
 
-import { FFIType, dlopen, ptr } from "bun:ffi";
+import { dlopen, FFIType, ptr } from "bun:ffi";
 import { IoError, ioErrorFromErrno } from "../errors.ts";
 import type { Platform } from "./platform.ts";
 
@@ -67,5 +67,10 @@ export function windowsPlatform(): Platform {
 /** A kernel32 failure as an `IoError`; its errno is the Win32 error code's name. */
 function windowsError(call: string, target: string, code: number): IoError {
   const name = `WIN32_ERROR_${code}`;
-  return new IoError(call, target, name, Object.assign(new Error(`${call}: ${name}`), { code: name }));
+  return new IoError(
+    call,
+    target,
+    name,
+    Object.assign(new Error(`${call}: ${name}`), { code: name }),
+  );
 }

@@ -99,7 +99,8 @@ export class FileStore implements WalStore {
       while (done < length) {
         const count = writeSync(this.fd, source, done, length - done, position + done);
         // A regular file only writes nothing when it cannot grow; say so rather than spin.
-        if (count === 0) throw Object.assign(new Error("write made no progress"), { code: "ENOSPC" });
+        if (count === 0)
+          throw Object.assign(new Error("write made no progress"), { code: "ENOSPC" });
         done += count;
       }
     } catch (error) {
@@ -112,7 +113,9 @@ export class FileStore implements WalStore {
 
   truncate(size: number): void {
     if (size > this.currentSize) {
-      throw invalidArgument(`cannot truncate ${this.description} to ${size}: it holds ${this.currentSize} bytes`);
+      throw invalidArgument(
+        `cannot truncate ${this.description} to ${size}: it holds ${this.currentSize} bytes`,
+      );
     }
     try {
       ftruncateSync(this.fd, size);

@@ -47,7 +47,9 @@ export class MemoryStore implements WalStore {
 
   truncate(size: number): void {
     if (size > this.currentSize) {
-      throw invalidArgument(`cannot truncate memory store to ${size}: it holds ${this.currentSize} bytes`);
+      throw invalidArgument(
+        `cannot truncate memory store to ${size}: it holds ${this.currentSize} bytes`,
+      );
     }
     // Zero the cut bytes so a later write past a gap never exposes them again.
     this.bytes.fill(0, size, this.currentSize);
@@ -64,7 +66,11 @@ export class MemoryStore implements WalStore {
       grown.set(this.bytes.subarray(0, this.currentSize));
       this.bytes = grown;
     } catch (error) {
-      throw ioErrorFrom("write", this.description, Object.assign(new Error(String(error)), { code: "ENOMEM" }));
+      throw ioErrorFrom(
+        "write",
+        this.description,
+        Object.assign(new Error(String(error)), { code: "ENOMEM" }),
+      );
     }
   }
 }

@@ -1,0 +1,277 @@
+/**
+ * wal-db's benchmarks (`bun run bench`). Each row compares wal-db with the baseline a Bun user
+ * would otherwise write, measured in the same run, and prints the ratio:
+ *
+ *   append           Wal.append of 256-byte records vs a raw positioned writeSync of the same
+ *                    264 framed bytes (target: ≤ 1.5× the raw write's time)
+ *   appendAndSync    vs a hand-rolled writeSync + fdatasyncSync per record
+ *   recovery         Wal.open of 1,000,000 records of 256 bytes (the scan that checks every CRC)
+ *                    and a full Wal.iter replay, vs reading the same file raw in 1 MiB chunks
+ *                    (target: ≥ 2,000,000 records/s)
+ *   crc32c           the TypeScript CRC-32C vs Bun.hash.crc32 (native zlib CRC-32, another
+ *                    polynomial, same work) (target: ≥ 1.5 GB/s)
+ *
+ * Sizes: WAL_BENCH_SIZE=full (default) or tiny (a smoke run the test suite uses so this file
+ * cannot rot). Results also go to bench/results/latest.json.
+ */
+
+import {
+  closeSync,
+  fdatasyncSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { crc32c } from "../src/crc32c.ts";
+import { Wal } from "../src/index.ts";
+import { sealFrame } from "../src/record.ts";
+import { type Comparison, compare, consume, formatCount, workDigest } from "./harness.ts";
+
+const SIZES = {
+  full: {
+    appends: 200_000,
+    syncs: 2_000,
+    records: 1_000_000,
+    crcBytes: 64 << 20,
+    rounds: 5,
+    recoveryRounds: 3,
+  },
+  tiny: {
+    appends: 2_000,
+    syncs: 20,
+    records: 5_000,
+    crcBytes: 1 << 20,
+    rounds: 2,
+    recoveryRounds: 2,
+  },
+} as const;
+
+const sizeName = (process.env.WAL_BENCH_SIZE ?? "full") as keyof typeof SIZES;
+const size = SIZES[sizeName];
+if (size === undefined)
+  throw new Error(`WAL_BENCH_SIZE must be one of ${Object.keys(SIZES).join(", ")}`);
+
+const RECORD_SIZE = 256;
+const FRAME_SIZE = RECORD_SIZE + 8;
+const dir = mkdtempSync(join(tmpdir(), "wal-db-bench-"));
+let fileCounter = 0;
+const freshPath = () => join(dir, `f${++fileCounter}`);
+
+const payload = new Uint8Array(RECORD_SIZE).map((_, i) => i * 31);
+const frame = new Uint8Array(FRAME_SIZE);
+frame.set(payload, 8);
+sealFrame(frame, RECORD_SIZE);
+
+/** A side that appends `count` records to a fresh Wal per round. */
+function walSide(name: string, count: number, durable: boolean) {
+  let wal: Wal | undefined;
+  let path = "";
+  return {
+    name,
+    prepare() {
+      path = freshPath();
+      const opened = Wal.open(path);
+      wal = opened;
+      return () => {
+        let sum = 0;
+        if (durable) for (let i = 0; i < count; i++) sum += opened.appendAndSync(payload);
+        else for (let i = 0; i < count; i++) sum += opened.append(payload);
+        return sum;
+      };
+    },
+    cleanup() {
+      wal?.close();
+      rmSync(path, { force: true });
+    },
+  };
+}
+
+/** A side that writes `count` pre-framed records with writeSync, and fdatasync if durable. */
+function rawSide(name: string, count: number, durable: boolean) {
+  let fd = -1;
+  let path = "";
+  return {
+    name,
+    prepare() {
+      path = freshPath();
+      const opened = openSync(path, "w+");
+      fd = opened;
+      return () => {
+        let position = 0;
+        for (let i = 0; i < count; i++) {
+          writeSync(opened, frame, 0, FRAME_SIZE, position);
+          if (durable) fdatasyncSync(opened);
+          position += FRAME_SIZE;
+        }
+        return position;
+      };
+    },
+    cleanup() {
+      closeSync(fd);
+      rmSync(path, { force: true });
+    },
+  };
+}
+
+function recoveryLog(): string {
+  const path = freshPath();
+  using wal = Wal.open(path);
+  for (let i = 0; i < size.records; i++) wal.append(payload);
+  wal.sync();
+  return path;
+}
+
+function rawRead(path: string) {
+  return {
+    name: "raw read in 1 MiB chunks",
+    prepare: () => () => {
+      const fd = openSync(path, "r");
+      const chunk = new Uint8Array(1 << 20);
+      let total = 0;
+      for (;;) {
+        const read = readSync(fd, chunk, 0, chunk.length, total);
+        if (read === 0) break;
+        consume(chunk[0]!);
+        total += read;
+      }
+      closeSync(fd);
+      return total;
+    },
+  };
+}
+
+const results: Comparison[] = [];
+const run = (comparison: Comparison) => {
+  results.push(comparison);
+  print(comparison);
+};
+
+function print(c: Comparison): void {
+  const perSecond = (ns: number) => formatCount(1e9 / ns);
+  console.log(
+    `${c.title.padEnd(34)} ${c.contender.name}: ${c.contender.perOperationNs.toFixed(0).padStart(6)} ns/${c.unit} (${perSecond(c.contender.perOperationNs)}/s)` +
+      `   ${c.baseline.name}: ${c.baseline.perOperationNs.toFixed(0).padStart(6)} ns/${c.unit} (${perSecond(c.baseline.perOperationNs)}/s)` +
+      `   time ratio ${c.timeRatio.toFixed(2)}×`,
+  );
+}
+
+console.log(
+  `wal-db benchmarks, size ${sizeName}, Bun ${Bun.version}, ${process.platform}/${process.arch}, in ${dir}`,
+);
+
+run(
+  compare(
+    "append 256 B",
+    "record",
+    size.appends,
+    size.rounds,
+    walSide("Wal.append", size.appends, false),
+    rawSide("writeSync 264 B", size.appends, false),
+  ),
+);
+run(
+  compare(
+    "appendAndSync 256 B",
+    "record",
+    size.syncs,
+    size.rounds,
+    walSide("Wal.appendAndSync", size.syncs, true),
+    rawSide("writeSync+fdatasync", size.syncs, true),
+  ),
+);
+
+const log = recoveryLog();
+run(
+  compare(
+    "recovery: open (scan + CRC)",
+    "record",
+    size.records,
+    size.recoveryRounds,
+    {
+      name: "Wal.open",
+      prepare: () => () => {
+        using wal = Wal.open(log);
+        return wal.recovery.records;
+      },
+    },
+    rawRead(log),
+  ),
+);
+run(
+  compare(
+    "recovery: open + iter replay",
+    "record",
+    size.records,
+    size.recoveryRounds,
+    {
+      name: "Wal.iter",
+      prepare: () => () => {
+        using wal = Wal.open(log);
+        let n = 0;
+        for (const r of wal.iter()) n += r.data.length;
+        return n;
+      },
+    },
+    rawRead(log),
+  ),
+);
+rmSync(log, { force: true });
+
+const crcInput = new Uint8Array(size.crcBytes).map((_, i) => (i * 2654435761) >>> 24);
+run(
+  compare(
+    "crc32c over 1 MiB blocks",
+    "MiB",
+    size.crcBytes >> 20,
+    size.rounds,
+    {
+      name: "crc32c (TypeScript)",
+      prepare: () => () => {
+        let c = 0;
+        for (let o = 0; o < crcInput.length; o += 1 << 20) c ^= crc32c(crcInput, o, o + (1 << 20));
+        return c;
+      },
+    },
+    {
+      name: "Bun.hash.crc32 (native)",
+      prepare: () => () => {
+        let c = 0;
+        for (let o = 0; o < crcInput.length; o += 1 << 20)
+          c ^= Bun.hash.crc32(crcInput.subarray(o, o + (1 << 20)));
+        return c;
+      },
+    },
+  ),
+);
+
+const crc = results.at(-1)!;
+const recovery = results[2]!;
+const append = results[0]!;
+console.log("");
+console.log(`append vs raw write:    ${append.timeRatio.toFixed(2)}× the time (target ≤ 1.5×)`);
+console.log(
+  `appendAndSync vs hand-rolled: ${(results[1]!.baseline.perOperationNs / results[1]!.contender.perOperationNs).toFixed(2)}× the rate`,
+);
+console.log(
+  `recovery scan:          ${formatCount(1e9 / recovery.contender.perOperationNs)} records/s (target ≥ 2,000,000)`,
+);
+console.log(
+  `iter replay:            ${formatCount(1e9 / results[3]!.contender.perOperationNs)} records/s`,
+);
+console.log(
+  `crc32c:                 ${((1 << 20) / crc.contender.perOperationNs).toFixed(2)} GB/s (target ≥ 1.5); native CRC-32 ${((1 << 20) / crc.baseline.perOperationNs).toFixed(2)} GB/s`,
+);
+console.log(`work hash ${workDigest()}`);
+
+mkdirSync(join(import.meta.dir, "results"), { recursive: true });
+writeFileSync(
+  join(import.meta.dir, "results", `latest-${sizeName}.json`),
+  JSON.stringify({ size: sizeName, bun: Bun.version, results }, null, 2),
+);
+rmSync(dir, { recursive: true, force: true });

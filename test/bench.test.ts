@@ -1,0 +1,35 @@
+/**
+ * The benchmarks run at a tiny size inside the suite, so they cannot rot: the run must finish,
+ * print every row with a ratio, and print the hash of its work. No timing is asserted here;
+ * speed is judged from `bun run bench` (see docs/BENCHMARKS.md).
+ */
+
+import { expect, test } from "bun:test";
+import { join } from "node:path";
+
+test("bench/run.ts runs end to end at WAL_BENCH_SIZE=tiny", async () => {
+  const child = Bun.spawn([process.execPath, join(import.meta.dir, "..", "bench", "run.ts")], {
+    env: { ...process.env, WAL_BENCH_SIZE: "tiny" },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(child.stdout).text(),
+    new Response(child.stderr).text(),
+    child.exited,
+  ]);
+  expect(stderr).toBe("");
+  expect(code).toBe(0);
+  for (const row of [
+    "append 256 B",
+    "appendAndSync 256 B",
+    "recovery: open (scan + CRC)",
+    "recovery: open + iter replay",
+    "crc32c over 1 MiB blocks",
+  ]) {
+    expect(stdout).toMatch(
+      new RegExp(`^${row.replace(/[()+]/g, "\\$&")} .* time ratio \\d+\\.\\d\\d×$`, "m"),
+    );
+  }
+  expect(stdout).toMatch(/^work hash [0-9a-f]{8}$/m);
+});

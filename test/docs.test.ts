@@ -1,0 +1,66 @@
+/**
+ * Every `ts` code block in docs/API.md and README.md runs as its own program, in an empty
+ * temporary directory, and must exit 0: the examples assert what they show, so a doc that
+ * drifts from the code fails here.
+ */
+
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { tempDir } from "./support/temp.ts";
+
+const root = join(import.meta.dir, "..");
+const dir = tempDir();
+
+/** The `ts` blocks of a Markdown file, with the heading each sits under. */
+function examples(file: string): { title: string; code: string }[] {
+  const found: { title: string; code: string }[] = [];
+  let heading = file;
+  const lines = readFileSync(join(root, file), "utf8").split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (line.startsWith("#")) heading = line.replace(/^#+\s*/, "");
+    if (line.trim() === "```ts") {
+      const end = lines.indexOf("```", i + 1);
+      found.push({ title: `${file} › ${heading}`, code: lines.slice(i + 1, end).join("\n") });
+      i = end;
+    }
+  }
+  return found;
+}
+
+// The programs live inside the package, so `import ... from "wal-db"` resolves to this package
+// as it does for a user; they run with an empty temporary directory as their working directory.
+const programs = join(root, ".tmp", `docs-${process.pid}`);
+mkdirSync(programs, { recursive: true });
+afterAll(() => {
+  rmSync(programs, { recursive: true, force: true });
+  try {
+    rmdirSync(join(root, ".tmp")); // only when no other run is using it
+  } catch {}
+});
+
+describe.each(["docs/API.md", "README.md"])("%s", (file) => {
+  const blocks = examples(file);
+
+  test("has examples", () => {
+    expect(blocks.length).toBeGreaterThan(0);
+  });
+
+  test.each(blocks.map((block, i) => [block.title, i, block.code] as const))(
+    "%s (example %d) runs",
+    async (_title, index, code) => {
+      const program = join(programs, `${file.replace(/\W/g, "_")}-${index}.ts`);
+      writeFileSync(program, code);
+      const cwd = mkdtempSync(join(dir, "example-"));
+      const child = Bun.spawn([process.execPath, program], { cwd, stdout: "pipe", stderr: "pipe" });
+      const [stderr, exitCode] = await Promise.all([
+        new Response(child.stderr).text(),
+        child.exited,
+      ]);
+      rmSync(program);
+      expect(stderr).toBe("");
+      expect(exitCode).toBe(0);
+    },
+  );
+});

@@ -1,0 +1,154 @@
+/**
+ * The barrier: when sync issues one, when it does not, and what a failed write or barrier does
+ * to the log (it poisons it: a retried fdatasync can report success over lost data).
+ */
+
+import { describe, expect, test } from "bun:test";
+import { dirname } from "node:path";
+import {
+  FileStore,
+  IoError,
+  MemoryStore,
+  type Platform,
+  Wal,
+  type WalError,
+} from "../src/index.ts";
+import { currentPlatform } from "../src/platform/index.ts";
+import { FaultStore } from "./support/fault-store.ts";
+import { logPath, tempDir } from "./support/temp.ts";
+
+const dir = tempDir();
+const text = (data: Uint8Array) => new TextDecoder().decode(data);
+
+function errorOf(run: () => unknown): WalError {
+  try {
+    run();
+  } catch (error) {
+    return error as WalError;
+  }
+  throw new Error("expected an error, but the call returned");
+}
+
+/** The real platform, with every call recorded in order. */
+function recordingPlatform(): { platform: Platform; calls: string[] } {
+  const real = currentPlatform();
+  const calls: string[] = [];
+  return {
+    calls,
+    platform: {
+      name: real.name,
+      barrierName: real.barrierName,
+      barrier(fd, target) {
+        calls.push(`barrier ${target}`);
+        real.barrier(fd, target);
+      },
+      syncDirectory(path) {
+        calls.push(`syncDirectory ${path}`);
+        real.syncDirectory(path);
+      },
+      tryLockExclusive(fd, target) {
+        calls.push(`lock ${target}`);
+        return real.tryLockExclusive(fd, target);
+      },
+    },
+  };
+}
+
+describe("Wal.sync() and the platform barrier", () => {
+  test("Wal.open() of a new file locks it, syncs its directory, and makes recovery durable", () => {
+    const path = logPath(dir);
+    const { platform, calls } = recordingPlatform();
+    using wal = Wal.withStore(FileStore.open(path, { platform }));
+    expect(calls).toEqual([`lock ${path}`, `syncDirectory ${dirname(path)}`, `barrier ${path}`]);
+    expect(wal.len).toBe(0);
+  });
+
+  test("Wal.sync() issues one barrier per sync that has new records, none otherwise", () => {
+    const path = logPath(dir);
+    const { platform, calls } = recordingPlatform();
+    using wal = Wal.withStore(FileStore.open(path, { platform }));
+    calls.length = 0;
+    wal.sync(); // nothing appended since open's barrier
+    expect(calls).toEqual([]);
+    wal.append("one");
+    wal.append("two");
+    expect(calls).toEqual([]); // append never syncs
+    wal.sync();
+    expect(calls).toEqual([`barrier ${path}`]);
+    wal.sync();
+    expect(calls).toHaveLength(1);
+    wal.appendAndSync("three");
+    expect(calls).toEqual([`barrier ${path}`, `barrier ${path}`]);
+  });
+
+  test("Wal.open() of a torn log cuts it with a durable truncate", () => {
+    const store = new FaultStore(new MemoryStore(new Uint8Array([1, 2, 3, 4, 5])));
+    using wal = Wal.withStore(store);
+    expect(store.calls.truncate).toBe(1);
+    expect(store.size).toBe(0);
+    expect(wal.recovery.bytesDropped).toBe(5);
+    expect(wal.recovery.reason).toContain("incomplete header");
+  });
+});
+
+describe("a failure poisons the log", () => {
+  test("Wal.sync() that fails throws IO, and every later append and sync throws POISONED", () => {
+    const store = new FaultStore();
+    const wal = Wal.withStore(store);
+    wal.append("covered by the failed barrier");
+    store.failNext("sync", "EIO");
+    const failure = errorOf(() => wal.sync());
+    expect(failure).toBeInstanceOf(IoError);
+    expect(failure.code).toBe("IO");
+    expect((failure as IoError).errno).toBe("EIO");
+
+    // The barrier would succeed now, but it is never retried and trusted.
+    const syncsBefore = store.calls.sync;
+    for (const call of [() => wal.sync(), () => wal.append("x"), () => wal.appendAndSync("y")]) {
+      const error = errorOf(call);
+      expect(error.code).toBe("POISONED");
+      expect(error.cause).toBe(failure);
+    }
+    expect(store.calls.sync).toBe(syncsBefore);
+    // Reading what is there still works; reopening recovers it.
+    expect([...wal.iter()].map((r) => text(r.data))).toEqual(["covered by the failed barrier"]);
+    wal.close();
+    using reopened = Wal.withStore(new MemoryStore((store.inner as MemoryStore).snapshot()));
+    expect(reopened.appendAndSync("after reopen")).toBe(37);
+  });
+
+  test("Wal.append() whose write fails part-way throws IO, poisons, and the torn frame is cut on reopen", () => {
+    const store = new FaultStore();
+    const wal = Wal.withStore(store);
+    wal.appendAndSync("whole");
+    store.failNext("write", "ENOSPC", 5);
+    const failure = errorOf(() => wal.append("this frame is torn by a full disk"));
+    expect(failure.code).toBe("IO");
+    expect((failure as IoError).errno).toBe("ENOSPC");
+    expect(wal.len).toBe(13); // the log never grew over the torn frame
+    expect(errorOf(() => wal.append("z")).code).toBe("POISONED");
+    expect(errorOf(() => wal.sync()).code).toBe("POISONED");
+    expect(store.size).toBe(18); // five bytes of the torn frame reached the store
+    wal.close();
+
+    using reopened = Wal.withStore(new MemoryStore((store.inner as MemoryStore).snapshot()));
+    expect(reopened.recovery.bytesDropped).toBe(5);
+    expect([...reopened.iter()].map((r) => text(r.data))).toEqual(["whole"]);
+  });
+
+  test("Wal.append() of a large record whose payload write fails poisons the log", () => {
+    const store = new FaultStore();
+    const wal = Wal.withStore(store);
+    const big = new Uint8Array(100_000);
+    // The header is written first, then the payload in place; fail the payload.
+    const realWrite = store.write.bind(store);
+    let writes = 0;
+    store.write = (source, length, position) => {
+      if (++writes === 2) store.failNext("write", "EIO");
+      realWrite(source, length, position);
+    };
+    expect(errorOf(() => wal.append(big)).code).toBe("IO");
+    expect(wal.len).toBe(0);
+    expect(errorOf(() => wal.append("next")).code).toBe("POISONED");
+  });
+});
