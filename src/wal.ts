@@ -160,9 +160,12 @@ export class Wal {
         this.checkSize(written);
         return this.appendScratch(written);
       }
-      // Each unit takes at least one byte: reject before encoding a huge string.
+      // Each unit takes at least one byte: reject a huge string before encoding it, then
+      // check the encoded size, which may be up to three times the unit count.
       this.checkSize(data.length);
-      return this.appendSeparately(utf8.encode(data));
+      const encoded = utf8.encode(data);
+      this.checkSize(encoded.length);
+      return this.appendSeparately(encoded);
     }
     if (!(data instanceof Uint8Array)) {
       throw invalidArgument(`append takes a Uint8Array or a string, got ${describeValue(data)}`);

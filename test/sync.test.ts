@@ -5,29 +5,14 @@
 
 import { describe, expect, test } from "bun:test";
 import { dirname } from "node:path";
-import {
-  FileStore,
-  IoError,
-  MemoryStore,
-  type Platform,
-  Wal,
-  type WalError,
-} from "../src/index.ts";
+import { FileStore, IoError, MemoryStore, type Platform, Wal } from "../src/index.ts";
 import { currentPlatform } from "../src/platform/index.ts";
+import { walErrorOf as errorOf } from "./support/errors.ts";
 import { FaultStore } from "./support/fault-store.ts";
 import { logPath, tempDir } from "./support/temp.ts";
 
 const dir = tempDir();
 const text = (data: Uint8Array) => new TextDecoder().decode(data);
-
-function errorOf(run: () => unknown): WalError {
-  try {
-    run();
-  } catch (error) {
-    return error as WalError;
-  }
-  throw new Error("expected an error, but the call returned");
-}
 
 /** The real platform, with every call recorded in order. */
 function recordingPlatform(): { platform: Platform; calls: string[] } {

@@ -6,25 +6,14 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { MemoryStore, Wal, type WalError, type WalStore } from "../src/index.ts";
+import { MemoryStore, Wal, type WalStore } from "../src/index.ts";
+import { walErrorOf as errorOf } from "./support/errors.ts";
 import { allStoreKinds } from "./support/stores.ts";
 import { tempDir } from "./support/temp.ts";
 
 const dir = tempDir();
 const utf8 = new TextEncoder();
 const text = (data: Uint8Array) => new TextDecoder().decode(data);
-
-/** The WalError `run` throws; fails the test when it throws nothing or something else. */
-function errorOf(run: () => unknown): WalError {
-  try {
-    run();
-  } catch (error) {
-    expect((error as WalError).name).toMatch(/Error$/);
-    expect(typeof (error as WalError).code).toBe("string");
-    return error as WalError;
-  }
-  throw new Error("expected a WalError, but the call returned");
-}
 
 describe.each(allStoreKinds(dir))("$name store", (kind) => {
   test("Wal.open() of a new log is empty", () => {

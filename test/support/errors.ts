@@ -1,0 +1,15 @@
+/** Assertions on thrown errors: anything wal-db throws on purpose must be a WalError. */
+
+import { expect } from "bun:test";
+import { WalError } from "../../src/index.ts";
+
+/** Runs `run`, which must throw a WalError; returns it. Fails the test otherwise. */
+export function walErrorOf(run: () => unknown): WalError {
+  try {
+    run();
+  } catch (error) {
+    expect(error).toBeInstanceOf(WalError);
+    return error as WalError;
+  }
+  throw new Error("expected a WalError, but the call returned");
+}

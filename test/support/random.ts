@@ -1,0 +1,28 @@
+/**
+ * Seeded randomness for tests. Every randomised test takes its seed from `seedFromEnv`, puts it
+ * in its title or failure message, and replays exactly with WAL_SEED=<seed>.
+ */
+
+/** WAL_SEED when set, else `fallback`, as an unsigned 32-bit integer. */
+export function seedFromEnv(fallback: number): number {
+  return Number(process.env.WAL_SEED ?? fallback) >>> 0;
+}
+
+/** mulberry32: a tiny seedable PRNG returning unsigned 32-bit integers. */
+export function mulberry32(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (t ^ (t >>> 14)) >>> 0;
+  };
+}
+
+/** `length` bytes drawn from `next`. */
+export function randomBytes(next: () => number, length: number): Uint8Array {
+  const bytes = new Uint8Array(length);
+  for (let i = 0; i < length; i++) bytes[i] = next() & 0xff;
+  return bytes;
+}
