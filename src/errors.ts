@@ -163,6 +163,15 @@ export function unsupportedPlatform(platform: string): WalError {
   );
 }
 
+/** A short description of a value for error messages, never its whole contents. */
+export function describeValue(value: unknown): string {
+  if (value === null) return "null";
+  if (typeof value === "object") return (value as object).constructor?.name ?? "object";
+  if (typeof value === "string")
+    return `string "${value.length > 40 ? `${value.slice(0, 40)}…` : value}"`;
+  return `${typeof value} ${String(value)}`;
+}
+
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }

@@ -4,7 +4,7 @@
  * Validation runs before anything is opened, so a bad option never touches the disk.
  */
 
-import { invalidArgument } from "./errors.ts";
+import { describeValue, invalidArgument } from "./errors.ts";
 import { PAYLOAD_SIZE_LIMIT } from "./record.ts";
 
 /** Options for {@link Wal.open} and {@link Wal.withStore}. Every field is optional. */
@@ -55,13 +55,4 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     );
   }
   return { maxRecordSize };
-}
-
-/** A short description of a value for error messages, never its whole contents. */
-export function describeValue(value: unknown): string {
-  if (value === null) return "null";
-  if (typeof value === "object") return (value as object).constructor?.name ?? "object";
-  if (typeof value === "string")
-    return `string "${value.length > 40 ? `${value.slice(0, 40)}…` : value}"`;
-  return `${typeof value} ${String(value)}`;
 }

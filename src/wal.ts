@@ -9,13 +9,14 @@ import { RecordBoundaries } from "./boundaries.ts";
 import {
   CorruptionError,
   closed,
+  describeValue,
   invalidArgument,
   logFull,
   oversizeRecordInLog,
   poisoned,
   recordTooLarge,
 } from "./errors.ts";
-import { describeValue, type ResolvedOptions, resolveOptions, type WalOptions } from "./options.ts";
+import { type ResolvedOptions, resolveOptions, type WalOptions } from "./options.ts";
 import {
   frameChecksumMatches,
   HEADER_SIZE,

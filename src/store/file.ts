@@ -15,8 +15,7 @@ import {
   writeSync,
 } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { invalidArgument, ioErrorFrom, locked } from "../errors.ts";
-import { describeValue } from "../options.ts";
+import { describeValue, invalidArgument, ioErrorFrom, locked } from "../errors.ts";
 import { currentPlatform, type Platform } from "../platform/index.ts";
 import type { WalStore } from "./store.ts";
 
