@@ -4,6 +4,7 @@
  */
 
 import { describe, expect, test } from "bun:test";
+import { appendFileSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { FileStore, IoError, MemoryStore, type Platform, Wal } from "../src/index.ts";
 import { currentPlatform } from "../src/platform/index.ts";
@@ -64,6 +65,20 @@ describe("Wal.sync() and the platform barrier", () => {
     expect(calls).toHaveLength(1);
     wal.appendAndSync("three");
     expect(calls).toEqual([`barrier ${path}`, `barrier ${path}`]);
+  });
+
+  test("Wal.open() of a torn file cuts it, then issues the barrier that makes the cut durable", () => {
+    const path = logPath(dir);
+    {
+      using wal = Wal.open(path);
+      wal.appendAndSync("whole");
+    }
+    appendFileSync(path, new Uint8Array([9, 9, 9])); // a torn header
+    const { platform, calls } = recordingPlatform();
+    using wal = Wal.withStore(FileStore.open(path, { platform }));
+    expect(statSync(path).size).toBe(13);
+    expect(wal.recovery.bytesDropped).toBe(3);
+    expect(calls).toEqual([`lock ${path}`, `syncDirectory ${dirname(path)}`, `barrier ${path}`]);
   });
 
   test("Wal.open() of a torn log cuts it with a durable truncate", () => {
