@@ -22,8 +22,6 @@ function recordingPlatform(): { platform: Platform; calls: string[] } {
   return {
     calls,
     platform: {
-      name: real.name,
-      barrierName: real.barrierName,
       barrier(fd, target) {
         calls.push(`barrier ${target}`);
         real.barrier(fd, target);

@@ -16,7 +16,6 @@ const F_FULLFSYNC = 51;
 /** macOS's platform table: libSystem, `fcntl(F_FULLFSYNC)`, `flock`. */
 export function darwinPlatform(): Platform {
   return posixPlatform({
-    name: "darwin",
     libraries: ["/usr/lib/libSystem.B.dylib", "libSystem.B.dylib"],
     errnoFunction: "__error",
     wouldBlock: 35, // EWOULDBLOCK == EAGAIN on Darwin

@@ -13,7 +13,6 @@ import { posixPlatform } from "./posix.ts";
 /** Linux's platform table: glibc or musl, `fdatasync`, `flock`. */
 export function linuxPlatform(): Platform {
   return posixPlatform({
-    name: "linux",
     libraries: ["libc.so.6", "libc.musl-x86_64.so.1", "libc.musl-aarch64.so.1", "libc.so"],
     errnoFunction: "__errno_location",
     wouldBlock: 11, // EWOULDBLOCK == EAGAIN

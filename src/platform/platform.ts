@@ -7,10 +7,6 @@
 
 /** The native calls a file-backed store makes. Every failure is thrown as an `IoError`. */
 export interface Platform {
-  /** The OS this table is for, as `process.platform` names it. */
-  readonly name: string;
-  /** The name of the barrier call, for messages and docs: "fdatasync", "F_FULLFSYNC", ... */
-  readonly barrierName: string;
   /** Puts every written byte of `fd` (and the metadata needed to read it) on stable storage. */
   barrier(fd: number, target: string): void;
   /** Makes the directory entries under `path` durable: created, renamed and deleted names. */

@@ -15,13 +15,13 @@ const LOCK_NB = 4;
 
 /** What differs between the POSIX systems we support. */
 export interface PosixFlavour {
-  readonly name: string;
   /** Candidate file names of the C library, tried in order. */
   readonly libraries: readonly string[];
   /** The function returning the address of this thread's errno. */
   readonly errnoFunction: string;
   /** errno when `flock(LOCK_NB)` finds the lock taken (EWOULDBLOCK). */
   readonly wouldBlock: number;
+  /** The barrier's name in error messages: "fdatasync", "F_FULLFSYNC". */
   readonly barrierName: string;
   /** The barrier's FFI signature, and how to call it on a descriptor: returns -1 on failure. */
   readonly barrierSymbol: string;
@@ -50,8 +50,6 @@ export function posixPlatform(flavour: PosixFlavour): Platform {
   };
 
   return {
-    name: flavour.name,
-    barrierName: flavour.barrierName,
     barrier,
     syncDirectory(path: string): void {
       let fd: number;

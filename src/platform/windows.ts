@@ -38,8 +38,6 @@ export function windowsPlatform(): Platform {
   };
 
   return {
-    name: "win32",
-    barrierName: "FlushFileBuffers",
     barrier(fd: number, target: string): void {
       if (kernel32.FlushFileBuffers(handleOf(fd, "FlushFileBuffers", target)) === 0) {
         throw windowsError("FlushFileBuffers", target, kernel32.GetLastError());
