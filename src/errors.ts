@@ -16,6 +16,7 @@ export type WalErrorCode =
   | "POISONED"
   | "IO"
   | "LOG_FULL"
+  | "STALLED"
   | "UNSUPPORTED_PLATFORM";
 
 /** The base class of every error wal-db throws on purpose. */
@@ -151,6 +152,19 @@ export function logFull(lsn: number, frameSize: number): WalError {
     "LOG_FULL",
     `appending ${frameSize} bytes at LSN ${lsn} would pass 2^53 - 1 bytes, ` +
       "beyond which LSNs are not exact JavaScript numbers; nothing was written.",
+  );
+}
+
+/**
+ * A sync waited `stallTimeout` ms for another thread that made no progress: a writer that
+ * reserved the bytes at `lsn` never wrote them (its Worker died), or a barrier never returned.
+ */
+export function stalled(lsn: number, stallTimeout: number): WalError {
+  return new WalError(
+    "STALLED",
+    `no progress for ${stallTimeout} ms: the bytes at LSN ${lsn} were reserved by a writer that ` +
+      "never finished (a Worker that died mid-append?) or a barrier never returned. Nothing from " +
+      "there on can be made durable; the log is poisoned. Reopen it to recover what is on disk.",
   );
 }
 

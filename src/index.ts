@@ -4,10 +4,16 @@
  * durability contract and docs/ON_DISK_FORMAT.md for the bytes.
  */
 
+export type { WalStats } from "./commit.ts";
 export { CorruptionError, IoError, WalError, type WalErrorCode } from "./errors.ts";
-export { DEFAULT_MAX_RECORD_SIZE, type WalOptions } from "./options.ts";
+export {
+  DEFAULT_MAX_PENDING_COMMITS,
+  DEFAULT_MAX_RECORD_SIZE,
+  DEFAULT_STALL_TIMEOUT,
+  type WalOptions,
+} from "./options.ts";
 export type { Platform } from "./platform/platform.ts";
 export { FileStore, type FileStoreOptions } from "./store/file.ts";
 export { MemoryStore } from "./store/memory.ts";
 export type { WalStore } from "./store/store.ts";
-export { type RecoveryReport, Wal, type WalRecord } from "./wal.ts";
+export { type RecoveryReport, Wal, type WalHandle, type WalRecord } from "./wal.ts";

@@ -23,21 +23,48 @@ export interface WalOptions {
    * @example Wal.open("app.wal", { maxRecordSize: 1024 * 1024 })
    */
   maxRecordSize?: number;
+
+  /**
+   * How long, in milliseconds, a sync waits for another thread that makes no progress before
+   * it gives up with `STALLED` and poisons the log. Another thread stalls when a Worker dies
+   * between reserving its bytes and writing them, or a barrier never returns; without a limit
+   * every later sync would wait forever.
+   *
+   * @default 30000. Minimum 1, maximum 2147483647.
+   */
+  stallTimeout?: number;
+
+  /**
+   * How many `commit` calls of one thread may wait for durability at once. Past it, a `commit`
+   * waits for a barrier to finish before it appends: back-pressure, so a slow disk cannot make
+   * pending commits (and the unsynced bytes behind them) grow without bound.
+   *
+   * @default 16384. Minimum 1.
+   */
+  maxPendingCommits?: number;
 }
 
 /** {@link WalOptions} with every default applied and every value checked. */
 export interface ResolvedOptions {
   readonly maxRecordSize: number;
+  readonly stallTimeout: number;
+  readonly maxPendingCommits: number;
 }
 
 /** 64 MiB: generous for any single state change, small enough to bound a corrupt length. */
 export const DEFAULT_MAX_RECORD_SIZE = 64 * 1024 * 1024;
 
-const KNOWN_OPTIONS = new Set<string>(["maxRecordSize"]);
+/** 30 s: far beyond any healthy write or barrier, short enough that a dead Worker surfaces. */
+export const DEFAULT_STALL_TIMEOUT = 30_000;
+
+/** Enough pending commits to keep the disk busy, bounded so a stalled disk cannot exhaust memory. */
+export const DEFAULT_MAX_PENDING_COMMITS = 16_384;
+
+const KNOWN_OPTIONS = new Set<string>(["maxRecordSize", "stallTimeout", "maxPendingCommits"]);
 
 /** Applies defaults and rejects unknown keys (a typo must not silently mean the default). */
 export function resolveOptions(options: unknown): ResolvedOptions {
-  if (options === undefined) return { maxRecordSize: DEFAULT_MAX_RECORD_SIZE };
+  if (options === undefined) options = {};
   if (options === null || typeof options !== "object" || Array.isArray(options)) {
     throw invalidArgument(`options must be an object, got ${describeValue(options)}`);
   }
@@ -48,11 +75,24 @@ export function resolveOptions(options: unknown): ResolvedOptions {
       );
     }
   }
-  const { maxRecordSize = DEFAULT_MAX_RECORD_SIZE } = options as WalOptions;
-  if (!Number.isInteger(maxRecordSize) || maxRecordSize < 0 || maxRecordSize > PAYLOAD_SIZE_LIMIT) {
+  const {
+    maxRecordSize = DEFAULT_MAX_RECORD_SIZE,
+    stallTimeout = DEFAULT_STALL_TIMEOUT,
+    maxPendingCommits = DEFAULT_MAX_PENDING_COMMITS,
+  } = options as WalOptions;
+  return {
+    maxRecordSize: checkInteger("maxRecordSize", maxRecordSize, 0, PAYLOAD_SIZE_LIMIT),
+    stallTimeout: checkInteger("stallTimeout", stallTimeout, 1, 2 ** 31 - 1),
+    maxPendingCommits: checkInteger("maxPendingCommits", maxPendingCommits, 1, 2 ** 31 - 1),
+  };
+}
+
+/** `value` when it is an integer in `[min, max]`; otherwise an `INVALID_ARGUMENT` naming it. */
+export function checkInteger(name: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
     throw invalidArgument(
-      `maxRecordSize must be an integer from 0 to ${PAYLOAD_SIZE_LIMIT}, got ${describeValue(maxRecordSize)}`,
+      `${name} must be an integer from ${min} to ${max}, got ${describeValue(value)}`,
     );
   }
-  return { maxRecordSize };
+  return value;
 }

@@ -22,12 +22,13 @@ export const PAYLOAD_SIZE_LIMIT = 0xffff_ffff;
 export const LSN_LIMIT = Number.MAX_SAFE_INTEGER;
 
 /**
- * Completes a frame whose payload is already in `frame[8..8+length)`: writes the length and
- * the CRC into the header. Framing in place lets `append` copy the payload once.
+ * Completes a frame starting at `frame[at]` whose payload is already in
+ * `frame[at+8..at+8+length)`: writes the length and the CRC into the header. Framing in place
+ * lets `append` copy the payload once, and `appendBatch` frame many records in one buffer.
  */
-export function sealFrame(frame: Uint8Array, length: number): void {
-  writeU32(frame, LENGTH_OFFSET, length);
-  writeU32(frame, 0, crc32c(frame, LENGTH_OFFSET, HEADER_SIZE + length));
+export function sealFrame(frame: Uint8Array, length: number, at = 0): void {
+  writeU32(frame, at + LENGTH_OFFSET, length);
+  writeU32(frame, at, crc32c(frame, at + LENGTH_OFFSET, at + HEADER_SIZE + length));
 }
 
 /**

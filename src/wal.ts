@@ -6,17 +6,18 @@
  */
 
 import { RecordBoundaries } from "./boundaries.ts";
+import { SharedLog, type WalStats } from "./commit.ts";
 import {
   CorruptionError,
   closed,
   describeValue,
   invalidArgument,
-  logFull,
   oversizeRecordInLog,
   poisoned,
   recordTooLarge,
+  WalError,
 } from "./errors.ts";
-import { type ResolvedOptions, resolveOptions, type WalOptions } from "./options.ts";
+import { checkInteger, type ResolvedOptions, resolveOptions, type WalOptions } from "./options.ts";
 import {
   frameChecksumMatches,
   HEADER_SIZE,
@@ -28,6 +29,7 @@ import {
 } from "./record.ts";
 import { FileStore } from "./store/file.ts";
 import type { WalStore } from "./store/store.ts";
+import { SyncThread } from "./sync-thread.ts";
 
 /** One record read back from the log. */
 export interface WalRecord {
@@ -51,8 +53,33 @@ export interface RecoveryReport {
   readonly reason: string | null;
 }
 
+/**
+ * What `Wal.attach` needs to join a log from another thread: plain data and a
+ * `SharedArrayBuffer`, so it survives `postMessage`. Made by {@link Wal.share}; treat it as
+ * opaque and pass it whole.
+ */
+export interface WalHandle {
+  readonly kind: typeof HANDLE_KIND;
+  readonly version: 1;
+  /** The log's shared state: append offset, watermarks, barrier token, counters. */
+  readonly buffer: SharedArrayBuffer;
+  /** The owner's file descriptor, valid in every thread of the process. */
+  readonly fd: number;
+  readonly path: string;
+  readonly maxRecordSize: number;
+  readonly stallTimeout: number;
+  readonly maxPendingCommits: number;
+  /** The owner's recovery report. */
+  readonly recovery: RecoveryReport;
+}
+
+const HANDLE_KIND = "wal-db/handle";
+
 /** Payloads up to this size are copied next to their header and written with one call. */
 const SCRATCH_PAYLOAD_SIZE = 64 * 1024;
+
+/** `appendBatch` frames records into a buffer of at most this size and writes it whole. */
+const BATCH_STAGING_SIZE = 1024 * 1024;
 
 const utf8 = new TextEncoder();
 
@@ -67,30 +94,54 @@ const utf8 = new TextEncoder();
  * for (const { lsn, data } of wal.iter()) apply(lsn, data);
  */
 export class Wal {
-  /** What recovery found when this log was opened. */
+  /** What recovery found when this log was opened (for an attached `Wal`, the owner's). */
   readonly recovery: RecoveryReport;
 
   private readonly store: WalStore;
   private readonly maxRecordSize: number;
+  private readonly maxPendingCommits: number;
   private readonly boundaries: RecordBoundaries;
-  /** The LSN the next append gets; every byte below it is written. */
-  private appendOffset: number;
-  /** Every byte below this offset is on stable storage. */
-  private durableOffset: number;
-  /** The error that poisoned the log, once a write or barrier failed. */
+  /** The state every thread of this log shares: offsets, watermarks, barrier token, counters. */
+  private readonly shared: SharedLog;
+  /** This `Wal`'s name among the log's threads; also where it starts looking for a write slot. */
+  private readonly id: number;
+  /** True for a `Wal` made by `attach`: it does not own the file and cannot read it. */
+  private readonly attached: boolean;
+  private readonly barrier: () => void;
+  /** The file a sync thread can reach, or null for a store only this thread can. */
+  private readonly descriptor: { readonly fd: number; readonly path: string } | null;
+  /** The end of this `Wal`'s last append: what `appendAndSync` and `commit` wait for. */
+  private lastEnd = 0;
+  /** The error this `Wal` saw that poisoned the log; other threads see it through `shared`. */
   private failure: unknown;
   private isClosed = false;
+  /** The barrier round of `commit`/`syncAsync` in flight, which later callers join. */
+  private round: Promise<void> | undefined;
+  /** Commits of this thread waiting for durability; bounded by `maxPendingCommits`. */
+  private pendingCommits = 0;
+  /** Runs async barriers of a file log off this thread; started on first use. */
+  private syncThread: SyncThread | undefined;
   /** Frame under construction: header, then payload; reused by every small append. */
   private readonly scratch = new Uint8Array(HEADER_SIZE + SCRATCH_PAYLOAD_SIZE);
   private readonly scratchPayload = this.scratch.subarray(HEADER_SIZE);
+  /** Where `appendBatch` frames records; grows on demand up to `BATCH_STAGING_SIZE`. */
+  private staging = new Uint8Array(0);
 
-  private constructor(store: WalStore, options: ResolvedOptions) {
+  private constructor(
+    store: WalStore,
+    options: ResolvedOptions,
+    joining?: { shared: SharedLog; recovery: RecoveryReport },
+  ) {
     this.store = store;
     this.maxRecordSize = options.maxRecordSize;
+    this.maxPendingCommits = options.maxPendingCommits;
     this.boundaries = new RecordBoundaries(0);
-    this.recovery = this.recover();
-    this.appendOffset = this.recovery.end;
-    this.durableOffset = this.recovery.end;
+    this.attached = joining !== undefined;
+    this.recovery = joining?.recovery ?? this.recover();
+    this.shared = joining?.shared ?? SharedLog.create(this.recovery.end, options.stallTimeout);
+    this.id = this.shared.newId();
+    this.barrier = () => this.store.sync();
+    this.descriptor = store instanceof FileStore ? store.shareable() : null;
   }
 
   /**
@@ -131,10 +182,84 @@ export class Wal {
     return new Wal(store, resolved);
   }
 
-  /** Logical size in bytes: the LSN the next `append` will return. */
+  /**
+   * Joins, from another thread, a log shared with {@link Wal.share}: same file, same LSN
+   * space, appends in parallel with every other thread, barriers shared with them. The
+   * attached `Wal` writes (`append`, `appendBatch`, `sync`, `appendAndSync`, `commit`,
+   * `syncAsync`, `stats`) but does not read: iterate from the owner. Its `close` detaches it;
+   * the owner's `close` ends the log for every thread.
+   *
+   * @param handle - a handle from `share()`, received through `postMessage`.
+   * @throws WalError `INVALID_ARGUMENT` when `handle` is not one; `CLOSED` when its owner has
+   * closed the log.
+   * @example
+   * // in a Worker:
+   * self.onmessage = ({ data }) => {
+   *   const wal = Wal.attach(data);
+   *   wal.appendAndSync("from a worker");
+   *   wal.close();
+   * };
+   */
+  static attach(handle: WalHandle): Wal {
+    const fields = (typeof handle === "object" && handle !== null ? handle : {}) as Record<
+      string,
+      unknown
+    >;
+    if (fields.kind !== HANDLE_KIND || fields.version !== 1) {
+      throw invalidArgument(`attach takes a handle from wal.share(), got ${describeValue(handle)}`);
+    }
+    const options = resolveOptions({
+      maxRecordSize: fields.maxRecordSize,
+      stallTimeout: fields.stallTimeout,
+      maxPendingCommits: fields.maxPendingCommits,
+    });
+    const shared = SharedLog.attach(fields.buffer, options.stallTimeout);
+    if (shared === null) throw invalidArgument("the handle's buffer is not a wal-db shared state");
+    const fd = checkInteger("the handle's fd", fields.fd, 0, 2 ** 31 - 1);
+    if (typeof fields.path !== "string") throw invalidArgument("the handle's path is missing");
+    const recovery = checkRecoveryReport(fields.recovery);
+    if (shared.isClosed) throw closed();
+    return new Wal(FileStore.attach(fd, fields.path), options, { shared, recovery });
+  }
+
+  /**
+   * A handle another thread passes to {@link Wal.attach} to append to this log in parallel.
+   * It is plain data (structured-cloneable); send it with `postMessage`.
+   * @throws WalError `INVALID_ARGUMENT` unless the log is a file opened with `Wal.open`
+   * (a store in this thread's memory cannot be reached from another thread).
+   * @example
+   * const worker = new Worker("./writer.ts");
+   * worker.postMessage(wal.share());
+   */
+  share(): WalHandle {
+    this.checkOpen();
+    const descriptor = this.descriptor;
+    if (descriptor === null) {
+      throw invalidArgument(
+        "share() needs a log opened with Wal.open: other threads reach the log through its " +
+          "file, and this store lives in this thread's memory",
+      );
+    }
+    return {
+      kind: HANDLE_KIND,
+      version: 1,
+      buffer: this.shared.buffer,
+      fd: descriptor.fd,
+      path: descriptor.path,
+      maxRecordSize: this.maxRecordSize,
+      stallTimeout: this.shared.stallTimeout,
+      maxPendingCommits: this.maxPendingCommits,
+      recovery: this.recovery,
+    };
+  }
+
+  /**
+   * Logical size in bytes: every record below it is whole. With no append in flight in
+   * another thread, it is the LSN the next `append` will return.
+   */
   get len(): number {
     this.checkOpen();
-    return this.appendOffset;
+    return this.shared.written();
   }
 
   /** True when the log holds no records. */
@@ -154,29 +279,18 @@ export class Wal {
    */
   append(data: Uint8Array | string): number {
     this.checkWritable();
-    if (typeof data === "string") {
-      // One UTF-16 unit never takes more than three UTF-8 bytes.
-      if (data.length * 3 <= SCRATCH_PAYLOAD_SIZE) {
-        const { written } = utf8.encodeInto(data, this.scratchPayload);
-        this.checkSize(written);
-        return this.appendScratch(written);
-      }
-      // Each unit takes at least one byte: reject a huge string before encoding it, then
-      // check the encoded size, which may be up to three times the unit count.
+    // One UTF-16 unit never takes more than three UTF-8 bytes.
+    if (typeof data === "string" && data.length * 3 <= SCRATCH_PAYLOAD_SIZE) {
+      const { written } = utf8.encodeInto(data, this.scratchPayload);
+      this.checkSize(written);
+      return this.appendScratch(written);
+    }
+    if (data instanceof Uint8Array && data.length <= SCRATCH_PAYLOAD_SIZE) {
       this.checkSize(data.length);
-      const encoded = utf8.encode(data);
-      this.checkSize(encoded.length);
-      return this.appendSeparately(encoded);
-    }
-    if (!(data instanceof Uint8Array)) {
-      throw invalidArgument(`append takes a Uint8Array or a string, got ${describeValue(data)}`);
-    }
-    this.checkSize(data.length);
-    if (data.length <= SCRATCH_PAYLOAD_SIZE) {
       this.scratchPayload.set(data);
       return this.appendScratch(data.length);
     }
-    return this.appendSeparately(data);
+    return this.appendApart(this.payloadOf(data, "append"));
   }
 
   /**
@@ -190,14 +304,7 @@ export class Wal {
    */
   sync(): void {
     this.checkWritable();
-    const target = this.appendOffset;
-    if (target <= this.durableOffset) return;
-    try {
-      this.store.sync();
-    } catch (error) {
-      throw this.poison(error);
-    }
-    this.durableOffset = target;
+    this.syncTo(this.shared.reserved);
   }
 
   /**
@@ -207,8 +314,118 @@ export class Wal {
    */
   appendAndSync(data: Uint8Array | string): number {
     const lsn = this.append(data);
-    this.sync();
+    this.syncTo(this.lastEnd);
     return lsn;
+  }
+
+  /**
+   * Appends one record and resolves once it is on stable storage, without blocking the event
+   * loop: concurrent commits share one barrier (group commit), which runs off the calling
+   * thread. The record is written before `commit` returns its promise, so commits from one
+   * thread get increasing LSNs in call order.
+   *
+   * When `maxPendingCommits` commits of this thread are already waiting, a new one first waits
+   * for a barrier to finish (back-pressure).
+   *
+   * @returns the record's LSN, once it is durable.
+   * @throws (rejects with) WalError as {@link Wal.append} and {@link Wal.sync}; every commit
+   * covered by a failed barrier rejects, and the log is poisoned. `CLOSED` when the log is
+   * closed first: the record may or may not be durable.
+   * @example const lsn = await wal.commit(JSON.stringify(change));
+   */
+  async commit(data: Uint8Array | string): Promise<number> {
+    this.checkWritable();
+    while (this.pendingCommits >= this.maxPendingCommits) await this.nextRound();
+    const lsn = this.append(data);
+    this.pendingCommits++;
+    try {
+      await this.durableAsync(this.lastEnd);
+    } finally {
+      this.pendingCommits--;
+    }
+    return lsn;
+  }
+
+  /**
+   * The durability barrier without blocking the event loop: resolves once every record
+   * appended before the call, by any thread, is on stable storage. Shares barriers with every
+   * concurrent sync and commit.
+   * @throws (rejects with) WalError as {@link Wal.sync}.
+   */
+  async syncAsync(): Promise<void> {
+    this.checkWritable();
+    await this.durableAsync(this.shared.reserved);
+  }
+
+  /**
+   * Appends many records with one reservation and (up to 1 MiB of frames) one write: the
+   * fastest way to log a batch. Every record is checked before anything is written; the
+   * records get consecutive LSNs, in order, with no other thread's record between them.
+   * Durable after the next `sync`, like `append`.
+   *
+   * @param records - payloads: bytes, or strings stored as UTF-8.
+   * @returns the LSN of each record, in order.
+   * @throws WalError `INVALID_ARGUMENT` or `RECORD_TOO_LARGE` with nothing written; otherwise
+   * as {@link Wal.append}.
+   * @example const [first, second] = wal.appendBatch(["a", "b"]);
+   */
+  appendBatch(records: readonly (Uint8Array | string)[]): number[] {
+    this.checkWritable();
+    if (!Array.isArray(records)) {
+      throw invalidArgument(`appendBatch takes an array, got ${describeValue(records)}`);
+    }
+    const payloads: Uint8Array[] = [];
+    let total = 0;
+    for (const [index, data] of records.entries()) {
+      const payload = this.payloadOf(data, `appendBatch element ${index}`);
+      payloads.push(payload);
+      total += HEADER_SIZE + payload.length;
+    }
+    if (payloads.length === 0) return [];
+    if (this.staging.length < BATCH_STAGING_SIZE && this.staging.length < total) {
+      this.staging = new Uint8Array(Math.min(BATCH_STAGING_SIZE, total));
+    }
+    const slot = this.shared.enter(this.id);
+    const start = this.shared.reserve(slot, total);
+    const lsns: number[] = [];
+    try {
+      let staged = 0;
+      let at = start;
+      for (const payload of payloads) {
+        const size = HEADER_SIZE + payload.length;
+        lsns.push(at);
+        if (staged + size > this.staging.length && staged > 0) {
+          this.store.write(this.staging, staged, at - staged);
+          staged = 0;
+        }
+        if (size <= this.staging.length) {
+          this.staging.set(payload, staged + HEADER_SIZE);
+          sealFrame(this.staging, payload.length, staged);
+          staged += size;
+        } else {
+          this.writeApart(payload, at);
+        }
+        this.boundaries.observe(at, at + size);
+        at += size;
+      }
+      if (staged > 0) this.store.write(this.staging, staged, at - staged);
+    } catch (error) {
+      throw this.abandon(slot, start, error);
+    }
+    this.shared.leave(slot, payloads.length, total);
+    this.lastEnd = start + total;
+    return lsns;
+  }
+
+  /**
+   * Counters of the whole log, summed over every thread: records and bytes written, and the
+   * barriers (fdatasync calls and the like) syncs have issued. Group commit shows as far fewer
+   * barriers than durable calls.
+   * @example const { appends, barriers } = wal.stats();
+   */
+  stats(): WalStats {
+    this.checkOpen();
+    return this.shared.stats();
   }
 
   /**
@@ -218,8 +435,8 @@ export class Wal {
    * record is damaged; `CLOSED` when the log is closed before or during the iteration.
    */
   iter(): Generator<WalRecord, void, undefined> {
-    this.checkOpen();
-    return this.walk(0, this.appendOffset);
+    this.checkReadable();
+    return this.walk(0, this.shared.written());
   }
 
   /**
@@ -231,11 +448,11 @@ export class Wal {
    * a record; `CORRUPTION` when a damaged record lies on the way.
    */
   iterFrom(lsn: number): Generator<WalRecord, void, undefined> {
-    this.checkOpen();
+    this.checkReadable();
     if (!Number.isSafeInteger(lsn) || lsn < 0) {
       throw invalidArgument(`lsn must be a non-negative integer, got ${describeValue(lsn)}`);
     }
-    const end = this.appendOffset;
+    const end = this.shared.written();
     if (lsn < end) this.checkBoundary(lsn, end);
     return this.walk(Math.min(lsn, end), end);
   }
@@ -248,7 +465,12 @@ export class Wal {
   close(): void {
     if (this.isClosed) return;
     this.isClosed = true;
-    this.store.close();
+    // The owner first waits for every thread's write and barrier in flight: once it closes
+    // the descriptor, the number may name another file, and a late write would land there.
+    // A writer stuck mid-write past `stallTimeout` (its Worker died) keeps the descriptor open.
+    const idle = this.attached || this.shared.close();
+    this.syncThread?.stop(closed());
+    if (idle) this.store.close();
   }
 
   /** `using wal = Wal.open(...)` closes the log at the end of the scope. */
@@ -296,41 +518,133 @@ export class Wal {
 
   /** Writes the frame already built in `scratch` around a payload of `length` bytes. */
   private appendScratch(length: number): number {
-    const lsn = this.reserve(HEADER_SIZE + length);
+    const size = HEADER_SIZE + length;
     sealFrame(this.scratch, length);
+    const slot = this.shared.enter(this.id);
+    const lsn = this.shared.reserve(slot, size);
     try {
-      this.store.write(this.scratch, HEADER_SIZE + length, lsn);
+      this.store.write(this.scratch, size, lsn);
     } catch (error) {
-      throw this.poison(error);
+      throw this.abandon(slot, lsn, error);
     }
-    return this.commitWrite(lsn, HEADER_SIZE + length);
+    this.shared.leave(slot, 1, size);
+    return this.wrote(lsn, size);
   }
 
-  /** Writes a large payload in place, after its header: no copy of the payload. */
-  private appendSeparately(payload: Uint8Array): number {
-    const lsn = this.reserve(HEADER_SIZE + payload.length);
-    writeHeader(this.scratch, payload);
+  /** Appends a large payload written apart from its header: no copy of the payload. */
+  private appendApart(payload: Uint8Array): number {
+    const size = HEADER_SIZE + payload.length;
+    const slot = this.shared.enter(this.id);
+    const lsn = this.shared.reserve(slot, size);
     try {
-      this.store.write(this.scratch, HEADER_SIZE, lsn);
-      this.store.write(payload, payload.length, lsn + HEADER_SIZE);
+      this.writeApart(payload, lsn);
     } catch (error) {
-      throw this.poison(error);
+      throw this.abandon(slot, lsn, error);
     }
-    return this.commitWrite(lsn, HEADER_SIZE + payload.length);
+    this.shared.leave(slot, 1, size);
+    return this.wrote(lsn, size);
   }
 
-  /** The LSN a frame of `size` bytes gets; refuses to pass the exact-number limit. */
-  private reserve(size: number): number {
-    const lsn = this.appendOffset;
-    if (lsn + size > LSN_LIMIT) throw logFull(lsn, size);
-    return lsn;
+  /** Writes the frame of `payload` at `lsn` as two writes, header then payload. */
+  private writeApart(payload: Uint8Array, lsn: number): void {
+    // Bytes another thread can change while we write are copied first, so the bytes on disk
+    // are exactly the bytes the CRC covers: a racing caller must not corrupt the log.
+    const stable = payload.buffer instanceof SharedArrayBuffer ? payload.slice() : payload;
+    writeHeader(this.scratch, stable);
+    this.store.write(this.scratch, HEADER_SIZE, lsn);
+    this.store.write(stable, stable.length, lsn + HEADER_SIZE);
   }
 
-  /** Publishes a frame that is wholly written: only now does the log grow over it. */
-  private commitWrite(lsn: number, size: number): number {
-    this.appendOffset = lsn + size;
+  /** Notes a record this `Wal` wrote at `lsn`; returns `lsn`. */
+  private wrote(lsn: number, size: number): number {
     this.boundaries.observe(lsn, lsn + size);
+    this.lastEnd = lsn + size;
     return lsn;
+  }
+
+  /** The bytes `data` stands for, checked against the size limit. */
+  private payloadOf(data: unknown, what: string): Uint8Array {
+    if (typeof data === "string") {
+      // Each unit takes at least one byte: reject a huge string before encoding it, then
+      // check the encoded size, which may be up to three times the unit count.
+      this.checkSize(data.length);
+      const encoded = utf8.encode(data);
+      this.checkSize(encoded.length);
+      return encoded;
+    }
+    if (!(data instanceof Uint8Array)) {
+      throw invalidArgument(`${what} takes a Uint8Array or a string, got ${describeValue(data)}`);
+    }
+    this.checkSize(data.length);
+    return data;
+  }
+
+  /** Blocks until every byte below `target` is durable, sharing barriers with every thread. */
+  private syncTo(target: number): void {
+    try {
+      this.shared.syncTo(target, this.id, this.barrier);
+    } catch (error) {
+      throw this.noteFailure(error);
+    }
+  }
+
+  /** Resolves once every byte below `target` is durable, joining this thread's barrier rounds. */
+  private async durableAsync(target: number): Promise<void> {
+    while (this.shared.durable < target) {
+      this.checkWritable();
+      await this.nextRound();
+    }
+  }
+
+  /**
+   * The round in flight, or a new one: one barrier for every caller waiting in this thread.
+   * A new round starts a microtask later, so every commit made in the same synchronous run
+   * (a loop, a `Promise.all`) has appended before the round reads its target.
+   */
+  private nextRound(): Promise<void> {
+    this.round ??= Promise.resolve()
+      .then(() => this.runRound())
+      .finally(() => {
+        this.round = undefined;
+      });
+    return this.round;
+  }
+
+  /** Makes everything reserved so far durable without blocking this thread. */
+  private async runRound(): Promise<void> {
+    const target = this.shared.reserved;
+    try {
+      if (this.descriptor !== null) {
+        this.syncThread ??= new SyncThread({
+          buffer: this.shared.buffer,
+          stallTimeout: this.shared.stallTimeout,
+          fd: this.descriptor.fd,
+          path: this.descriptor.path,
+        });
+        await this.syncThread.run(target);
+      } else {
+        await this.localRound();
+      }
+    } catch (error) {
+      throw this.noteFailure(error);
+    }
+    if (this.isClosed) throw closed();
+  }
+
+  /**
+   * A round for a store that lives in this thread (memory, test stores): no other thread can
+   * write it, so no token is needed; the store's own `syncAsync` keeps the event loop free.
+   */
+  private async localRound(): Promise<void> {
+    const upTo = this.shared.written();
+    if (upTo <= this.shared.durable) return;
+    try {
+      await (this.store.syncAsync ? this.store.syncAsync() : this.store.sync());
+    } catch (error) {
+      this.shared.failBarrier(error);
+      throw error;
+    }
+    this.shared.publishDurable(upTo);
   }
 
   /** Walks from the nearest known boundary to `lsn`; throws unless a record starts there. */
@@ -370,17 +684,56 @@ export class Wal {
   }
 
   private checkOpen(): void {
-    if (this.isClosed) throw closed();
+    if (this.isClosed || this.shared.isClosed) throw closed();
+  }
+
+  private checkReadable(): void {
+    this.checkOpen();
+    if (this.attached) {
+      throw invalidArgument(
+        "an attached Wal only writes; iterate from the Wal that owns the log (Wal.open)",
+      );
+    }
   }
 
   private checkWritable(): void {
     this.checkOpen();
     if (this.failure !== undefined) throw poisoned(this.failure);
+    this.shared.throwIfStopped();
   }
 
-  /** Records the failure that ends this log's writes, and returns it for the caller to throw. */
-  private poison(error: unknown): unknown {
-    this.failure = error;
+  /** A write at `lsn` failed: the log is poisoned for every thread. Returns the error. */
+  private abandon(slot: number, lsn: number, error: unknown): unknown {
+    this.shared.abandon(slot, lsn, error);
+    this.failure ??= error;
     return error;
   }
+
+  /** Keeps the error that poisoned the log, as the cause this `Wal` reports afterwards. */
+  private noteFailure(error: unknown): unknown {
+    const code = error instanceof WalError ? error.code : undefined;
+    if (code !== "CLOSED" && code !== "POISONED") this.failure ??= error;
+    return error;
+  }
+}
+
+/** The recovery report carried by a handle, checked field by field. */
+function checkRecoveryReport(value: unknown): RecoveryReport {
+  const report = (typeof value === "object" && value !== null ? value : {}) as Record<
+    string,
+    unknown
+  >;
+  const count = (name: string) =>
+    checkInteger(`the handle's recovery.${name}`, report[name], 0, LSN_LIMIT);
+  const reason = report.reason;
+  if (reason !== null && typeof reason !== "string") {
+    throw invalidArgument("the handle's recovery.reason must be a string or null");
+  }
+  return {
+    records: count("records"),
+    storeSize: count("storeSize"),
+    end: count("end"),
+    bytesDropped: count("bytesDropped"),
+    reason,
+  };
 }

@@ -12,6 +12,7 @@ import {
   ftruncateSync,
   openSync,
   readSync,
+  statSync,
   writeSync,
 } from "node:fs";
 import { dirname, resolve } from "node:path";
@@ -42,6 +43,8 @@ export class FileStore implements WalStore {
     path: string,
     created: boolean,
     private readonly platform: Platform,
+    /** False for a store attached to another store's descriptor: its `close` leaves it open. */
+    private readonly ownsDescriptor: boolean,
   ) {
     this.description = path;
     this.created = created;
@@ -67,11 +70,39 @@ export class FileStore implements WalStore {
     try {
       if (!platform.tryLockExclusive(fd, absolute)) throw locked(absolute);
       platform.syncDirectory(dirname(absolute));
-      return new FileStore(fd, absolute, created, platform);
+      return new FileStore(fd, absolute, created, platform, true);
     } catch (error) {
       closeSync(fd);
       throw error;
     }
+  }
+
+  /**
+   * A store over the descriptor `fd` of a store open in this process (another thread's), for
+   * `Wal.attach`. It takes no lock (the owner holds it) and its `close` leaves `fd` open; the
+   * caller guarantees `fd` stays open while it is used.
+   * @throws WalError `INVALID_ARGUMENT` when `fd` is not open on the file at `path`.
+   */
+  static attach(fd: number, path: string): FileStore {
+    let same: boolean;
+    try {
+      const opened = fstatSync(fd);
+      const named = statSync(path);
+      same = opened.ino === named.ino && opened.dev === named.dev;
+    } catch {
+      same = false;
+    }
+    if (!same) throw invalidArgument(`descriptor ${fd} is not open on ${path}`);
+    return new FileStore(fd, path, false, currentPlatform(), false);
+  }
+
+  /**
+   * What another thread of this process needs to attach to this store: the descriptor and
+   * path. Null when the store runs on an injected platform, which other threads cannot share.
+   */
+  shareable(): { readonly fd: number; readonly path: string } | null {
+    if (this.platform !== currentPlatform()) return null;
+    return { fd: this.fd, path: this.description };
   }
 
   get size(): number {
@@ -134,6 +165,7 @@ export class FileStore implements WalStore {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    if (!this.ownsDescriptor) return;
     // Closing the descriptor releases the flock, which belongs to this open file description.
     try {
       closeSync(this.fd);

@@ -33,6 +33,12 @@ export interface WalStore {
   truncate(size: number): void;
   /** The durability barrier: every byte written before the call is on stable storage. */
   sync(): void;
+  /**
+   * Optional: the same barrier without blocking the calling thread, for `commit` and
+   * `syncAsync`. Without it they run `sync` on the calling thread. (A file log never calls
+   * this: its async barriers run in a sync thread of their own.)
+   */
+  syncAsync?(): Promise<void>;
   /** Releases the store's resources and its lock. Idempotent. */
   close(): void;
 }

@@ -1,0 +1,422 @@
+/**
+ * @module
+ * The state one log shares between every thread that writes it, and the protocol that lets
+ * them append in parallel and share durability barriers (group commit). Everything here lives
+ * in one `SharedArrayBuffer`; every `Wal` of the log (the owner, and each `Wal.attach` in a
+ * Worker) and every sync thread works on the same memory through `Atomics`.
+ *
+ * ## Actors
+ *
+ * - **Writers**: any `Wal` of the log, in any thread, inside `append` or `appendBatch`.
+ * - **Syncers**: any thread inside `sync`, `appendAndSync`, or the sync thread that runs the
+ *   barriers of `commit` and `syncAsync` off the event loop (see `sync-thread.ts`).
+ * - **The closer**: the owner's `close`.
+ *
+ * ## Shared slots
+ *
+ * - `RESERVED`: the LSN the next append gets. A writer reserves `8 + n` bytes with one
+ *   `Atomics.add`; the old value is its LSN. Reservations never overlap and never go back.
+ * - `BUSY[i]`, `SLOT_LSN[i]` (64 write slots): a writer holds a slot from before it reserves
+ *   until its bytes are written. `SLOT_LSN[i]` is the LSN of the slot's current write, or of an
+ *   earlier write of the same slot while the new one is being reserved: never more than the
+ *   LSN being written.
+ * - `DURABLE`: every byte below it is on stable storage. Only grows.
+ * - `TOKEN`: 0, or the id of the one syncer allowed to run a barrier now (the leader).
+ * - `GENERATION`: bumped whenever a leader finishes, the log fails or closes; syncers sleep on it.
+ * - `WRITE_WAITERS`, `WRITE_SIGNAL`: syncers waiting for writes to finish count themselves in
+ *   `WRITE_WAITERS`; a finishing writer bumps `WRITE_SIGNAL` and wakes them only when it is
+ *   non-zero, so the common append pays one load for this.
+ * - `FAILURE`, `FAILURE_LSN`, the failure message: set once, by the first failure.
+ * - `CLOSED`: set by the closer.
+ *
+ * ## Ordering rules (all through sequentially consistent `Atomics`)
+ *
+ * 1. A writer takes its slot (`BUSY[i]` 0 → 1) before it reserves, stores its LSN in
+ *    `SLOT_LSN[i]` after, and frees the slot only once every byte is written.
+ * 2. The written watermark is computed, never stored: load `RESERVED`, then take the minimum
+ *    with `SLOT_LSN[i]` of every busy slot. A reservation the load saw was preceded by its
+ *    slot being taken, so either the slot is still busy (and its LSN, or a smaller one, caps
+ *    the watermark) or its bytes are written. Everything below the watermark is written.
+ * 3. A leader reads the watermark W after taking `TOKEN`, runs one barrier, then raises
+ *    `DURABLE` to W. `DURABLE` therefore never passes a byte that was not written before a
+ *    barrier that returned success.
+ * 4. A syncer whose target is at or below `DURABLE` returns without a syscall. Otherwise it
+ *    waits for writes below its target, then either takes `TOKEN` and leads, or sleeps on
+ *    `GENERATION` until the leader finishes and checks again.
+ * 5. Fail-stop: a failed write records its LSN as `FAILURE_LSN`, which caps the watermark, so
+ *    the gap it leaves is never reported durable; a failed barrier publishes nothing. Either
+ *    way `FAILURE` is set, and every later append, sync or commit in every thread throws.
+ * 6. Stalls: a syncer that sees neither the watermark nor `GENERATION` move for `stallTimeout`
+ *    milliseconds (a Worker died between reserving and writing, or a leader died) declares
+ *    the log stalled: it records a failure and throws `STALLED` instead of waiting forever.
+ * 7. Closing: the closer sets `CLOSED`, then waits until no slot is busy and `TOKEN` is free.
+ *    Writers check `CLOSED` after taking their slot, leaders after taking `TOKEN`, so no thread
+ *    touches the file descriptor once the closer has seen the log idle and closed it.
+ */
+
+import { closed, logFull, poisoned, stalled, type WalError } from "./errors.ts";
+import { LSN_LIMIT } from "./record.ts";
+
+/** Concurrent writes in flight; a writer finding every slot busy waits for one. */
+const SLOTS = 64;
+const MAGIC = 0x57414c31; // "WAL1"
+const FAILURE_MESSAGE_BYTES = 512;
+
+// Int32 cells.
+const I_MAGIC = 0;
+const I_TOKEN = 1;
+const I_GENERATION = 2;
+const I_WRITE_WAITERS = 3;
+const I_WRITE_SIGNAL = 4;
+const I_FAILURE = 5;
+const I_FAILURE_CLAIM = 6;
+const I_FAILURE_MESSAGE_LENGTH = 7;
+const I_CLOSED = 8;
+const I_NEXT_ID = 9;
+const I_BUSY = 16;
+const INT32_CELLS = I_BUSY + SLOTS;
+
+// BigInt64 cells, after the Int32 ones.
+const BIG_OFFSET = INT32_CELLS * 4;
+const B_RESERVED = 0;
+const B_DURABLE = 1;
+const B_BARRIERS = 2;
+const B_FAILURE_LSN = 3;
+const B_SLOT_LSN = 4;
+const BIG_CELLS = B_SLOT_LSN + SLOTS;
+
+// Float64 counters, one pair per slot, written only by the slot's holder.
+const FLOAT_OFFSET = BIG_OFFSET + BIG_CELLS * 8;
+const F_APPENDS = 0;
+const F_BYTES = SLOTS;
+const FLOAT_CELLS = 2 * SLOTS;
+
+const MESSAGE_OFFSET = FLOAT_OFFSET + FLOAT_CELLS * 8;
+/** The size of the shared buffer of one log. */
+const BUFFER_SIZE = MESSAGE_OFFSET + FAILURE_MESSAGE_BYTES;
+
+/** Why the log stopped. Only the first failure is kept. */
+enum Failure {
+  None = 0,
+  Write = 1,
+  Barrier = 2,
+  Stalled = 3,
+  LogFull = 4,
+}
+
+/** Counters of the whole log, across every thread. */
+export interface WalStats {
+  /** Records written since the log was opened. */
+  readonly appends: number;
+  /** Bytes written since the log was opened, frame headers included. */
+  readonly bytes: number;
+  /** Durability barriers (fdatasync and the like) issued by syncs since the log was opened. */
+  readonly barriers: number;
+}
+
+const utf8 = new TextEncoder();
+const utf8Decoder = new TextDecoder();
+
+/** One log's shared memory and the operations of the protocol above. */
+export class SharedLog {
+  /** The memory to hand to another thread; {@link SharedLog.attach} reads it there. */
+  readonly buffer: SharedArrayBuffer;
+  private readonly i32: Int32Array;
+  private readonly big: BigInt64Array;
+  private readonly counters: Float64Array;
+  private readonly message: Uint8Array;
+
+  private constructor(
+    buffer: SharedArrayBuffer,
+    /** How long a syncer waits for progress before declaring the log stalled, in ms. */
+    readonly stallTimeout: number,
+  ) {
+    this.buffer = buffer;
+    this.i32 = new Int32Array(buffer, 0, INT32_CELLS);
+    this.big = new BigInt64Array(buffer, BIG_OFFSET, BIG_CELLS);
+    this.counters = new Float64Array(buffer, FLOAT_OFFSET, FLOAT_CELLS);
+    this.message = new Uint8Array(buffer, MESSAGE_OFFSET, FAILURE_MESSAGE_BYTES);
+  }
+
+  /** Fresh shared state for a log whose valid records end, durably, at `end`. */
+  static create(end: number, stallTimeout: number): SharedLog {
+    const log = new SharedLog(new SharedArrayBuffer(BUFFER_SIZE), stallTimeout);
+    const start = BigInt(end);
+    log.big.fill(start, B_SLOT_LSN);
+    log.big[B_RESERVED] = start;
+    log.big[B_DURABLE] = start;
+    Atomics.store(log.i32, I_MAGIC, MAGIC);
+    return log;
+  }
+
+  /** The shared state behind `buffer`, or null when `buffer` is not one. */
+  static attach(buffer: unknown, stallTimeout: number): SharedLog | null {
+    if (!(buffer instanceof SharedArrayBuffer) || buffer.byteLength !== BUFFER_SIZE) return null;
+    const log = new SharedLog(buffer, stallTimeout);
+    return Atomics.load(log.i32, I_MAGIC) === MAGIC ? log : null;
+  }
+
+  /** A number no other `Wal` or sync thread of this log has: a leader's name on `TOKEN`. */
+  newId(): number {
+    return Atomics.add(this.i32, I_NEXT_ID, 1) + 1;
+  }
+
+  /** The LSN the next append will get. */
+  get reserved(): number {
+    return Number(Atomics.load(this.big, B_RESERVED));
+  }
+
+  /** Every byte below this LSN is on stable storage. */
+  get durable(): number {
+    return Number(Atomics.load(this.big, B_DURABLE));
+  }
+
+  /** Whether the owner closed the log. */
+  get isClosed(): boolean {
+    return Atomics.load(this.i32, I_CLOSED) !== 0;
+  }
+
+  /** Every byte below this LSN is written (rule 2). */
+  written(): number {
+    let low = Atomics.load(this.big, B_RESERVED);
+    for (let slot = 0; slot < SLOTS; slot++) {
+      if (Atomics.load(this.i32, I_BUSY + slot) !== 0) {
+        const lsn = Atomics.load(this.big, B_SLOT_LSN + slot);
+        if (lsn < low) low = lsn;
+      }
+    }
+    if (Atomics.load(this.i32, I_FAILURE) !== Failure.None) {
+      const gap = Atomics.load(this.big, B_FAILURE_LSN);
+      if (gap < low) low = gap;
+    }
+    return Number(low);
+  }
+
+  /**
+   * Takes a write slot, starting the search at `hint`. Throws `CLOSED` or `POISONED` when the
+   * log can no longer be written; the check follows the take, so the closer never misses us.
+   */
+  enter(hint: number): number {
+    for (;;) {
+      for (let k = 0; k < SLOTS; k++) {
+        const slot = (hint + k) % SLOTS;
+        if (Atomics.compareExchange(this.i32, I_BUSY + slot, 0, 1) !== 0) continue;
+        if (this.isClosed || Atomics.load(this.i32, I_FAILURE) !== Failure.None) {
+          this.freeSlot(slot);
+          this.throwIfStopped();
+        }
+        return slot;
+      }
+      // More writes in flight than slots: wait for one to finish.
+      this.waitForWrites(Number.POSITIVE_INFINITY, 1);
+    }
+  }
+
+  /** Reserves `size` bytes for the write holding `slot`; returns their LSN (rule 1). */
+  reserve(slot: number, size: number): number {
+    const start = Atomics.add(this.big, B_RESERVED, BigInt(size));
+    Atomics.store(this.big, B_SLOT_LSN + slot, start);
+    const lsn = Number(start);
+    if (lsn + size > LSN_LIMIT) {
+      const error = logFull(lsn, size);
+      this.fail(Failure.LogFull, lsn, error);
+      this.freeSlot(slot);
+      throw error;
+    }
+    return lsn;
+  }
+
+  /** The write holding `slot` wrote all its bytes: `records` records, `bytes` bytes. */
+  leave(slot: number, records: number, bytes: number): void {
+    this.counters[F_APPENDS + slot]! += records;
+    this.counters[F_BYTES + slot]! += bytes;
+    this.freeSlot(slot);
+  }
+
+  /**
+   * The write holding `slot` failed after reserving `lsn`: the log is poisoned and the
+   * watermark never passes `lsn` (rule 5).
+   */
+  abandon(slot: number, lsn: number, error: unknown): void {
+    this.fail(Failure.Write, lsn, error);
+    this.freeSlot(slot);
+  }
+
+  /**
+   * Blocks until every byte below `target` is durable, running `barrier` as the leader when
+   * that falls to this caller (rules 3, 4, 6). `id` names the caller on `TOKEN`.
+   * @throws the barrier's error when this caller's barrier failed; `POISONED` when the log
+   * failed elsewhere; `STALLED`; `CLOSED`.
+   */
+  syncTo(target: number, id: number, barrier: () => void): void {
+    let seenWritten = -1;
+    let seenGeneration = -1;
+    let deadline = 0;
+    for (;;) {
+      const generation = Atomics.load(this.i32, I_GENERATION);
+      if (this.durable >= target) return;
+      this.throwIfStopped();
+      const written = this.written();
+      const now = performance.now();
+      if (written !== seenWritten || generation !== seenGeneration) {
+        seenWritten = written;
+        seenGeneration = generation;
+        deadline = now + this.stallTimeout;
+      } else if (now >= deadline) {
+        throw this.stall(written);
+      }
+      const patience = Math.max(1, deadline - now);
+      if (written < target) {
+        this.waitForWrites(target, patience);
+      } else if (Atomics.compareExchange(this.i32, I_TOKEN, 0, id) === 0) {
+        this.lead(barrier);
+      } else {
+        Atomics.wait(this.i32, I_GENERATION, generation, patience);
+      }
+    }
+  }
+
+  /**
+   * Raises `DURABLE` to `lsn` after a barrier that covered every byte below it. Used by
+   * leaders, and by a single-threaded store's async barrier, which needs no token.
+   */
+  publishDurable(lsn: number): void {
+    const value = BigInt(lsn);
+    let current = Atomics.load(this.big, B_DURABLE);
+    while (current < value) {
+      const seen = Atomics.compareExchange(this.big, B_DURABLE, current, value);
+      if (seen === current) break;
+      current = seen;
+    }
+    Atomics.add(this.big, B_BARRIERS, 1n);
+    this.wakeSyncers();
+  }
+
+  /** Records that a barrier failed: nothing it covered is reported durable (rule 5). */
+  failBarrier(error: unknown): void {
+    // No gap: every byte is written, it is only not known to be durable.
+    this.fail(Failure.Barrier, LSN_LIMIT, error);
+  }
+
+  /** Throws `CLOSED`, or `POISONED` with the first failure's description, if either holds. */
+  throwIfStopped(): void {
+    if (this.isClosed) throw closed();
+    if (Atomics.load(this.i32, I_FAILURE) !== Failure.None) {
+      const length = Atomics.load(this.i32, I_FAILURE_MESSAGE_LENGTH);
+      throw poisoned(new Error(utf8Decoder.decode(this.message.slice(0, length))));
+    }
+  }
+
+  /**
+   * Marks the log closed (rule 7) and waits, at most `stallTimeout`, until no write or barrier
+   * is in flight. @returns whether the log went idle: when false, a writer is stuck inside
+   * its write and the file descriptor must stay open.
+   */
+  close(): boolean {
+    Atomics.store(this.i32, I_CLOSED, 1);
+    this.wakeSyncers();
+    const deadline = performance.now() + this.stallTimeout;
+    for (;;) {
+      const generation = Atomics.load(this.i32, I_GENERATION);
+      const busy = this.busySlots() > 0 || Atomics.load(this.i32, I_TOKEN) !== 0;
+      if (!busy) return true;
+      const patience = deadline - performance.now();
+      if (patience <= 0) return false;
+      // Writers signal only while someone waits for writes; count ourselves among them.
+      this.waitForWrites(Number.POSITIVE_INFINITY, Math.min(patience, 5));
+      if (Atomics.load(this.i32, I_TOKEN) !== 0) {
+        Atomics.wait(this.i32, I_GENERATION, generation, Math.min(patience, 5));
+      }
+    }
+  }
+
+  /** The counters of the whole log. */
+  stats(): WalStats {
+    let appends = 0;
+    let bytes = 0;
+    for (let slot = 0; slot < SLOTS; slot++) {
+      appends += this.counters[F_APPENDS + slot]!;
+      bytes += this.counters[F_BYTES + slot]!;
+    }
+    return { appends, bytes, barriers: Number(Atomics.load(this.big, B_BARRIERS)) };
+  }
+
+  /** Runs one barrier while holding `TOKEN`, then frees it and wakes every syncer (rule 3). */
+  private lead(barrier: () => void): void {
+    try {
+      // Checked under the token: once the closer sees it free, no barrier touches the file.
+      if (this.isClosed) throw closed();
+      const upTo = this.written();
+      if (upTo > this.durable) {
+        try {
+          barrier();
+        } catch (error) {
+          this.failBarrier(error);
+          throw error;
+        }
+        this.publishDurable(upTo);
+      }
+    } finally {
+      Atomics.store(this.i32, I_TOKEN, 0);
+      this.wakeSyncers();
+    }
+  }
+
+  /** Sleeps until a write finishes or `timeout` ms pass, unless the watermark reached `target`. */
+  private waitForWrites(target: number, timeout: number): void {
+    Atomics.add(this.i32, I_WRITE_WAITERS, 1);
+    try {
+      const signal = Atomics.load(this.i32, I_WRITE_SIGNAL);
+      // Checked after counting ourselves in: a writer finishing from here on will signal.
+      if (this.written() >= target || this.isClosed) return;
+      if (Atomics.load(this.i32, I_FAILURE) !== Failure.None) return;
+      Atomics.wait(this.i32, I_WRITE_SIGNAL, signal, timeout);
+    } finally {
+      Atomics.sub(this.i32, I_WRITE_WAITERS, 1);
+    }
+  }
+
+  private freeSlot(slot: number): void {
+    Atomics.store(this.i32, I_BUSY + slot, 0);
+    if (Atomics.load(this.i32, I_WRITE_WAITERS) !== 0) {
+      Atomics.add(this.i32, I_WRITE_SIGNAL, 1);
+      Atomics.notify(this.i32, I_WRITE_SIGNAL);
+    }
+  }
+
+  private busySlots(): number {
+    let busy = 0;
+    for (let slot = 0; slot < SLOTS; slot++) busy += Atomics.load(this.i32, I_BUSY + slot);
+    return busy;
+  }
+
+  private wakeSyncers(): void {
+    Atomics.add(this.i32, I_GENERATION, 1);
+    Atomics.notify(this.i32, I_GENERATION);
+    Atomics.add(this.i32, I_WRITE_SIGNAL, 1);
+    Atomics.notify(this.i32, I_WRITE_SIGNAL);
+  }
+
+  /** Declares the log stalled at `lsn` and returns the error for the caller to throw. */
+  private stall(lsn: number): WalError {
+    const error = stalled(lsn, this.stallTimeout);
+    this.fail(Failure.Stalled, lsn, error);
+    return error;
+  }
+
+  /**
+   * Records the first failure: the message first, then `FAILURE`, which publishes it, so a
+   * thread that sees the failure also sees its description. `gap` is the first byte that may
+   * be missing; the written watermark never passes it.
+   */
+  private fail(kind: Failure, gap: number, error: unknown): void {
+    if (Atomics.compareExchange(this.i32, I_FAILURE_CLAIM, 0, 1) === 0) {
+      const text = error instanceof Error ? error.message : String(error);
+      const { written } = utf8.encodeInto(text, this.message);
+      Atomics.store(this.i32, I_FAILURE_MESSAGE_LENGTH, written);
+      Atomics.store(this.big, B_FAILURE_LSN, BigInt(gap));
+      Atomics.store(this.i32, I_FAILURE, kind);
+    }
+    this.wakeSyncers();
+  }
+}
