@@ -14,38 +14,58 @@ import { logPath, tempDir } from "./support/temp.ts";
 const dir = tempDir();
 const strace = Bun.which("strace");
 
-// Under CI a missing strace fails the test instead of skipping it: .ci/run installs it.
-test.skipIf(process.platform !== "linux" || (strace === null && !process.env.CI))(
+const available = process.platform === "linux" && (strace !== null || !!process.env.CI);
+
+/** One traced call: the thread that made it, and the call as strace prints it. */
+interface Call {
+  readonly thread: string;
+  readonly text: string;
+}
+
+/** Runs `test/<fixture>` with `args` under strace; returns its stdout and its calls, in order. */
+async function traced(fixture: string, args: string[]): Promise<{ stdout: string; calls: Call[] }> {
+  // Under CI a missing strace fails the test instead of skipping it: .ci/run installs it.
+  expect(strace, "strace is required on Linux under CI").not.toBeNull();
+  const traceFile = join(dir, `strace-${fixture}.out`);
+  const child = Bun.spawn(
+    [
+      strace!,
+      "-f",
+      "-e",
+      "trace=openat,flock,pwrite64,fdatasync,fsync,ftruncate",
+      "-o",
+      traceFile,
+      process.execPath,
+      join(import.meta.dir, fixture),
+      ...args,
+    ],
+    { stdout: "pipe", stderr: "pipe" },
+  );
+  const stdout = await new Response(child.stdout).text();
+  await child.exited;
+  const calls = readFileSync(traceFile, "utf8")
+    .split("\n")
+    .map((line) => line.match(/^(\d+)\s+(.*)$/))
+    .filter((match) => match !== null)
+    .map((match) => ({ thread: match[1]!, text: match[2]! }));
+  return { stdout, calls };
+}
+
+/** The descriptor the fixture's log was opened on, and the thread that opened it. */
+function logOpen(calls: Call[], path: string): { fd: string; thread: string } {
+  const opened = calls.find((call) => call.text.startsWith(`openat(AT_FDCWD, "${path}"`));
+  expect(opened?.text).toContain("O_CREAT|O_EXCL");
+  return { fd: opened!.text.match(/= (\d+)$/)![1]!, thread: opened!.thread };
+}
+
+test.skipIf(!available)(
   "Wal.sync() issues fdatasync on the log after its writes (strace of a real process)",
   async () => {
-    expect(strace, "strace is required on Linux under CI").not.toBeNull();
     const path = logPath(dir);
-    const traceFile = join(dir, "strace.out");
-    const child = Bun.spawn(
-      [
-        strace!,
-        "-f",
-        "-e",
-        "trace=openat,flock,pwrite64,fdatasync,fsync,ftruncate",
-        "-o",
-        traceFile,
-        process.execPath,
-        join(import.meta.dir, "durability-fixture.ts"),
-        path,
-        "synced",
-      ],
-      { stdout: "pipe", stderr: "pipe" },
-    );
-    expect(await new Response(child.stdout).text()).toBe("SYNCED 0 13 21 41\n");
-    await child.exited;
-
-    const calls = readFileSync(traceFile, "utf8")
-      .split("\n")
-      .map((line) => line.replace(/^\d+\s+/, ""));
-    const opened = calls.find((line) => line.startsWith(`openat(AT_FDCWD, "${path}"`));
-    expect(opened).toContain("O_CREAT|O_EXCL");
-    const fd = opened!.match(/= (\d+)$/)![1];
-
+    const { stdout, calls: traceCalls } = await traced("durability-fixture.ts", [path, "synced"]);
+    expect(stdout).toBe("SYNCED 0 13 21 41\n");
+    const calls = traceCalls.map((call) => call.text);
+    const { fd } = logOpen(traceCalls, path);
     // Keep only what touches the log, its directory, or a barrier, in order.
     const dirOpen = `openat(AT_FDCWD, "${dirname(path)}", O_RDONLY`;
     const dirFds = new Set<string>();
@@ -78,5 +98,28 @@ test.skipIf(process.platform !== "linux" || (strace === null && !process.env.CI)
       "pwrite log at 41",
       "fdatasync log = 0", // sync(), after every write it covers
     ]);
+  },
+);
+
+test.skipIf(!available)(
+  "Wal.commit() runs its fdatasync on another thread than the caller's (strace of a real process)",
+  async () => {
+    const path = logPath(dir);
+    const { stdout, calls } = await traced("commit-fixture.ts", [path]);
+    expect(stdout).toBe("COMMITTED 0 13 29\n");
+    const { fd, thread: main } = logOpen(calls, path);
+    const writes = calls.filter((call) => call.text.startsWith(`pwrite64(${fd},`));
+    expect(writes.map((call) => call.thread)).toEqual([main, main, main]);
+    const lastWrite = calls.indexOf(writes[2]!);
+    // After the writes: the commits' barriers, on the log, none of them on the main thread.
+    const barriers = calls
+      .slice(calls.indexOf(writes[0]!))
+      .filter((call) => call.text.startsWith(`fdatasync(${fd})`));
+    expect(barriers.length).toBe(2);
+    expect(calls.indexOf(barriers[1]!)).toBeGreaterThan(lastWrite);
+    for (const barrier of barriers) {
+      expect(barrier.text).toEndWith("= 0");
+      expect(barrier.thread).not.toBe(main);
+    }
   },
 );

@@ -1,0 +1,198 @@
+/**
+ * Group commit and the async calls: concurrent `commit`s share barriers, the barrier never
+ * blocks the event loop, a failed barrier rejects every commit it covered and poisons the log,
+ * and a slow disk turns into back-pressure rather than unbounded pending commits.
+ */
+
+import { describe, expect, test } from "bun:test";
+import { MemoryStore, Wal, WalError } from "../src/index.ts";
+import { walErrorOf } from "./support/errors.ts";
+import { HeldBarrierStore, turnOfTheEventLoop } from "./support/held-store.ts";
+import { logPath, tempDir } from "./support/temp.ts";
+
+const dir = tempDir();
+const text = (data: Uint8Array) => new TextDecoder().decode(data);
+
+/** The rejection of `promise`, which must be a WalError. */
+async function rejectionOf(promise: Promise<unknown>): Promise<WalError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(WalError);
+    return error as WalError;
+  }
+  throw new Error("expected a rejection, but the promise resolved");
+}
+
+/** Tracks whether a promise has settled, without changing it. */
+function watch<T>(promise: Promise<T>): { promise: Promise<T>; settled: () => boolean } {
+  let settled = false;
+  const watched = promise.finally(() => {
+    settled = true;
+  });
+  watched.catch(() => {});
+  return { promise: watched, settled: () => settled };
+}
+
+describe("Wal.commit() on a file", () => {
+  test("1,000 concurrent commits share fewer than 100 barriers, and each LSN holds its record after reopen", async () => {
+    const path = logPath(dir);
+    const wal = Wal.open(path);
+    const lsns = await Promise.all(
+      Array.from({ length: 1000 }, (_, i) => wal.commit(`commit ${i}`)),
+    );
+    const { barriers, appends } = wal.stats();
+    expect(appends).toBe(1000);
+    expect(barriers).toBeGreaterThanOrEqual(1);
+    expect(barriers).toBeLessThan(100);
+    wal.close();
+
+    using reopened = Wal.open(path);
+    const byLsn = new Map([...reopened.iter()].map((r) => [r.lsn, text(r.data)]));
+    expect(byLsn.size).toBe(1000);
+    lsns.forEach((lsn, i) => {
+      expect(byLsn.get(lsn)).toBe(`commit ${i}`);
+    });
+  });
+
+  test("commits from one thread get increasing LSNs in call order", async () => {
+    using wal = Wal.open(logPath(dir));
+    const lsns = await Promise.all([wal.commit("a"), wal.commit("bb"), wal.commit("")]);
+    expect(lsns).toEqual([0, 9, 19]);
+  });
+
+  test("close() rejects the commits still waiting with CLOSED", async () => {
+    const wal = Wal.open(logPath(dir));
+    const pending = Array.from({ length: 10 }, (_, i) => wal.commit(`pending ${i}`));
+    wal.close();
+    for (const commit of pending) expect((await rejectionOf(commit)).code).toBe("CLOSED");
+    expect((await rejectionOf(wal.commit("after close"))).code).toBe("CLOSED");
+  });
+
+  test("syncAsync() with nothing new to sync issues no barrier", async () => {
+    using wal = Wal.open(logPath(dir));
+    await wal.syncAsync();
+    expect(wal.stats().barriers).toBe(0);
+    wal.append("one");
+    await wal.syncAsync();
+    await wal.syncAsync();
+    expect(wal.stats().barriers).toBe(1);
+  });
+});
+
+describe("Wal.commit() while the barrier is held", () => {
+  test("the event loop keeps running, and the commit resolves only after the barrier returns", async () => {
+    const store = new HeldBarrierStore();
+    using wal = Wal.withStore(store);
+    const commit = watch(wal.commit("waits for its barrier"));
+
+    let timerRan = false;
+    setTimeout(() => {
+      timerRan = true;
+    }, 0);
+    const otherWork = Promise.resolve(20).then((n) => n + 1);
+    expect(await otherWork).toBe(21);
+    await turnOfTheEventLoop();
+    expect(timerRan).toBe(true);
+    expect(store.heldCount).toBe(1);
+    expect(commit.settled()).toBe(false);
+
+    store.release();
+    expect(await commit.promise).toBe(0);
+  });
+
+  test("commits made while a barrier is held share the next one", async () => {
+    const store = new HeldBarrierStore();
+    using wal = Wal.withStore(store);
+    const atOpen = store.barriers; // recovery's barrier
+    const first = watch(wal.commit("first"));
+    await turnOfTheEventLoop();
+    const later = Array.from({ length: 10 }, (_, i) => watch(wal.commit(`later ${i}`)));
+    await turnOfTheEventLoop();
+    expect(store.barriers - atOpen).toBe(1);
+
+    store.release();
+    expect(await first.promise).toBe(0);
+    await turnOfTheEventLoop();
+    // Their records were written after the first barrier began, so it did not cover them.
+    expect(later.some((commit) => commit.settled())).toBe(false);
+    expect(store.barriers - atOpen).toBe(2);
+    store.release();
+    const lsns = await Promise.all(later.map((commit) => commit.promise));
+    expect(lsns[0]).toBe(13);
+    expect(store.barriers - atOpen).toBe(2);
+  });
+
+  test("syncAsync() resolves only after a barrier that covers the records appended before it", async () => {
+    const store = new HeldBarrierStore();
+    using wal = Wal.withStore(store);
+    wal.append("one");
+    wal.append("two");
+    const synced = watch(wal.syncAsync());
+    await turnOfTheEventLoop();
+    expect(synced.settled()).toBe(false);
+    expect(store.heldCount).toBe(1);
+    store.release();
+    await synced.promise;
+    expect(wal.stats().barriers).toBe(1);
+  });
+
+  test("a failed barrier rejects every commit it covered with IO; the log is poisoned", async () => {
+    const store = new HeldBarrierStore();
+    const wal = Wal.withStore(store);
+    const commits = Array.from({ length: 50 }, (_, i) => wal.commit(`covered ${i}`));
+    await turnOfTheEventLoop();
+    store.fail("EIO");
+    for (const commit of commits) {
+      const error = await rejectionOf(commit);
+      expect(error.code).toBe("IO");
+    }
+
+    const barriersBefore = store.barriers;
+    expect(walErrorOf(() => wal.append("x")).code).toBe("POISONED");
+    expect(walErrorOf(() => wal.sync()).code).toBe("POISONED");
+    expect(walErrorOf(() => wal.appendBatch(["y"])).code).toBe("POISONED");
+    expect((await rejectionOf(wal.commit("z"))).code).toBe("POISONED");
+    expect((await rejectionOf(wal.syncAsync())).code).toBe("POISONED");
+    // Never retried: a retried barrier could report success over pages the kernel dropped.
+    expect(store.barriers).toBe(barriersBefore);
+    wal.close();
+  });
+
+  test("past maxPendingCommits, a commit waits for a barrier before it appends", async () => {
+    const store = new HeldBarrierStore();
+    using wal = Wal.withStore(store, { maxPendingCommits: 4 });
+    const commits = Array.from({ length: 6 }, (_, i) => watch(wal.commit(`c${i}`)));
+    await turnOfTheEventLoop();
+    expect(wal.stats().appends).toBe(4);
+    expect(wal.len).toBe(4 * 10);
+
+    store.release();
+    await turnOfTheEventLoop();
+    expect(commits.slice(0, 4).every((commit) => commit.settled())).toBe(true);
+    expect(wal.stats().appends).toBe(6);
+    store.release();
+    expect(await Promise.all(commits.map((commit) => commit.promise))).toEqual([
+      0, 10, 20, 30, 40, 50,
+    ]);
+  });
+
+  test("close() while a barrier is held rejects its commits with CLOSED", async () => {
+    const store = new HeldBarrierStore();
+    const wal = Wal.withStore(store);
+    const commit = wal.commit("in flight");
+    await turnOfTheEventLoop();
+    wal.close();
+    store.release();
+    expect((await rejectionOf(commit)).code).toBe("CLOSED");
+  });
+});
+
+describe("Wal.commit() on a store without syncAsync", () => {
+  test("runs the store's sync and resolves", async () => {
+    const store = new MemoryStore();
+    using wal = Wal.withStore(store);
+    expect(await Promise.all([wal.commit("a"), wal.commit("b")])).toEqual([0, 9]);
+    expect(wal.stats()).toEqual({ appends: 2, bytes: 18, barriers: 1 });
+  });
+});

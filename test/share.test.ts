@@ -1,0 +1,114 @@
+/**
+ * `share()` and `Wal.attach()` within one thread (the Worker tests are in workers.test.ts):
+ * an attached Wal writes into the owner's LSN space, shares its counters and barriers, and
+ * cannot outlive the owner's `close`. A handle is a capability, so `attach` checks every field
+ * and turns anything malformed into INVALID_ARGUMENT, never a crash or a write.
+ */
+
+import { afterAll, describe, expect, test } from "bun:test";
+import { closeSync, openSync, writeFileSync } from "node:fs";
+import { MemoryStore, Wal, type WalHandle } from "../src/index.ts";
+import { walErrorOf } from "./support/errors.ts";
+import { logPath, tempDir } from "./support/temp.ts";
+
+const dir = tempDir();
+const text = (data: Uint8Array) => new TextDecoder().decode(data);
+
+describe("Wal.attach()", () => {
+  test("appends into the owner's log, in the same LSN space, with shared counters", async () => {
+    const path = logPath(dir);
+    using owner = Wal.open(path);
+    owner.append("from the owner");
+    const attached = Wal.attach(owner.share());
+    expect(attached.append("attached")).toBe(22);
+    expect(attached.appendBatch(["b1", "b2"])).toEqual([38, 48]);
+    expect(await attached.commit("committed")).toBe(58);
+    expect(owner.append("owner again")).toBe(75);
+    expect(attached.len).toBe(94);
+    expect(owner.stats()).toEqual(attached.stats());
+    expect(owner.stats().appends).toBe(6);
+    attached.sync();
+    owner.sync(); // covered by the attached Wal's barrier: no second one
+    expect(owner.stats().barriers).toBe(2); // the commit's, then sync()'s
+    attached.close();
+
+    // Detaching leaves the owner's file open and working.
+    owner.appendAndSync("after detach");
+    expect([...owner.iter()].map((r) => text(r.data))).toEqual([
+      "from the owner",
+      "attached",
+      "b1",
+      "b2",
+      "committed",
+      "owner again",
+      "after detach",
+    ]);
+  });
+
+  test("an attached Wal does not read: iterate from the owner", () => {
+    using owner = Wal.open(logPath(dir));
+    using attached = Wal.attach(owner.share());
+    expect(walErrorOf(() => attached.iter()).code).toBe("INVALID_ARGUMENT");
+    expect(walErrorOf(() => attached.iterFrom(0)).code).toBe("INVALID_ARGUMENT");
+  });
+
+  test("after the owner closes, attached Wals and new attaches get CLOSED", async () => {
+    const owner = Wal.open(logPath(dir));
+    const handle = owner.share();
+    const attached = Wal.attach(handle);
+    owner.close();
+    expect(walErrorOf(() => attached.append("late")).code).toBe("CLOSED");
+    expect(walErrorOf(() => attached.sync()).code).toBe("CLOSED");
+    expect(walErrorOf(() => attached.appendBatch(["late"])).code).toBe("CLOSED");
+    await expect(attached.commit("late")).rejects.toMatchObject({ code: "CLOSED" });
+    expect(walErrorOf(() => Wal.attach(handle)).code).toBe("CLOSED");
+    attached.close();
+  });
+
+  test("share() of a log in this thread's memory is refused", () => {
+    using wal = Wal.withStore(new MemoryStore());
+    expect(walErrorOf(() => wal.share()).code).toBe("INVALID_ARGUMENT");
+  });
+
+  test("a malformed handle is INVALID_ARGUMENT and writes nothing", () => {
+    const path = logPath(dir);
+    using owner = Wal.open(path);
+    owner.appendAndSync("only record");
+    const good = owner.share();
+    const otherPath = logPath(dir, "other");
+    writeFileSync(otherPath, "");
+    const otherFd = openSync(otherPath, "r+");
+    afterAll(() => closeSync(otherFd));
+    const forged: unknown[] = [
+      undefined,
+      null,
+      42,
+      "handle",
+      [],
+      {},
+      { ...good, kind: "something else" },
+      { ...good, version: 2 },
+      { ...good, buffer: new SharedArrayBuffer(good.buffer.byteLength) }, // no magic
+      { ...good, buffer: new SharedArrayBuffer(16) },
+      { ...good, buffer: new ArrayBuffer(good.buffer.byteLength) },
+      { ...good, fd: -1 },
+      { ...good, fd: 1.5 },
+      { ...good, fd: 2 ** 40 },
+      { ...good, fd: "3" },
+      { ...good, fd: otherFd }, // open, but on another file
+      { ...good, path: otherPath },
+      { ...good, path: 7 },
+      { ...good, maxRecordSize: -1 },
+      { ...good, stallTimeout: 0 },
+      { ...good, maxPendingCommits: Number.NaN },
+      { ...good, recovery: null },
+      { ...good, recovery: { ...good.recovery, end: -5 } },
+      { ...good, recovery: { ...good.recovery, reason: 12 } },
+    ];
+    for (const handle of forged) {
+      expect(walErrorOf(() => Wal.attach(handle as WalHandle)).code).toBe("INVALID_ARGUMENT");
+    }
+    expect([...owner.iter()].map((r) => text(r.data))).toEqual(["only record"]);
+    expect(owner.stats().appends).toBe(1);
+  });
+});
