@@ -28,6 +28,8 @@
  *   non-zero, so the common append pays one load for this.
  * - `FAILURE`, `FAILURE_LSN`, the failure message: set once, by the first failure.
  * - `CLOSED`: set by the closer.
+ * - `START`, `APPENDS[i]`, `APPENDS`, `BARRIERS`: counters for `stats()`. Each slot counts its
+ *   appends in an Int32 written only by the slot's holder and folded into the 64-bit total.
  *
  * ## Ordering rules (all through sequentially consistent `Atomics`)
  *
@@ -74,7 +76,8 @@ const I_FAILURE_MESSAGE_LENGTH = 7;
 const I_CLOSED = 8;
 const I_NEXT_ID = 9;
 const I_BUSY = 16;
-const INT32_CELLS = I_BUSY + SLOTS;
+const I_APPENDS = I_BUSY + SLOTS;
+const INT32_CELLS = I_APPENDS + SLOTS;
 
 // BigInt64 cells, after the Int32 ones.
 const BIG_OFFSET = INT32_CELLS * 4;
@@ -82,18 +85,16 @@ const B_RESERVED = 0;
 const B_DURABLE = 1;
 const B_BARRIERS = 2;
 const B_FAILURE_LSN = 3;
-const B_SLOT_LSN = 4;
+const B_START = 4;
+const B_APPENDS = 5;
+const B_SLOT_LSN = 6;
 const BIG_CELLS = B_SLOT_LSN + SLOTS;
 
-// Float64 counters, one pair per slot, written only by the slot's holder.
-const FLOAT_OFFSET = BIG_OFFSET + BIG_CELLS * 8;
-const F_APPENDS = 0;
-const F_BYTES = SLOTS;
-const FLOAT_CELLS = 2 * SLOTS;
-
-const MESSAGE_OFFSET = FLOAT_OFFSET + FLOAT_CELLS * 8;
+const MESSAGE_OFFSET = BIG_OFFSET + BIG_CELLS * 8;
 /** The size of the shared buffer of one log. */
 const BUFFER_SIZE = MESSAGE_OFFSET + FAILURE_MESSAGE_BYTES;
+/** A slot's append count folds into the 64-bit total here, long before its Int32 overflows. */
+const APPENDS_FOLD = 2 ** 30;
 
 /** Why the log stopped. Only the first failure is kept. */
 enum Failure {
@@ -108,7 +109,7 @@ enum Failure {
 export interface WalStats {
   /** Records written since the log was opened. */
   readonly appends: number;
-  /** Bytes written since the log was opened, frame headers included. */
+  /** Bytes of whole records written since the log was opened, frame headers included. */
   readonly bytes: number;
   /** Durability barriers (fdatasync and the like) issued by syncs since the log was opened. */
   readonly barriers: number;
@@ -123,7 +124,6 @@ export class SharedLog {
   readonly buffer: SharedArrayBuffer;
   private readonly i32: Int32Array;
   private readonly big: BigInt64Array;
-  private readonly counters: Float64Array;
   private readonly message: Uint8Array;
 
   private constructor(
@@ -134,7 +134,6 @@ export class SharedLog {
     this.buffer = buffer;
     this.i32 = new Int32Array(buffer, 0, INT32_CELLS);
     this.big = new BigInt64Array(buffer, BIG_OFFSET, BIG_CELLS);
-    this.counters = new Float64Array(buffer, FLOAT_OFFSET, FLOAT_CELLS);
     this.message = new Uint8Array(buffer, MESSAGE_OFFSET, FAILURE_MESSAGE_BYTES);
   }
 
@@ -142,9 +141,9 @@ export class SharedLog {
   static create(end: number, stallTimeout: number): SharedLog {
     const log = new SharedLog(new SharedArrayBuffer(BUFFER_SIZE), stallTimeout);
     const start = BigInt(end);
-    log.big.fill(start, B_SLOT_LSN);
-    log.big[B_RESERVED] = start;
-    log.big[B_DURABLE] = start;
+    for (const cell of [B_RESERVED, B_DURABLE, B_START]) Atomics.store(log.big, cell, start);
+    for (let slot = 0; slot < SLOTS; slot++) Atomics.store(log.big, B_SLOT_LSN + slot, start);
+    // Last: a thread that sees the magic sees the state above.
     Atomics.store(log.i32, I_MAGIC, MAGIC);
     return log;
   }
@@ -226,10 +225,16 @@ export class SharedLog {
     return lsn;
   }
 
-  /** The write holding `slot` wrote all its bytes: `records` records, `bytes` bytes. */
-  leave(slot: number, records: number, bytes: number): void {
-    this.counters[F_APPENDS + slot]! += records;
-    this.counters[F_BYTES + slot]! += bytes;
+  /** The write holding `slot` wrote all its bytes, `records` records. */
+  leave(slot: number, records: number): void {
+    // Counted per slot in an Int32, one cheap add per append; folded into the 64-bit total
+    // long before it could overflow. A reader may miss a fold in progress: stats may lag.
+    if (records >= APPENDS_FOLD) {
+      Atomics.add(this.big, B_APPENDS, BigInt(records));
+    } else if (Atomics.add(this.i32, I_APPENDS + slot, records) + records >= APPENDS_FOLD) {
+      const folded = Atomics.exchange(this.i32, I_APPENDS + slot, 0);
+      Atomics.add(this.big, B_APPENDS, BigInt(folded));
+    }
     this.freeSlot(slot);
   }
 
@@ -332,13 +337,14 @@ export class SharedLog {
 
   /** The counters of the whole log. */
   stats(): WalStats {
-    let appends = 0;
-    let bytes = 0;
-    for (let slot = 0; slot < SLOTS; slot++) {
-      appends += this.counters[F_APPENDS + slot]!;
-      bytes += this.counters[F_BYTES + slot]!;
-    }
-    return { appends, bytes, barriers: Number(Atomics.load(this.big, B_BARRIERS)) };
+    let appends = Number(Atomics.load(this.big, B_APPENDS));
+    for (let slot = 0; slot < SLOTS; slot++) appends += Atomics.load(this.i32, I_APPENDS + slot);
+    return {
+      appends,
+      // Whole records written since open: the watermark has passed exactly those bytes.
+      bytes: this.written() - Number(Atomics.load(this.big, B_START)),
+      barriers: Number(Atomics.load(this.big, B_BARRIERS)),
+    };
   }
 
   /** Runs one barrier while holding `TOKEN`, then frees it and wakes every syncer (rule 3). */

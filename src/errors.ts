@@ -164,7 +164,9 @@ export function stalled(lsn: number, stallTimeout: number): WalError {
     "STALLED",
     `no progress for ${stallTimeout} ms: the bytes at LSN ${lsn} were reserved by a writer that ` +
       "never finished (a Worker that died mid-append?) or a barrier never returned. Nothing from " +
-      "there on can be made durable; the log is poisoned. Reopen it to recover what is on disk.",
+      "there on can be made durable; the log is poisoned. Close it and open it again to recover " +
+      "what is on disk; while a writer is still stuck mid-write, close keeps the file locked, " +
+      "and only a new process can open it.",
   );
 }
 

@@ -412,7 +412,7 @@ export class Wal {
     } catch (error) {
       throw this.abandon(slot, start, error);
     }
-    this.shared.leave(slot, payloads.length, total);
+    this.shared.leave(slot, payloads.length);
     this.lastEnd = start + total;
     return lsns;
   }
@@ -460,7 +460,14 @@ export class Wal {
   /**
    * Releases the lock and the file. Does not add a barrier: records appended since the last
    * `sync` are as safe as after a process crash (kept by the OS, not yet on stable storage).
-   * Idempotent; every other call afterwards throws `CLOSED`.
+   * Idempotent; every other call afterwards throws `CLOSED`, and commits still waiting reject
+   * with `CLOSED`.
+   *
+   * On a shared log, the owner's `close` first waits for other threads' writes and barriers in
+   * flight, then ends the log for every attached `Wal`. If a writer is stuck mid-write for
+   * `stallTimeout` (its Worker died), the file and its lock stay open until the process exits,
+   * rather than risk a late write landing in another file that reuses the descriptor. An
+   * attached `Wal`'s `close` only detaches it.
    */
   close(): void {
     if (this.isClosed) return;
@@ -527,7 +534,7 @@ export class Wal {
     } catch (error) {
       throw this.abandon(slot, lsn, error);
     }
-    this.shared.leave(slot, 1, size);
+    this.shared.leave(slot, 1);
     return this.wrote(lsn, size);
   }
 
@@ -541,7 +548,7 @@ export class Wal {
     } catch (error) {
       throw this.abandon(slot, lsn, error);
     }
-    this.shared.leave(slot, 1, size);
+    this.shared.leave(slot, 1);
     return this.wrote(lsn, size);
   }
 

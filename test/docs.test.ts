@@ -1,7 +1,8 @@
 /**
  * Every `ts` code block in docs/API.md and README.md runs as its own program, in an empty
  * temporary directory, and must exit 0: the examples assert what they show, so a doc that
- * drifts from the code fails here.
+ * drifts from the code fails here. A block whose first line is `// file: <name>` is not run:
+ * it is saved as `<name>` next to the programs, for a later example to load (a Worker's code).
  */
 
 import { afterAll, describe, expect, test } from "bun:test";
@@ -47,7 +48,14 @@ describe.each(["docs/API.md", "README.md"])("%s", (file) => {
     expect(blocks.length).toBeGreaterThan(0);
   });
 
-  test.each(blocks.map((block, i) => [block.title, i, block.code] as const))(
+  const companion = /^\/\/ file: (\S+)/;
+  for (const block of blocks) {
+    const name = block.code.match(companion)?.[1];
+    if (name !== undefined) writeFileSync(join(programs, name), block.code);
+  }
+  const runnable = blocks.filter((block) => !companion.test(block.code));
+
+  test.each(runnable.map((block, i) => [block.title, i, block.code] as const))(
     "%s (example %d) runs",
     async (_title, index, code) => {
       const program = join(programs, `${file.replace(/\W/g, "_")}-${index}.ts`);
