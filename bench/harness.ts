@@ -4,13 +4,21 @@
  * folds a value from the work into a hash that is printed, so the work cannot be optimised away.
  */
 
+/**
+ * The timed work of one round. It returns a value to consume; async work (concurrent commits,
+ * Workers) returns a promise of it, and the timer stops when that settles.
+ */
+export type Work = () => number | Promise<number>;
+
 /** One side of a comparison: a setup outside the timer, then the timed work. */
 export interface Side {
   readonly name: string;
-  /** Prepares a round (fresh files and so on); not timed. Returns the timed work. */
-  prepare(): () => number;
+  /** Operations in one round of this side, when they differ from the comparison's. */
+  readonly operations?: number;
+  /** Prepares a round (fresh files, started Workers and so on); not timed. Returns the work. */
+  prepare(): Work | Promise<Work>;
   /** Releases what `prepare` made; not timed. */
-  cleanup?(): void;
+  cleanup?(): void | Promise<void>;
 }
 
 /** The medians of one comparison. */
@@ -18,8 +26,8 @@ export interface Comparison {
   readonly title: string;
   readonly unit: string;
   readonly operations: number;
-  readonly contender: { name: string; perOperationNs: number };
-  readonly baseline: { name: string; perOperationNs: number };
+  readonly contender: { name: string; operations: number; perOperationNs: number };
+  readonly baseline: { name: string; operations: number; perOperationNs: number };
   /** contender time / baseline time: below 1 means the contender is faster. */
   readonly timeRatio: number;
 }
@@ -36,15 +44,19 @@ export function workDigest(): string {
   return (workHash >>> 0).toString(16).padStart(8, "0");
 }
 
-/** Times `contender` and `baseline` over `rounds` alternating rounds of `operations` each. */
-export function compare(
+/**
+ * Times `contender` and `baseline` over `rounds` alternating rounds of `operations` each (or
+ * each side's own `operations`). Synchronous work is called and timed without any `await`, so
+ * only sides whose work is async pay for the promise plumbing.
+ */
+export async function compare(
   title: string,
   unit: string,
   operations: number,
   rounds: number,
   contender: Side,
   baseline: Side,
-): Comparison {
+): Promise<Comparison> {
   const times = { contender: [] as number[], baseline: [] as number[] };
   for (let round = 0; round < rounds; round++) {
     // Alternate which side goes first, so neither always runs on a warmer cache.
@@ -52,11 +64,12 @@ export function compare(
       round % 2 === 0 ? (["contender", "baseline"] as const) : (["baseline", "contender"] as const);
     for (const which of order) {
       const side = which === "contender" ? contender : baseline;
-      const work = side.prepare();
+      const work = await side.prepare();
       const start = Bun.nanoseconds();
-      consume(work());
-      times[which].push((Bun.nanoseconds() - start) / operations);
-      side.cleanup?.();
+      const value = work();
+      consume(typeof value === "number" ? value : await value);
+      times[which].push((Bun.nanoseconds() - start) / (side.operations ?? operations));
+      await side.cleanup?.();
     }
   }
   const contenderNs = median(times.contender);
@@ -65,8 +78,16 @@ export function compare(
     title,
     unit,
     operations,
-    contender: { name: contender.name, perOperationNs: contenderNs },
-    baseline: { name: baseline.name, perOperationNs: baselineNs },
+    contender: {
+      name: contender.name,
+      operations: contender.operations ?? operations,
+      perOperationNs: contenderNs,
+    },
+    baseline: {
+      name: baseline.name,
+      operations: baseline.operations ?? operations,
+      perOperationNs: baselineNs,
+    },
     timeRatio: contenderNs / baselineNs,
   };
 }

@@ -10,9 +10,10 @@
  *                    (target: ≥ 2,000,000 records/s)
  *   crc32c           the TypeScript CRC-32C vs Bun.hash.crc32 (native zlib CRC-32, another
  *                    polynomial, same work) (target: ≥ 1.5 GB/s)
+ *   concurrency      async commits, Workers sharing one log, appendBatch: see bench/concurrency.ts
  *
  * Sizes: WAL_BENCH_SIZE=full (default) or tiny (a smoke run the test suite uses so this file
- * cannot rot). Results also go to bench/results/latest.json.
+ * cannot rot). Results also go to bench/results/latest-<size>.json.
  */
 
 import {
@@ -31,6 +32,7 @@ import { join } from "node:path";
 import { crc32c } from "../src/crc32c.ts";
 import { Wal } from "../src/index.ts";
 import { sealFrame } from "../src/record.ts";
+import { runConcurrency } from "./concurrency.ts";
 import { type Comparison, compare, consume, formatCount, workDigest } from "./harness.ts";
 
 const SIZES = {
@@ -41,6 +43,14 @@ const SIZES = {
     crcBytes: 64 << 20,
     rounds: 5,
     recoveryRounds: 3,
+    commits: [
+      [1, 2_000],
+      [16, 20_000],
+      [256, 100_000],
+    ],
+    workers: [1, 2, 4],
+    workerSyncs: 1_000,
+    batches: 64,
   },
   tiny: {
     appends: 2_000,
@@ -49,6 +59,14 @@ const SIZES = {
     crcBytes: 1 << 20,
     rounds: 2,
     recoveryRounds: 2,
+    commits: [
+      [1, 20],
+      [16, 320],
+      [256, 2_560],
+    ],
+    workers: [1, 2, 4],
+    workerSyncs: 10,
+    batches: 4,
   },
 } as const;
 
@@ -166,7 +184,7 @@ console.log(
 );
 
 run(
-  compare(
+  await compare(
     "append 256 B",
     "record",
     size.appends,
@@ -176,7 +194,7 @@ run(
   ),
 );
 run(
-  compare(
+  await compare(
     "appendAndSync 256 B",
     "record",
     size.syncs,
@@ -188,9 +206,9 @@ run(
 
 const log = recoveryLog();
 /** A recovery row: `work` reopens the log each round; the baseline reads it raw. */
-const recoveryRow = (title: string, name: string, work: (wal: Wal) => number) =>
+const recoveryRow = async (title: string, name: string, work: (wal: Wal) => number) =>
   run(
-    compare(
+    await compare(
       title,
       "record",
       size.records,
@@ -205,8 +223,8 @@ const recoveryRow = (title: string, name: string, work: (wal: Wal) => number) =>
       rawRead(log),
     ),
   );
-recoveryRow("recovery: open (scan + CRC)", "Wal.open", (wal) => wal.recovery.records);
-recoveryRow("recovery: open + iter replay", "Wal.iter", (wal) => {
+await recoveryRow("recovery: open (scan + CRC)", "Wal.open", (wal) => wal.recovery.records);
+await recoveryRow("recovery: open + iter replay", "Wal.iter", (wal) => {
   let bytes = 0;
   for (const record of wal.iter()) bytes += record.data.length;
   return bytes;
@@ -215,7 +233,7 @@ rmSync(log, { force: true });
 
 const crcInput = new Uint8Array(size.crcBytes).map((_, i) => (i * 2654435761) >>> 24);
 run(
-  compare(
+  await compare(
     "crc32c over 1 MiB blocks",
     "MiB",
     size.crcBytes >> 20,
@@ -240,7 +258,15 @@ run(
   ),
 );
 
-const crc = results.at(-1)!;
+const concurrency = await runConcurrency(size, {
+  payload,
+  frame,
+  freshPath,
+  handRolled: (count) => rawSide("writeSync+fdatasync", count, true),
+  report: run,
+});
+
+const crc = results[4]!;
 const recovery = results[2]!;
 const append = results[0]!;
 console.log("");
@@ -257,6 +283,7 @@ console.log(
 console.log(
   `crc32c:                 ${((1 << 20) / crc.contender.perOperationNs).toFixed(2)} GB/s (target ≥ 1.5); native CRC-32 ${((1 << 20) / crc.baseline.perOperationNs).toFixed(2)} GB/s`,
 );
+for (const line of concurrency) console.log(line);
 console.log(`work hash ${workDigest()}`);
 
 mkdirSync(join(import.meta.dir, "results"), { recursive: true });

@@ -14,11 +14,11 @@ import { tempDir } from "./support/temp.ts";
 const dir = tempDir();
 const text = (data: Uint8Array) => new TextDecoder().decode(data);
 
-/** Records of assorted sizes: empty, small, strings, and one past the 1 MiB staging buffer. */
+/** Records of assorted sizes: empty, small, strings, and one past the 4 MiB staging buffer. */
 function assortedRecords(): (Uint8Array | string)[] {
   const records: (Uint8Array | string)[] = ["", "a string", new Uint8Array(0)];
   for (let i = 0; i < 300; i++) records.push(new Uint8Array(i * 37).fill(i));
-  records.push(new Uint8Array(1536 * 1024).fill(7), "after the big one");
+  records.push(new Uint8Array(5 * 1024 * 1024).fill(7), "after the big one");
   for (let i = 0; i < 5000; i++) records.push(`small ${i}`);
   return records;
 }
@@ -87,7 +87,7 @@ describe("Wal.appendBatch() when a write fails", () => {
       if (++writes === 2) store.failNext("write", "ENOSPC", 100);
       realWrite(source, length, position);
     };
-    const records = Array.from({ length: 6000 }, () => new Uint8Array(256));
+    const records = Array.from({ length: 20_000 }, () => new Uint8Array(256));
     const failure = walErrorOf(() => wal.appendBatch(records));
     expect(failure).toBeInstanceOf(IoError);
     expect((failure as IoError).errno).toBe("ENOSPC");
