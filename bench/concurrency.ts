@@ -65,33 +65,43 @@ const plural = (n: number, noun: string) => `${n} ${noun}${n === 1 ? "" : "s"}`;
 export async function runConcurrency(size: ConcurrencySize, bench: BenchContext) {
   const summary: string[] = [];
 
-  for (const [committers, commits] of size.commits) {
+  /** One durable row: wal-db's side against the hand-rolled log, with barriers tallied. */
+  const durableRow = async (
+    title: string,
+    unit: string,
+    side: (tally: Tally) => Side,
+    label: string,
+    target = "",
+  ) => {
     const tally: Tally = { appends: 0, barriers: 0 };
     const comparison = await compare(
+      title,
+      unit,
+      size.syncs,
+      size.rounds,
+      side(tally),
+      bench.handRolled(size.syncs),
+    );
+    bench.report(comparison);
+    summary.push(durableLine(label, comparison, tally, target));
+  };
+
+  for (const [committers, commits] of size.commits) {
+    await durableRow(
       `commit 256 B, ${plural(committers, "committer")}`,
       "commit",
-      size.syncs,
-      size.rounds,
-      commitSide(bench, committers, commits, tally),
-      bench.handRolled(size.syncs),
+      (tally) => commitSide(bench, committers, commits, tally),
+      `commit ×${committers}:`,
+      committers === 256 ? " (target ≥ 25×)" : "",
     );
-    bench.report(comparison);
-    const target = committers === 256 ? " (target ≥ 25×)" : "";
-    summary.push(durableLine(`commit ×${committers}:`, comparison, tally, target));
   }
-
   for (const workers of size.workers) {
-    const tally: Tally = { appends: 0, barriers: 0 };
-    const comparison = await compare(
+    await durableRow(
       `appendAndSync 256 B, ${plural(workers, "Worker")}`,
       "record",
-      size.syncs,
-      size.rounds,
-      workerSide(bench, workers, size.workerSyncs, tally),
-      bench.handRolled(size.syncs),
+      (tally) => workerSide(bench, workers, size.workerSyncs, tally),
+      `appendAndSync, ${plural(workers, "Worker")}:`,
     );
-    bench.report(comparison);
-    summary.push(durableLine(`appendAndSync, ${plural(workers, "Worker")}:`, comparison, tally));
   }
 
   const megabytesPerSecond = (ns: number) => ((bench.frame.length / ns) * 1e3).toFixed(0);
