@@ -5,7 +5,7 @@
  */
 
 import { describe, expect, test } from "bun:test";
-import { IoError, Wal, type WalErrorCode } from "../src/index.ts";
+import { IoError, MemoryStore, Wal, type WalErrorCode } from "../src/index.ts";
 import { walErrorOf } from "./support/errors.ts";
 import { FaultStore } from "./support/fault-store.ts";
 import { allStoreKinds } from "./support/stores.ts";
@@ -95,5 +95,45 @@ describe("Wal.appendBatch() when a write fails", () => {
     expect(walErrorOf(() => wal.append("x")).code).toBe("POISONED");
     expect([...wal.iter()].map((r) => text(r.data))).toEqual(["durable"]);
     wal.close();
+  });
+});
+
+describe("payloads in shared memory, changed by another thread during the call", () => {
+  /**
+   * A store that, at its first write, overwrites the caller's payload, as a thread racing the
+   * call would. The record must still read back valid, with the bytes as they were at the call:
+   * the bytes on disk must be the bytes the CRC covers, or the log is corrupt for everyone.
+   */
+  function racedLog(shared: Uint8Array) {
+    const store = new MemoryStore();
+    const wal = Wal.withStore(store);
+    const realWrite = store.write.bind(store);
+    store.write = (source, length, position) => {
+      shared.fill(0xee);
+      realWrite(source, length, position);
+    };
+    return wal;
+  }
+
+  const original = () => {
+    const shared = new Uint8Array(new SharedArrayBuffer(100_000)).fill(0x11);
+    return { shared, expected: new Uint8Array(100_000).fill(0x11) };
+  };
+
+  test("a large append writes a copy", () => {
+    const { shared, expected } = original();
+    using wal = racedLog(shared);
+    wal.append(shared);
+    expect([...wal.iter()].map((r) => r.data)).toEqual([expected]);
+  });
+
+  test("a large record of a batch writes a copy", () => {
+    const { shared, expected } = original();
+    using wal = racedLog(shared);
+    wal.appendBatch(["first", shared]);
+    expect([...wal.iter()].map((r) => r.data)).toEqual([
+      new TextEncoder().encode("first"),
+      expected,
+    ]);
   });
 });

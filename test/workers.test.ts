@@ -220,6 +220,8 @@ describe("Wal.attach() from Workers", () => {
       wal.close();
       await watchdog.release();
     }
+    // ...and must not close the descriptor under it either: the file stays open and locked.
+    expect(walErrorOf(() => Wal.open(path)).code).toBe("LOCKED");
 
     // Recovery reads the never-written gap as the end: the records before it survive. It runs
     // on a copy, because close() leaves the file open (and locked) while a writer is stuck in
