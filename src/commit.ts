@@ -286,6 +286,12 @@ export class SharedLog {
    * leaders, and by a single-threaded store's async barrier, which needs no token.
    */
   publishDurable(lsn: number): void {
+    this.raiseDurable(lsn);
+    this.wakeSyncers();
+  }
+
+  /** Raises `DURABLE` to `lsn` (never lowers it) and counts the barrier that made it so. */
+  private raiseDurable(lsn: number): void {
     const value = BigInt(lsn);
     let current = Atomics.load(this.big, B_DURABLE);
     while (current < value) {
@@ -294,7 +300,6 @@ export class SharedLog {
       current = seen;
     }
     Atomics.add(this.big, B_BARRIERS, 1n);
-    this.wakeSyncers();
   }
 
   /** Records that a barrier failed: nothing it covered is reported durable (rule 5). */
@@ -360,9 +365,10 @@ export class SharedLog {
           this.failBarrier(error);
           throw error;
         }
-        this.publishDurable(upTo);
+        this.raiseDurable(upTo);
       }
     } finally {
+      // One wake-up for everything: the new `DURABLE`, a failure, and the free token.
       Atomics.store(this.i32, I_TOKEN, 0);
       this.wakeSyncers();
     }
