@@ -45,6 +45,13 @@ export class RecordBoundaries {
     this.frontier = next;
   }
 
+  /** The log was cut to `end`, a record boundary: forgets every start at or past it. */
+  cut(end: number): void {
+    while (this.starts.length > 0 && this.starts[this.starts.length - 1]! >= end) this.starts.pop();
+    this.nextStride = this.base + this.starts.length * STRIDE;
+    this.frontier = Math.min(this.frontier, end);
+  }
+
   /** The largest known record boundary at or below `target` (`target` ≥ base). */
   floor(target: number): number {
     if (target >= this.frontier) return this.frontier;

@@ -28,6 +28,9 @@
  *   non-zero, so the common append pays one load for this.
  * - `FAILURE`, `FAILURE_LSN`, the failure message: set once, by the first failure.
  * - `CLOSED`: set by the closer.
+ * - `EXCLUSIVE`: set while the owner truncates either end; writers wait for it to clear.
+ * - `CUTS`, `CUT_LSN[e % 16]`: how many times `truncateAfter` cut the log, and where cut `e`
+ *   went; a durable call for a record written before a cut learns whether the cut removed it.
  * - `START`, `APPENDS[i]`, `APPENDS`, `BARRIERS`: counters for `stats()`. Each slot counts its
  *   appends in an Int32 written only by the slot's holder and folded into the 64-bit total.
  *
@@ -54,15 +57,32 @@
  * 7. Closing: the closer sets `CLOSED`, then waits until no slot is busy and `TOKEN` is free.
  *    Writers check `CLOSED` after taking their slot, leaders after taking `TOKEN`, so no thread
  *    touches the file descriptor once the closer has seen the log idle and closed it.
+ * 8. Truncating: the owner sets `EXCLUSIVE`, waits until no slot is busy, and takes `TOKEN`.
+ *    Writers check `EXCLUSIVE` after taking their slot (and back off until it clears), so while
+ *    the owner holds both, no write or barrier touches the files. A cut then moves `RESERVED`,
+ *    every `SLOT_LSN` and (if above) `DURABLE` down to the new end and records the cut, before
+ *    `EXCLUSIVE` clears. A durable call for a specific record compares against the cuts made
+ *    since the record was written: if one removed it, the call fails rather than wait forever
+ *    or report durable bytes that now belong to another record.
  */
 
-import { closed, logFull, poisoned, stalled, type WalError } from "./errors.ts";
+import {
+  closed,
+  invalidArgument,
+  logFull,
+  poisoned,
+  stalled,
+  truncated,
+  type WalError,
+} from "./errors.ts";
 import { LSN_LIMIT } from "./record.ts";
 
 /** Concurrent writes in flight; a writer finding every slot busy waits for one. */
 const SLOTS = 64;
 const MAGIC = 0x57414c31; // "WAL1"
 const FAILURE_MESSAGE_BYTES = 512;
+/** How many recent cuts are remembered; a record older than that many cuts counts as cut. */
+const CUT_HISTORY = 16;
 
 // Int32 cells.
 const I_MAGIC = 0;
@@ -75,6 +95,8 @@ const I_FAILURE_CLAIM = 6;
 const I_FAILURE_MESSAGE_LENGTH = 7;
 const I_CLOSED = 8;
 const I_NEXT_ID = 9;
+const I_EXCLUSIVE = 10;
+const I_CUTS = 11;
 const I_BUSY = 16;
 const I_APPENDS = I_BUSY + SLOTS;
 const INT32_CELLS = I_APPENDS + SLOTS;
@@ -88,7 +110,8 @@ const B_FAILURE_LSN = 3;
 const B_START = 4;
 const B_APPENDS = 5;
 const B_SLOT_LSN = 6;
-const BIG_CELLS = B_SLOT_LSN + SLOTS;
+const B_CUT_LSN = B_SLOT_LSN + SLOTS;
+const BIG_CELLS = B_CUT_LSN + CUT_HISTORY;
 
 const MESSAGE_OFFSET = BIG_OFFSET + BIG_CELLS * 8;
 /** The size of the shared buffer of one log. */
@@ -104,6 +127,12 @@ enum Failure {
   Stalled = 3,
   LogFull = 4,
 }
+
+/**
+ * The platform's barrier over the log's bytes `[from, to)`, the ones written but not yet known
+ * durable: a segmented log syncs only the segments holding them.
+ */
+export type Barrier = (from: number, to: number) => void;
 
 /** Counters of the whole log, across every thread. */
 export interface WalStats {
@@ -170,6 +199,11 @@ export class SharedLog {
     return Number(Atomics.load(this.big, B_DURABLE));
   }
 
+  /** How many cuts `truncateAfter` made: a writer notes it while holding its slot. */
+  get cuts(): number {
+    return Atomics.load(this.i32, I_CUTS);
+  }
+
   /** Whether the owner closed the log. */
   get isClosed(): boolean {
     return Atomics.load(this.i32, I_CLOSED) !== 0;
@@ -194,21 +228,33 @@ export class SharedLog {
   /**
    * Takes a write slot, starting the search at `hint`. Throws `CLOSED` or `POISONED` when the
    * log can no longer be written; the check follows the take, so the closer never misses us.
+   * While the owner truncates (rule 8), waits for it.
    */
   enter(hint: number): number {
     for (;;) {
-      for (let k = 0; k < SLOTS; k++) {
-        const slot = (hint + k) % SLOTS;
-        if (Atomics.compareExchange(this.i32, I_BUSY + slot, 0, 1) !== 0) continue;
-        if (this.isClosed || Atomics.load(this.i32, I_FAILURE) !== Failure.None) {
-          this.freeSlot(slot);
-          this.throwIfStopped();
-        }
-        return slot;
+      const slot = this.takeSlot(hint);
+      if (slot < 0) {
+        // More writes in flight than slots: wait for one to finish.
+        this.waitForWrites(Number.POSITIVE_INFINITY, 1);
+        continue;
       }
-      // More writes in flight than slots: wait for one to finish.
-      this.waitForWrites(Number.POSITIVE_INFINITY, 1);
+      if (this.isClosed || Atomics.load(this.i32, I_FAILURE) !== Failure.None) {
+        this.freeSlot(slot);
+        this.throwIfStopped();
+      }
+      if (Atomics.load(this.i32, I_EXCLUSIVE) === 0) return slot;
+      this.freeSlot(slot);
+      Atomics.wait(this.i32, I_EXCLUSIVE, 1, this.stallTimeout);
     }
+  }
+
+  /** A free write slot, now taken, searching from `hint`; -1 when all are busy. */
+  private takeSlot(hint: number): number {
+    for (let k = 0; k < SLOTS; k++) {
+      const slot = (hint + k) % SLOTS;
+      if (Atomics.compareExchange(this.i32, I_BUSY + slot, 0, 1) === 0) return slot;
+    }
+    return -1;
   }
 
   /** Reserves `size` bytes for the write holding `slot`; returns their LSN (rule 1). */
@@ -249,17 +295,18 @@ export class SharedLog {
 
   /**
    * Blocks until every byte below `target` is durable, running `barrier` as the leader when
-   * that falls to this caller (rules 3, 4, 6). `id` names the caller on `TOKEN`.
+   * that falls to this caller (rules 3, 4, 6). `id` names the caller on `TOKEN`. `cuts` is as
+   * for {@link SharedLog.goal}.
    * @throws the barrier's error when this caller's barrier failed; `POISONED` when the log
-   * failed elsewhere; `STALLED`; `CLOSED`.
+   * failed elsewhere; `STALLED`; `CLOSED`; `TRUNCATED`.
    */
-  syncTo(target: number, id: number, barrier: () => void): void {
+  syncTo(target: number, cuts: number | null, id: number, barrier: Barrier): void {
     let seenWritten = -1;
     let seenGeneration = -1;
     let deadline = 0;
     for (;;) {
       const generation = Atomics.load(this.i32, I_GENERATION);
-      if (this.durable >= target) return;
+      if (this.durable >= this.goal(target, cuts)) return;
       this.throwIfStopped();
       const written = this.written();
       const now = performance.now();
@@ -279,6 +326,78 @@ export class SharedLog {
         Atomics.wait(this.i32, I_GENERATION, generation, patience);
       }
     }
+  }
+
+  /**
+   * What a durable call waiting for the bytes below `target` still waits for, after the cuts
+   * `truncateAfter` made meanwhile (rule 8). With `cuts` null, `target` is "everything appended
+   * before the call", and whatever a cut removed is no longer waited for. With `cuts` the count
+   * noted when one record ending at `target` was written, that record must still be whole.
+   * @throws WalError `TRUNCATED` when a cut since removed (part of) that record.
+   */
+  goal(target: number, cuts: number | null): number {
+    if (cuts === null) return Math.min(target, this.reserved);
+    const now = Atomics.load(this.i32, I_CUTS);
+    if (now === cuts) return target;
+    let lowest = target;
+    for (let cut = now; cut > cuts && now - cut < CUT_HISTORY; cut--) {
+      lowest = Math.min(lowest, Number(Atomics.load(this.big, B_CUT_LSN + (cut % CUT_HISTORY))));
+    }
+    // Cuts older than the history may have removed the record: say so rather than guess.
+    if (lowest < target || now - cuts > CUT_HISTORY) throw truncated(target, lowest);
+    return target;
+  }
+
+  /**
+   * Runs `action` with the log to itself (rule 8): no write or barrier in flight in any thread,
+   * and writers that arrive meanwhile wait. For the owner's `truncateBefore`/`truncateAfter`.
+   * @throws `STALLED` when a writer or barrier makes no progress for `stallTimeout`.
+   */
+  exclusive<T>(id: number, action: () => T): T {
+    if (Atomics.compareExchange(this.i32, I_EXCLUSIVE, 0, 1) !== 0) {
+      throw invalidArgument("another truncation of this log is running");
+    }
+    let holdsToken = false;
+    try {
+      const deadline = performance.now() + this.stallTimeout;
+      for (;;) {
+        this.throwIfStopped();
+        const generation = Atomics.load(this.i32, I_GENERATION);
+        if (this.busySlots() === 0) {
+          holdsToken = Atomics.compareExchange(this.i32, I_TOKEN, 0, id) === 0;
+          if (holdsToken) break;
+        }
+        const patience = deadline - performance.now();
+        if (patience <= 0) throw this.stall(this.written());
+        this.waitForWrites(Number.POSITIVE_INFINITY, Math.min(patience, 5));
+        if (Atomics.load(this.i32, I_TOKEN) !== 0) {
+          Atomics.wait(this.i32, I_GENERATION, generation, Math.min(patience, 5));
+        }
+      }
+      return action();
+    } finally {
+      if (holdsToken) Atomics.store(this.i32, I_TOKEN, 0);
+      Atomics.store(this.i32, I_EXCLUSIVE, 0);
+      Atomics.notify(this.i32, I_EXCLUSIVE);
+      this.wakeSyncers();
+    }
+  }
+
+  /**
+   * Inside {@link SharedLog.exclusive}: the log was cut to `end`. Moves the offsets down and
+   * records the cut (rule 8). `stats().bytes` keeps counting what was written before.
+   */
+  cut(end: number): void {
+    const value = BigInt(end);
+    const reserved = Atomics.load(this.big, B_RESERVED);
+    Atomics.sub(this.big, B_START, reserved - value);
+    Atomics.store(this.big, B_RESERVED, value);
+    // A slot's LSN caps the watermark while its next reservation is made: none may stay above.
+    for (let slot = 0; slot < SLOTS; slot++) Atomics.store(this.big, B_SLOT_LSN + slot, value);
+    if (Atomics.load(this.big, B_DURABLE) > value) Atomics.store(this.big, B_DURABLE, value);
+    const cut = Atomics.load(this.i32, I_CUTS) + 1;
+    Atomics.store(this.big, B_CUT_LSN + (cut % CUT_HISTORY), value);
+    Atomics.store(this.i32, I_CUTS, cut);
   }
 
   /**
@@ -353,14 +472,15 @@ export class SharedLog {
   }
 
   /** Runs one barrier while holding `TOKEN`, then frees it and wakes every syncer (rule 3). */
-  private lead(barrier: () => void): void {
+  private lead(barrier: Barrier): void {
     try {
       // Checked under the token: once the closer sees it free, no barrier touches the file.
       if (this.isClosed) throw closed();
       const upTo = this.written();
-      if (upTo > this.durable) {
+      const from = this.durable;
+      if (upTo > from) {
         try {
-          barrier();
+          barrier(from, upTo);
         } catch (error) {
           this.failBarrier(error);
           throw error;

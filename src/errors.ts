@@ -17,6 +17,8 @@ export type WalErrorCode =
   | "IO"
   | "LOG_FULL"
   | "STALLED"
+  | "SEGMENT_SIZE_MISMATCH"
+  | "TRUNCATED"
   | "UNSUPPORTED_PLATFORM";
 
 /** The base class of every error wal-db throws on purpose. */
@@ -39,12 +41,16 @@ export class CorruptionError extends WalError {
   /** Why the bytes there are not a record, e.g. "checksum mismatch". */
   readonly reason: string;
 
-  /** @param offset - LSN of the damaged record. @param reason - what check failed. */
-  constructor(offset: number, reason: string) {
+  /**
+   * @param offset - LSN of the damaged record. @param reason - what check failed.
+   * @param message - the whole message, when the damage is not a record's (a segment, `head`).
+   */
+  constructor(offset: number, reason: string, message?: string) {
     super(
       "CORRUPTION",
-      `no valid record at offset ${offset}: ${reason}. The log is damaged at this point; ` +
-        "records before it are intact.",
+      message ??
+        `no valid record at offset ${offset}: ${reason}. The log is damaged at this point; ` +
+          "records before it are intact.",
     );
     this.name = "CorruptionError";
     this.offset = offset;
@@ -167,6 +173,45 @@ export function stalled(lsn: number, stallTimeout: number): WalError {
       "there on can be made durable; the log is poisoned. Close it and open it again to recover " +
       "what is on disk; while a writer is still stuck mid-write, close keeps the file locked, " +
       "and only a new process can open it.",
+  );
+}
+
+/**
+ * A segment file's length contradicts the `segmentSize` the log was opened with: the log was
+ * written with another size, and reading it with this one would misplace every byte.
+ */
+export function segmentSizeMismatch(path: string, length: number, segmentSize: number): WalError {
+  return new WalError(
+    "SEGMENT_SIZE_MISMATCH",
+    `segment ${path} holds ${length} bytes, which contradicts segmentSize ${segmentSize}: ` +
+      "every segment but the last holds exactly segmentSize bytes. Open the log with the size " +
+      "it was written with; nothing was changed.",
+  );
+}
+
+/**
+ * The files of a segmented log do not form one log: a segment is missing, or the `head` file is
+ * damaged or contradicts the segments. Opening refuses rather than guess, because a wrong guess
+ * would cut or misread records; nothing was changed.
+ */
+export function damagedLayout(offset: number, reason: string): CorruptionError {
+  return new CorruptionError(
+    offset,
+    reason,
+    `the segmented log cannot be opened: ${reason}. Nothing was changed; restore the missing ` +
+      "or damaged file, or move the directory aside.",
+  );
+}
+
+/**
+ * The record a durable call waited for was removed by `truncateAfter` (from another thread, or
+ * an earlier call of this one) before it became durable: it is not in the log.
+ */
+export function truncated(lsn: number, cut: number): WalError {
+  return new WalError(
+    "TRUNCATED",
+    `the bytes up to LSN ${lsn} were removed by truncateAfter (the log was cut to ${cut}) ` +
+      "before they became durable; the record is not in the log.",
   );
 }
 

@@ -15,5 +15,6 @@ export {
 export type { Platform } from "./platform/platform.ts";
 export { FileStore, type FileStoreOptions } from "./store/file.ts";
 export { MemoryStore } from "./store/memory.ts";
+export { SegmentedStore, type SegmentedStoreOptions } from "./store/segmented.ts";
 export type { WalStore } from "./store/store.ts";
 export { type RecoveryReport, Wal, type WalHandle, type WalRecord } from "./wal.ts";

@@ -4,8 +4,8 @@
  * Validation runs before anything is opened, so a bad option never touches the disk.
  */
 
-import { describeValue, invalidArgument } from "./errors.ts";
-import { PAYLOAD_SIZE_LIMIT } from "./record.ts";
+import { type CorruptionError, describeValue, invalidArgument } from "./errors.ts";
+import { LSN_LIMIT, PAYLOAD_SIZE_LIMIT } from "./record.ts";
 
 /** Options for {@link Wal.open} and {@link Wal.withStore}. Every field is optional. */
 export interface WalOptions {
@@ -42,6 +42,49 @@ export interface WalOptions {
    * @default 16384. Minimum 1.
    */
   maxPendingCommits?: number;
+
+  /**
+   * Store the log as a directory of segment files of this many bytes each, instead of one
+   * file: `Wal.open(dir, { segmentSize })`. Records span segments freely; segments are created
+   * as the log grows, and `truncateBefore` deletes the ones a checkpoint made obsolete. The size
+   * is not stored on disk: reopen with the size the log was written with, or open fails with
+   * `SEGMENT_SIZE_MISMATCH`.
+   *
+   * @default undefined (a single-file log). Minimum 1, maximum 2^53 - 1.
+   * @example Wal.open("wal-dir", { segmentSize: 64 * 1024 * 1024 })
+   */
+  segmentSize?: number;
+
+  /**
+   * What iteration does at a damaged record: `"stop"` throws a `CorruptionError` there;
+   * `"skip"` reports the damaged region to `onCorrupt` and continues at the next offset where a
+   * whole record validates (found by scanning forward, so a damaged length field is survived).
+   * With `"skip"`, open keeps damaged regions that valid records follow instead of cutting them
+   * (see `onCorruption`).
+   *
+   * @default "stop"
+   */
+  recovery?: "stop" | "skip";
+
+  /**
+   * Called once per damaged region that iteration skips under `recovery: "skip"`, with the
+   * region's offset and the reason, before iteration continues after it.
+   *
+   * @default undefined (skipped regions are not reported)
+   * @example Wal.open("app.wal", { recovery: "skip", onCorrupt: (e) => log.warn(e.message) })
+   */
+  onCorrupt?: (error: CorruptionError) => void;
+
+  /**
+   * What open does when the log holds damage that valid records follow (a torn tail with
+   * nothing valid after it is cut in every mode: it is what a crash mid-append leaves).
+   * `"truncate"` cuts the log at the first damaged record, as the Rust crate does (under
+   * `recovery: "skip"`, only after the last valid record); `"fail"` refuses to open with a
+   * `CORRUPTION` error and changes nothing, so an operator can decide before records are cut.
+   *
+   * @default "truncate"
+   */
+  onCorruption?: "truncate" | "fail";
 }
 
 /** {@link WalOptions} with every default applied and every value checked. */
@@ -49,6 +92,10 @@ export interface ResolvedOptions {
   readonly maxRecordSize: number;
   readonly stallTimeout: number;
   readonly maxPendingCommits: number;
+  readonly segmentSize: number | undefined;
+  readonly recovery: "stop" | "skip";
+  readonly onCorrupt: ((error: CorruptionError) => void) | undefined;
+  readonly onCorruption: "truncate" | "fail";
 }
 
 /** 64 MiB: generous for any single state change, small enough to bound a corrupt length. */
@@ -60,7 +107,15 @@ export const DEFAULT_STALL_TIMEOUT = 30_000;
 /** Enough pending commits to keep the disk busy, bounded so a stalled disk cannot exhaust memory. */
 export const DEFAULT_MAX_PENDING_COMMITS = 16_384;
 
-const KNOWN_OPTIONS = new Set<string>(["maxRecordSize", "stallTimeout", "maxPendingCommits"]);
+const KNOWN_OPTIONS = new Set<string>([
+  "maxRecordSize",
+  "stallTimeout",
+  "maxPendingCommits",
+  "segmentSize",
+  "recovery",
+  "onCorrupt",
+  "onCorruption",
+]);
 
 /** Applies defaults and rejects unknown keys (a typo must not silently mean the default). */
 export function resolveOptions(options: unknown): ResolvedOptions {
@@ -79,12 +134,36 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     maxRecordSize = DEFAULT_MAX_RECORD_SIZE,
     stallTimeout = DEFAULT_STALL_TIMEOUT,
     maxPendingCommits = DEFAULT_MAX_PENDING_COMMITS,
+    segmentSize,
+    recovery = "stop",
+    onCorrupt,
+    onCorruption = "truncate",
   } = options as WalOptions;
+  if (onCorrupt !== undefined && typeof onCorrupt !== "function") {
+    throw invalidArgument(`onCorrupt must be a function, got ${describeValue(onCorrupt)}`);
+  }
   return {
     maxRecordSize: checkInteger("maxRecordSize", maxRecordSize, 0, PAYLOAD_SIZE_LIMIT),
     stallTimeout: checkInteger("stallTimeout", stallTimeout, 1, 2 ** 31 - 1),
     maxPendingCommits: checkInteger("maxPendingCommits", maxPendingCommits, 1, 2 ** 31 - 1),
+    segmentSize:
+      segmentSize === undefined
+        ? undefined
+        : checkInteger("segmentSize", segmentSize, 1, LSN_LIMIT),
+    recovery: checkChoice("recovery", recovery, ["stop", "skip"] as const),
+    onCorrupt,
+    onCorruption: checkChoice("onCorruption", onCorruption, ["truncate", "fail"] as const),
   };
+}
+
+/** `value` when it is one of `choices`; otherwise an `INVALID_ARGUMENT` naming them. */
+function checkChoice<T extends string>(name: string, value: unknown, choices: readonly T[]): T {
+  if (!choices.includes(value as T)) {
+    throw invalidArgument(
+      `${name} must be ${choices.map((choice) => `"${choice}"`).join(" or ")}, got ${describeValue(value)}`,
+    );
+  }
+  return value as T;
 }
 
 /** `value` when it is an integer in `[min, max]`; otherwise an `INVALID_ARGUMENT` naming it. */

@@ -111,7 +111,8 @@ export class RecordScanner {
   constructor(
     private readonly store: WalStore,
     start: number,
-    private readonly end: number,
+    /** Where the range ends: the scanner never reads at or past it. */
+    readonly end: number,
     private readonly maxRecordSize: number,
   ) {
     this.offset = start;
@@ -159,6 +160,27 @@ export class RecordScanner {
     this.payloadLength = length;
     this.offset = lsn + HEADER_SIZE + length;
     return Scan.Record;
+  }
+
+  /**
+   * After `next()` found damage at `lsn`: moves `offset` to the first offset past it where a
+   * whole record validates, or to the end when none does, and returns it. It tries every
+   * offset, because a damaged length field cannot be trusted to say where the next record
+   * starts. Each try costs a header check, plus a CRC when the length is plausible.
+   */
+  resync(): number {
+    const damaged = this.lsn;
+    let found = this.end;
+    for (let candidate = damaged + 1; candidate < this.end; candidate++) {
+      this.offset = candidate;
+      if (this.next() === Scan.Record) {
+        found = candidate;
+        break;
+      }
+    }
+    this.offset = found;
+    this.lsn = damaged;
+    return found;
   }
 
   /** A copy of the last record's payload, safe to keep after the next call. */

@@ -10,12 +10,19 @@
 
 import { IoError, WalError, type WalErrorCode } from "./errors.ts";
 
-/** What the sync Worker needs to reach the log: its shared state and its descriptor. */
+/**
+ * Where the sync Worker runs its barriers: the log file's descriptor (valid in every thread),
+ * or a segmented log's directory, whose segments it opens by name for each barrier.
+ */
+export type BarrierTarget =
+  | { readonly kind: "file"; readonly fd: number; readonly path: string }
+  | { readonly kind: "segments"; readonly directory: string; readonly segmentSize: number };
+
+/** What the sync Worker needs to reach the log: its shared state and its files. */
 export interface SyncThreadInit {
   readonly buffer: SharedArrayBuffer;
   readonly stallTimeout: number;
-  readonly fd: number;
-  readonly path: string;
+  readonly target: BarrierTarget;
 }
 
 /** A failure as it crosses back from the sync Worker: enough to rebuild the `WalError`. */
@@ -36,13 +43,14 @@ export class SyncThread {
     this.worker = new Worker(new URL("./sync-worker.ts", import.meta.url).href);
     // An idle sync thread must not keep the process alive; a pending `run` refs it again.
     this.worker.unref();
+    const where = init.target.kind === "file" ? init.target.path : init.target.directory;
     this.worker.onmessage = (event: MessageEvent<ClonedError | null>) => {
-      const error = event.data === null ? undefined : rebuildError(event.data, init.path);
+      const error = event.data === null ? undefined : rebuildError(event.data, where);
       this.settle(error);
     };
     this.worker.onerror = (event: ErrorEvent) => {
       event.preventDefault();
-      this.failure = new WalError("IO", `the sync thread of ${init.path} failed: ${event.message}`);
+      this.failure = new WalError("IO", `the sync thread of ${where} failed: ${event.message}`);
       this.settle(this.failure);
     };
     this.worker.postMessage(init);

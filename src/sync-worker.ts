@@ -5,8 +5,9 @@
  * answers `null` (durable) or the cloned error; "stop" ends it.
  */
 
-import { SharedLog } from "./commit.ts";
+import { type Barrier, SharedLog } from "./commit.ts";
 import { currentPlatform } from "./platform/index.ts";
+import { syncSegments } from "./store/segmented.ts";
 import { cloneError, type SyncThreadInit } from "./sync-thread.ts";
 
 declare const self: Worker;
@@ -24,8 +25,13 @@ self.onmessage = (event: MessageEvent<SyncThreadInit | number | "stop">) => {
     if (log === null) throw new Error("the sync thread got no valid shared log state");
     const id = log.newId();
     const platform = currentPlatform();
-    const barrier = () => platform.barrier(message.fd, message.path);
-    sync = (target) => log.syncTo(target, id, barrier);
+    const target = message.target;
+    const barrier: Barrier =
+      target.kind === "file"
+        ? () => platform.barrier(target.fd, target.path)
+        : (from, to) => syncSegments(platform, target.directory, target.segmentSize, from, to);
+    // Everything reserved before the request: a cut since then only shortens the wait.
+    sync = (lsn) => log.syncTo(lsn, null, id, barrier);
     return;
   }
   try {

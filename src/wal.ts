@@ -1,12 +1,12 @@
 /**
  * @module
- * `Wal`: open (with recovery), append, sync, iterate, close. The durability contract lives in
+ * `Wal`: open (with recovery), append, sync, iterate, truncate either end, close. The durability contract lives in
  * README.md and docs/ON_DISK_FORMAT.md; in short, `append` returns once the bytes are in the OS
  * page cache, and `sync` returns once everything appended before it is on stable storage.
  */
 
 import { RecordBoundaries } from "./boundaries.ts";
-import { SharedLog, type WalStats } from "./commit.ts";
+import { type Barrier, SharedLog, type WalStats } from "./commit.ts";
 import {
   CorruptionError,
   closed,
@@ -28,8 +28,9 @@ import {
   writeHeader,
 } from "./record.ts";
 import { FileStore } from "./store/file.ts";
+import { SegmentedStore } from "./store/segmented.ts";
 import type { WalStore } from "./store/store.ts";
-import { SyncThread } from "./sync-thread.ts";
+import { type BarrierTarget, SyncThread } from "./sync-thread.ts";
 
 /** One record read back from the log. */
 export interface WalRecord {
@@ -41,6 +42,8 @@ export interface WalRecord {
 
 /** What recovery found and did when the log was opened. */
 export interface RecoveryReport {
+  /** The first LSN of the log: 0 unless `truncateBefore` dropped a prefix of a segmented log. */
+  readonly head: number;
   /** Whole, checksum-valid records found. */
   readonly records: number;
   /** Bytes the store held before recovery. */
@@ -49,8 +52,13 @@ export interface RecoveryReport {
   readonly end: number;
   /** Bytes cut from the tail because they were not valid records (`storeSize - end`). */
   readonly bytesDropped: number;
-  /** Why the bytes at `end` were not a record, or null when the store ended on a boundary. */
+  /** Why the first damaged bytes were not a record, or null when there were none. */
   readonly reason: string | null;
+  /**
+   * Damaged regions kept in the log because valid records follow them (only with
+   * `recovery: "skip"`; iteration skips them and reports each to `onCorrupt`).
+   */
+  readonly damagedRegions: number;
 }
 
 /**
@@ -103,18 +111,26 @@ export class Wal {
   private readonly store: WalStore;
   private readonly maxRecordSize: number;
   private readonly maxPendingCommits: number;
-  private readonly boundaries: RecordBoundaries;
+  private readonly recoveryPolicy: ResolvedOptions["recovery"];
+  private readonly onCorrupt: ResolvedOptions["onCorrupt"];
+  private readonly onCorruption: ResolvedOptions["onCorruption"];
+  /** Known record starts, from the head on; replaced when the head moves. */
+  private boundaries: RecordBoundaries;
   /** The state every thread of this log shares: offsets, watermarks, barrier token, counters. */
   private readonly shared: SharedLog;
   /** This `Wal`'s name among the log's threads; also where it starts looking for a write slot. */
   private readonly id: number;
   /** True for a `Wal` made by `attach`: it does not own the file and cannot read it. */
   private readonly attached: boolean;
-  private readonly barrier: () => void;
-  /** The file a sync thread can reach, or null for a store only this thread can. */
+  private readonly barrier: Barrier;
+  /** The file another thread can attach to, or null unless this is a single-file log. */
   private readonly descriptor: { readonly fd: number; readonly path: string } | null;
+  /** Where a sync thread runs this log's barriers, or null for a store only this thread can. */
+  private readonly barrierTarget: BarrierTarget | null;
   /** The end of this `Wal`'s last append: what `appendAndSync` and `commit` wait for. */
   private lastEnd = 0;
+  /** How many cuts the log had seen when that append was written (see `SharedLog.goal`). */
+  private lastCuts = 0;
   /** The error this `Wal` saw that poisoned the log; other threads see it through `shared`. */
   private failure: unknown;
   private isClosed = false;
@@ -138,29 +154,48 @@ export class Wal {
     this.store = store;
     this.maxRecordSize = options.maxRecordSize;
     this.maxPendingCommits = options.maxPendingCommits;
-    this.boundaries = new RecordBoundaries(0);
+    this.recoveryPolicy = options.recovery;
+    this.onCorrupt = options.onCorrupt;
+    this.onCorruption = options.onCorruption;
+    this.boundaries = new RecordBoundaries(store.head ?? 0);
     this.attached = joining !== undefined;
     this.recovery = joining?.recovery ?? this.recover();
     this.shared = joining?.shared ?? SharedLog.create(this.recovery.end, options.stallTimeout);
     this.id = this.shared.newId();
-    this.barrier = () => this.store.sync();
+    this.barrier = (from, to) => this.store.sync(from, to);
     this.descriptor = store instanceof FileStore ? store.shareable() : null;
+    this.barrierTarget =
+      this.descriptor !== null
+        ? { kind: "file", ...this.descriptor }
+        : store instanceof SegmentedStore
+          ? store.barrierTarget()
+          : null;
   }
 
   /**
-   * Opens the log file at `path`, creating it if needed, takes its exclusive lock and recovers
-   * it: the file is scanned, everything from the first incomplete or invalid record on is cut,
-   * and the cut and the surviving records are made durable before `open` returns.
+   * Opens the log at `path`, creating it if needed, takes its exclusive lock and recovers it:
+   * the log is scanned, the torn tail a crash left (and, by default, everything from the first
+   * invalid record on; see `onCorruption`) is cut, and the cut and the surviving records are
+   * made durable before `open` returns.
    *
-   * @param path - the log file; its directory must exist.
+   * With `segmentSize`, `path` is a directory of segment files (created if missing) rather
+   * than one file.
+   *
+   * @param path - the log file, or the segments' directory; its parent directory must exist.
    * @param options - see {@link WalOptions}.
    * @throws WalError `LOCKED` while another `Wal` (any process) has the log open;
-   * `INVALID_ARGUMENT` for bad options; `IO` when the OS refuses.
+   * `INVALID_ARGUMENT` for bad options, or a directory opened without `segmentSize`;
+   * `SEGMENT_SIZE_MISMATCH`; `CORRUPTION` when a segmented log's files do not form one log, or
+   * with `onCorruption: "fail"` when valid records follow damage; `IO` when the OS refuses.
    * @example const wal = Wal.open("app.wal", { maxRecordSize: 1 << 20 });
+   * @example const wal = Wal.open("wal-dir", { segmentSize: 64 * 1024 * 1024 });
    */
   static open(path: string, options?: WalOptions): Wal {
     const resolved = resolveOptions(options);
-    const store = FileStore.open(path);
+    const store =
+      resolved.segmentSize === undefined
+        ? FileStore.open(path)
+        : SegmentedStore.open(path, resolved.segmentSize);
     try {
       return new Wal(store, resolved);
     } catch (error) {
@@ -239,8 +274,9 @@ export class Wal {
     const descriptor = this.descriptor;
     if (descriptor === null) {
       throw invalidArgument(
-        "share() needs a log opened with Wal.open: other threads reach the log through its " +
-          "file, and this store lives in this thread's memory",
+        "share() needs a single-file log opened with Wal.open: other threads reach the log " +
+          "through its file descriptor (a segmented log, or a store in this thread's memory, " +
+          "cannot be shared yet)",
       );
     }
     return {
@@ -307,7 +343,7 @@ export class Wal {
    */
   sync(): void {
     this.checkWritable();
-    this.syncTo(this.shared.reserved);
+    this.syncTo(this.shared.reserved, null);
   }
 
   /**
@@ -317,7 +353,7 @@ export class Wal {
    */
   appendAndSync(data: Uint8Array | string): number {
     const lsn = this.append(data);
-    this.syncTo(this.lastEnd);
+    this.syncTo(this.lastEnd, this.lastCuts);
     return lsn;
   }
 
@@ -342,7 +378,7 @@ export class Wal {
     const lsn = this.append(data);
     this.pendingCommits++;
     try {
-      await this.durableAsync(this.lastEnd);
+      await this.durableAsync(this.lastEnd, this.lastCuts);
     } finally {
       this.pendingCommits--;
     }
@@ -357,7 +393,7 @@ export class Wal {
    */
   async syncAsync(): Promise<void> {
     this.checkWritable();
-    await this.durableAsync(this.shared.reserved);
+    await this.durableAsync(this.shared.reserved, null);
   }
 
   /**
@@ -396,6 +432,7 @@ export class Wal {
     }
     const slot = this.shared.enter(this.id);
     const start = this.shared.reserve(slot, total);
+    this.lastCuts = this.shared.cuts;
     const lsns: number[] = new Array(count);
     try {
       let staged = 0;
@@ -439,32 +476,118 @@ export class Wal {
   }
 
   /**
-   * Iterates every record in LSN order, each checksum-checked. The end is fixed when `iter` is
-   * called: records appended later are not yielded.
+   * Iterates every record from the head on, in LSN order, each checksum-checked. The end is
+   * fixed when `iter` is called: records appended later are not yielded.
    * @throws CorruptionError (`CORRUPTION`, with `offset` and `reason`) from the iteration when a
-   * record is damaged; `CLOSED` when the log is closed before or during the iteration.
+   * record is damaged, unless the log was opened with `recovery: "skip"`, which reports the
+   * damage to `onCorrupt` and goes on; `CLOSED` when the log is closed before or during the
+   * iteration.
    */
   iter(): Generator<WalRecord, void, undefined> {
     this.checkReadable();
-    return this.walk(0, this.shared.written());
+    return this.walk(this.head, this.shared.written());
   }
 
   /**
    * Iterates records from `lsn` on, as {@link Wal.iter} does. Seeks in bounded time: it starts
    * at the nearest indexed boundary at or below `lsn` and walks at most 256 KiB plus one record,
    * which also proves `lsn` is a record boundary. An `lsn` at or past the end yields nothing.
-   * @param lsn - an LSN returned by `append`, or `len`.
-   * @throws WalError `INVALID_ARGUMENT` when `lsn` is not a non-negative integer or falls inside
-   * a record; `CORRUPTION` when a damaged record lies on the way.
+   * @param lsn - an LSN returned by `append`, or `len`; at or above `head`.
+   * @throws WalError `INVALID_ARGUMENT` when `lsn` is not a non-negative integer, lies below
+   * the head, or falls inside a record; `CORRUPTION` when a damaged record lies on the way.
    */
   iterFrom(lsn: number): Generator<WalRecord, void, undefined> {
     this.checkReadable();
-    if (!Number.isSafeInteger(lsn) || lsn < 0) {
-      throw invalidArgument(`lsn must be a non-negative integer, got ${describeValue(lsn)}`);
-    }
     const end = this.shared.written();
-    if (lsn < end) this.checkBoundary(lsn, end);
+    if (this.checkLsn(lsn, "iterFrom") < end) this.seek(lsn, end);
     return this.walk(Math.min(lsn, end), end);
+  }
+
+  /**
+   * The first LSN still in the log: 0 until `truncateBefore` dropped a prefix of a segmented
+   * log. `iter` starts here.
+   */
+  get head(): number {
+    this.checkOpen();
+    return this.store.head ?? 0;
+  }
+
+  /**
+   * Drops every record before `lsn`: the prefix a checkpoint made obsolete. On a segmented log
+   * the new head is written durably (temp file, barrier, rename, directory barrier) before
+   * whole leading segments are deleted, so a crash midway recovers from the right record;
+   * surviving records keep their LSNs, and iteration and recovery start at the head. Every
+   * record appended so far is made durable first.
+   *
+   * A single-file or memory log changes nothing and returns 0, as in the Rust crate: LSNs are
+   * byte offsets, so dropping a prefix of one file would mean rewriting it and moving every
+   * record; only whole segment files can be dropped in place.
+   *
+   * @param lsn - a record boundary: an LSN from `append`, or `len`. Below the head, nothing
+   * changes (the head never moves back).
+   * @returns the new head.
+   * @throws WalError `INVALID_ARGUMENT` when `lsn` is not a record boundary of the log or the
+   * `Wal` is attached; `IO` (the log is then poisoned); `POISONED`, `CLOSED`, `STALLED`.
+   * @example const head = wal.truncateBefore(checkpointLsn);
+   */
+  truncateBefore(lsn: number): number {
+    this.checkOwner("truncateBefore");
+    this.checkLsn(lsn, "truncateBefore");
+    const store = this.store;
+    if (store.truncateBefore === undefined) return 0;
+    return this.shared.exclusive(this.id, () => {
+      const end = this.shared.written();
+      const head = store.head ?? 0;
+      if (lsn > end) {
+        throw invalidArgument(`truncateBefore(${lsn}) is past the end of the log (${end})`);
+      }
+      if (lsn <= head) return head;
+      if (lsn < end) this.seek(lsn, end);
+      this.failStop(() => {
+        // Everything written becomes durable first, so no barrier ever needs a deleted segment.
+        if (this.shared.durable < end) {
+          store.sync(this.shared.durable, end);
+          this.shared.publishDurable(end);
+        }
+        store.truncateBefore!(lsn);
+      });
+      this.boundaries = new RecordBoundaries(lsn);
+      return lsn;
+    });
+  }
+
+  /**
+   * Keeps the record at `lsn` and everything before it, and drops every record after it: the
+   * suffix a Raft conflict invalidated. The cut is durable before this returns, so a crash can
+   * never bring a dropped record back. Appends continue right after the kept record.
+   *
+   * Other threads' appends wait while it runs. A durable call of theirs (`appendAndSync`,
+   * `commit`) for a record the cut removed throws `TRUNCATED`.
+   *
+   * @param lsn - the LSN of a record in the log (from `append`), at or above the head.
+   * @throws WalError `INVALID_ARGUMENT` when no record starts at `lsn` or the `Wal` is
+   * attached; `CORRUPTION` when the record at `lsn` is damaged; `IO` (the log is then
+   * poisoned); `POISONED`, `CLOSED`, `STALLED`.
+   * @example wal.truncateAfter(lastAgreedLsn);
+   */
+  truncateAfter(lsn: number): void {
+    this.checkOwner("truncateAfter");
+    this.checkLsn(lsn, "truncateAfter");
+    this.shared.exclusive(this.id, () => {
+      const end = this.shared.written();
+      if (lsn < this.head || lsn >= end) {
+        throw invalidArgument(
+          `truncateAfter needs the LSN of a record in the log, from ${this.head} to below ${end}; got ${lsn}`,
+        );
+      }
+      const scanner = this.seek(lsn, end);
+      if (scanner.next() !== Scan.Record) throw new CorruptionError(lsn, scanner.reason);
+      const cut = scanner.offset;
+      if (cut === end) return;
+      this.failStop(() => this.store.truncate(cut));
+      this.shared.cut(cut);
+      this.boundaries.cut(cut);
+    });
   }
 
   /**
@@ -496,40 +619,74 @@ export class Wal {
   }
 
   /**
-   * Scans the whole store, cuts it after the last valid record and makes that durable. The
-   * outcomes, classified: a clean end (nothing to do); a torn tail from a crash mid-append
-   * (cut: it was never acknowledged by a sync); damage followed by more bytes (cut as well,
-   * as the Rust crate does; `reason` and `bytesDropped` report it); a valid record longer than
-   * `maxRecordSize` (refused, nothing cut: the log was written with a larger limit).
+   * Scans the log from its head, cuts it after the last valid record and makes that durable.
+   * The outcomes, classified:
+   * - a clean end: nothing to cut;
+   * - a torn tail from a crash mid-append, with no valid record after it: cut in every mode
+   *   (it was never acknowledged by a sync);
+   * - damage that valid records follow: cut there (`onCorruption: "truncate"`, as the Rust
+   *   crate does), kept and counted (`recovery: "skip"`: iteration steps over it), or refused
+   *   with nothing changed (`onCorruption: "fail"`);
+   * - a valid record longer than `maxRecordSize`: refused, nothing cut (the log was written
+   *   with a larger limit).
+   * Only the first two policies need to look past the first damage, so the default open reads
+   * nothing after it.
    */
   private recover(): RecoveryReport {
     const storeSize = this.store.size;
-    const scanner = new RecordScanner(this.store, 0, storeSize, this.maxRecordSize);
+    const head = this.store.head ?? 0;
+    const scanner = new RecordScanner(this.store, head, storeSize, this.maxRecordSize);
+    const lookPastDamage = this.recoveryPolicy === "skip" || this.onCorruption === "fail";
     let records = 0;
-    let found = scanner.next();
-    for (; found === Scan.Record; found = scanner.next()) {
-      this.boundaries.observe(scanner.lsn, scanner.offset);
-      records++;
-    }
-    const end = scanner.offset;
-    if (
-      scanner.oversizeLength >= 0 &&
-      frameChecksumMatches(this.store, end, scanner.oversizeLength)
-    ) {
-      // A whole, valid record that is merely larger than this open allows: the log was written
-      // with a larger maxRecordSize. Cutting here would destroy good records, so refuse instead.
-      throw oversizeRecordInLog(end, scanner.oversizeLength, this.maxRecordSize);
+    let end = head;
+    let reason: string | null = null;
+    let damagedRegions = 0;
+    for (;;) {
+      const found = scanner.next();
+      if (found === Scan.Record) {
+        this.boundaries.observe(scanner.lsn, scanner.offset);
+        records++;
+        end = scanner.offset;
+        continue;
+      }
+      if (found === Scan.End) break;
+      const damaged = scanner.lsn;
+      if (
+        scanner.oversizeLength >= 0 &&
+        frameChecksumMatches(this.store, damaged, scanner.oversizeLength)
+      ) {
+        // A whole, valid record that is merely larger than this open allows: the log was
+        // written with a larger maxRecordSize. Cutting here would destroy good records.
+        throw oversizeRecordInLog(damaged, scanner.oversizeLength, this.maxRecordSize);
+      }
+      reason ??= scanner.reason;
+      if (!lookPastDamage) break;
+      const damage = scanner.reason;
+      const next = scanner.resync();
+      if (next >= storeSize) break;
+      if (this.onCorruption === "fail") {
+        throw new CorruptionError(
+          damaged,
+          damage,
+          `the log is damaged at offset ${damaged} (${damage}) and valid records follow at ` +
+            `${next}; nothing was changed. Open it with onCorruption: "truncate" to cut the log ` +
+            `at ${damaged}, or with recovery: "skip" to keep the records after the damage.`,
+        );
+      }
+      damagedRegions++;
     }
     // The barrier runs even when nothing is cut: records a crashed writer left in the page
     // cache are readable now but not yet durable, and recovery reports only durable records.
     if (end < storeSize) this.store.truncate(end);
     else this.store.sync();
     return {
+      head,
       records,
       storeSize,
       end,
       bytesDropped: storeSize - end,
-      reason: found === Scan.Invalid ? scanner.reason : null,
+      reason,
+      damagedRegions,
     };
   }
 
@@ -539,6 +696,7 @@ export class Wal {
     sealFrame(this.scratch, length);
     const slot = this.shared.enter(this.id);
     const lsn = this.shared.reserve(slot, size);
+    this.lastCuts = this.shared.cuts;
     try {
       this.store.write(this.scratch, size, lsn);
     } catch (error) {
@@ -553,6 +711,7 @@ export class Wal {
     const size = HEADER_SIZE + payload.length;
     const slot = this.shared.enter(this.id);
     const lsn = this.shared.reserve(slot, size);
+    this.lastCuts = this.shared.cuts;
     try {
       this.writeApart(payload, lsn);
     } catch (error) {
@@ -596,18 +755,22 @@ export class Wal {
     return data;
   }
 
-  /** Blocks until every byte below `target` is durable, sharing barriers with every thread. */
-  private syncTo(target: number): void {
+  /**
+   * Blocks until every byte below `target` is durable, sharing barriers with every thread.
+   * `cuts` is null for "everything appended before the call", or the cut count noted with one
+   * record ending at `target` (see `SharedLog.goal`).
+   */
+  private syncTo(target: number, cuts: number | null): void {
     try {
-      this.shared.syncTo(target, this.id, this.barrier);
+      this.shared.syncTo(target, cuts, this.id, this.barrier);
     } catch (error) {
       throw this.noteFailure(error);
     }
   }
 
   /** Resolves once every byte below `target` is durable, joining this thread's barrier rounds. */
-  private async durableAsync(target: number): Promise<void> {
-    while (this.shared.durable < target) {
+  private async durableAsync(target: number, cuts: number | null): Promise<void> {
+    while (this.shared.durable < this.shared.goal(target, cuts)) {
       this.checkWritable();
       await this.nextRound();
     }
@@ -631,12 +794,11 @@ export class Wal {
   private async runRound(): Promise<void> {
     const target = this.shared.reserved;
     try {
-      if (this.descriptor !== null) {
+      if (this.barrierTarget !== null) {
         this.syncThread ??= new SyncThread({
           buffer: this.shared.buffer,
           stallTimeout: this.shared.stallTimeout,
-          fd: this.descriptor.fd,
-          path: this.descriptor.path,
+          target: this.barrierTarget,
         });
         await this.syncThread.run(target);
       } else {
@@ -654,9 +816,10 @@ export class Wal {
    */
   private async localRound(): Promise<void> {
     const upTo = this.shared.written();
-    if (upTo <= this.shared.durable) return;
+    const from = this.shared.durable;
+    if (upTo <= from) return;
     try {
-      await (this.store.syncAsync ? this.store.syncAsync() : this.store.sync());
+      await (this.store.syncAsync ? this.store.syncAsync() : this.store.sync(from, upTo));
     } catch (error) {
       this.shared.failBarrier(error);
       throw error;
@@ -664,17 +827,18 @@ export class Wal {
     this.shared.publishDurable(upTo);
   }
 
-  /** Walks from the nearest known boundary to `lsn`; throws unless a record starts there. */
-  private checkBoundary(lsn: number, end: number): void {
+  /**
+   * A scanner at `lsn`, found by walking from the nearest known boundary below it; throws
+   * unless a record starts there. Damage on the way is stepped over under `recovery: "skip"`.
+   */
+  private seek(lsn: number, end: number): RecordScanner {
     const scanner = new RecordScanner(
       this.store,
       this.boundaries.floor(lsn),
       end,
       this.maxRecordSize,
     );
-    while (scanner.offset < lsn) {
-      const found = scanner.next();
-      if (found !== Scan.Record) throw new CorruptionError(scanner.lsn, scanner.reason);
+    while (scanner.offset < lsn && this.advance(scanner, false)) {
       this.boundaries.observe(scanner.lsn, scanner.offset);
     }
     if (scanner.offset !== lsn) {
@@ -682,17 +846,67 @@ export class Wal {
         `lsn ${lsn} is not a record boundary: the record at ${scanner.lsn} runs to ${scanner.offset}`,
       );
     }
+    return scanner;
   }
 
   private *walk(start: number, end: number): Generator<WalRecord, void, undefined> {
     const scanner = new RecordScanner(this.store, start, end, this.maxRecordSize);
     for (;;) {
       this.checkOpen();
-      const found = scanner.next();
-      if (found === Scan.End) return;
-      if (found === Scan.Invalid) throw new CorruptionError(scanner.lsn, scanner.reason);
+      if (!this.advance(scanner, true)) return;
       this.boundaries.observe(scanner.lsn, scanner.offset);
       yield { lsn: scanner.lsn, data: scanner.payload() };
+    }
+  }
+
+  /**
+   * Moves `scanner` to its next whole record; false at the end. At damage, throws its
+   * `CorruptionError` under `recovery: "stop"`; under `"skip"` steps to the next valid record,
+   * reporting the damaged region to `onCorrupt` when `report` is set.
+   */
+  private advance(scanner: RecordScanner, report: boolean): boolean {
+    for (;;) {
+      const found = scanner.next();
+      if (found === Scan.Record) return true;
+      if (found === Scan.End) return false;
+      if (this.recoveryPolicy === "stop") throw new CorruptionError(scanner.lsn, scanner.reason);
+      const damaged = scanner.lsn;
+      const why = scanner.reason;
+      const next = scanner.resync();
+      if (report && this.onCorrupt !== undefined) {
+        this.onCorrupt(
+          new CorruptionError(
+            damaged,
+            `${why}; skipped ${next - damaged} bytes to ${next < scanner.end ? `the next valid record at ${next}` : "the end"}`,
+          ),
+        );
+      }
+    }
+  }
+
+  /** `lsn` when it is a non-negative integer; otherwise an `INVALID_ARGUMENT` naming `call`. */
+  private checkLsn(lsn: number, call: string): number {
+    if (!Number.isSafeInteger(lsn) || lsn < 0) {
+      throw invalidArgument(`${call} takes a non-negative integer LSN, got ${describeValue(lsn)}`);
+    }
+    if (lsn < this.head) {
+      throw invalidArgument(
+        `${call}(${lsn}): the log starts at ${this.head}; the records before it were dropped`,
+      );
+    }
+    return lsn;
+  }
+
+  /**
+   * Runs `action`, which changes the files; if it fails, what is on disk is no longer known,
+   * so the log is poisoned for every thread, as after a failed barrier.
+   */
+  private failStop(action: () => void): void {
+    try {
+      action();
+    } catch (error) {
+      this.shared.failBarrier(error);
+      throw this.noteFailure(error);
     }
   }
 
@@ -702,6 +916,15 @@ export class Wal {
 
   private checkOpen(): void {
     if (this.isClosed || this.shared.isClosed) throw closed();
+  }
+
+  private checkOwner(call: string): void {
+    this.checkWritable();
+    if (this.attached) {
+      throw invalidArgument(
+        `an attached Wal cannot ${call}; call it on the Wal that owns the log (Wal.open)`,
+      );
+    }
   }
 
   private checkReadable(): void {
@@ -747,10 +970,12 @@ function checkRecoveryReport(value: unknown): RecoveryReport {
     throw invalidArgument("the handle's recovery.reason must be a string or null");
   }
   return {
+    head: count("head"),
     records: count("records"),
     storeSize: count("storeSize"),
     end: count("end"),
     bytesDropped: count("bytesDropped"),
     reason,
+    damagedRegions: count("damagedRegions"),
   };
 }

@@ -181,6 +181,8 @@ describe("golden log: test/fixtures/rust-compatible.wal", () => {
       using wal = Wal.open(path);
       expect(wal.len).toBe(30);
       expect(wal.recovery).toEqual({
+        head: 0,
+        damagedRegions: 0,
         records: 2,
         storeSize: 30,
         end: 30,

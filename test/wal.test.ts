@@ -22,6 +22,8 @@ describe.each(allStoreKinds(dir))("$name store", (kind) => {
     expect(wal.isEmpty).toBe(true);
     expect([...wal.iter()]).toEqual([]);
     expect(wal.recovery).toEqual({
+      head: 0,
+      damagedRegions: 0,
       records: 0,
       storeSize: 0,
       end: 0,

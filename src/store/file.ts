@@ -187,6 +187,11 @@ function openOrCreate(path: string): { fd: number; created: boolean } {
   try {
     return { fd: openSync(path, constants.O_RDWR), created: false };
   } catch (error) {
+    if ((error as { code?: string }).code === "EISDIR") {
+      throw invalidArgument(
+        `${path} is a directory: open a segmented log with its segmentSize option`,
+      );
+    }
     throw ioErrorFrom("open", path, error);
   }
 }

@@ -31,8 +31,22 @@ export interface WalStore {
   write(source: Uint8Array, length: number, position: number): void;
   /** Cuts the store to `size` bytes (never grows it) and makes the cut durable. */
   truncate(size: number): void;
-  /** The durability barrier: every byte written before the call is on stable storage. */
-  sync(): void;
+  /**
+   * The durability barrier: every byte written before the call is on stable storage. When the
+   * log passes `[from, to)`, only those bytes need it (the rest is durable already); a store
+   * may flush more, and without a range it flushes everything.
+   */
+  sync(from?: number, to?: number): void;
+  /**
+   * Optional, for stores that can drop a prefix: the first byte the store holds. Absent means 0.
+   */
+  readonly head?: number;
+  /**
+   * Optional: makes `head` the first byte of the store, durably, and may then release the
+   * bytes below it. The log calls it with every byte written already durable and `head` a
+   * record boundary. Without it, `truncateBefore` changes nothing.
+   */
+  truncateBefore?(head: number): void;
   /**
    * Optional: the same barrier without blocking the calling thread, for `commit` and
    * `syncAsync`. Without it they run `sync` on the calling thread. (A file log never calls

@@ -4,7 +4,8 @@
  * leaves behind. Tests written against this run unchanged over the file and memory stores.
  */
 
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { MemoryStore, Wal, type WalOptions } from "../../src/index.ts";
 import { logPath } from "./temp.ts";
 
@@ -59,7 +60,47 @@ export const memoryStoreKind: StoreKind = {
   },
 };
 
-/** Both kinds, for `describe.each`. */
+/** The segment size of {@link segmentedStoreKind}'s logs unless a test picks another. */
+export const SEGMENT_SIZE = 4096;
+
+/**
+ * A store kind over segmented logs in `dir`, with segments of `segmentSize` bytes: small by
+ * default, so that records in every suite span segment boundaries (each roll costs two
+ * barriers, so not smaller).
+ */
+export function segmentedStoreKind(dir: string, segmentSize = SEGMENT_SIZE): StoreKind {
+  return {
+    name: "segmented",
+    create() {
+      const path = logPath(dir, "segments");
+      mkdirSync(path);
+      const segments = () =>
+        readdirSync(path)
+          .filter((name) => name.endsWith(".wal"))
+          .sort();
+      return {
+        // Options that are not an object go through as they are, for the tests that reject them.
+        open: (options) =>
+          Wal.open(
+            path,
+            (typeof options === "object" && options !== null) || options === undefined
+              ? { ...options, segmentSize }
+              : options,
+          ),
+        bytes: () => Buffer.concat(segments().map((name) => readFileSync(join(path, name)))),
+        setBytes(bytes) {
+          for (const name of segments()) rmSync(join(path, name));
+          for (let at = 0; at < bytes.length; at += segmentSize) {
+            const name = `${String(at / segmentSize).padStart(20, "0")}.wal`;
+            writeFileSync(join(path, name), bytes.subarray(at, at + segmentSize));
+          }
+        },
+      };
+    },
+  };
+}
+
+/** Every kind, for `describe.each`. */
 export function allStoreKinds(dir: string): StoreKind[] {
-  return [fileStoreKind(dir), memoryStoreKind];
+  return [fileStoreKind(dir), memoryStoreKind, segmentedStoreKind(dir)];
 }
