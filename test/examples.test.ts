@@ -1,0 +1,20 @@
+/**
+ * The runnable programs in examples/ (the README shows them): each must exit 0. They check
+ * what they print and throw otherwise, so an example that stops being true fails here.
+ */
+
+import { expect, test } from "bun:test";
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
+
+const dir = join(import.meta.dir, "..", "examples");
+
+test.each(readdirSync(dir).filter((name) => name.endsWith(".ts")))(
+  "examples/%s runs and exits 0",
+  (name) => {
+    const run = Bun.spawnSync([process.execPath, join(dir, name)], { stderr: "pipe" });
+    expect(run.stderr.toString()).toBe("");
+    expect(run.exitCode).toBe(0);
+  },
+  30_000,
+);
