@@ -5,24 +5,13 @@
  */
 
 import { describe, expect, test } from "bun:test";
-import { MemoryStore, Wal, WalError } from "../src/index.ts";
-import { walErrorOf } from "./support/errors.ts";
+import { MemoryStore, Wal } from "../src/index.ts";
+import { walErrorOf, walRejectionOf } from "./support/errors.ts";
 import { HeldBarrierStore, turnOfTheEventLoop } from "./support/held-store.ts";
 import { logPath, tempDir } from "./support/temp.ts";
 
 const dir = tempDir();
 const text = (data: Uint8Array) => new TextDecoder().decode(data);
-
-/** The rejection of `promise`, which must be a WalError. */
-async function rejectionOf(promise: Promise<unknown>): Promise<WalError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(WalError);
-    return error as WalError;
-  }
-  throw new Error("expected a rejection, but the promise resolved");
-}
 
 /** Tracks whether a promise has settled, without changing it. */
 function watch<T>(promise: Promise<T>): { promise: Promise<T>; settled: () => boolean } {
@@ -65,8 +54,8 @@ describe("Wal.commit() on a file", () => {
     const wal = Wal.open(logPath(dir));
     const pending = Array.from({ length: 10 }, (_, i) => wal.commit(`pending ${i}`));
     wal.close();
-    for (const commit of pending) expect((await rejectionOf(commit)).code).toBe("CLOSED");
-    expect((await rejectionOf(wal.commit("after close"))).code).toBe("CLOSED");
+    for (const commit of pending) expect((await walRejectionOf(commit)).code).toBe("CLOSED");
+    expect((await walRejectionOf(wal.commit("after close"))).code).toBe("CLOSED");
   });
 
   test("syncAsync() with nothing new to sync issues no barrier", async () => {
@@ -144,7 +133,7 @@ describe("Wal.commit() while the barrier is held", () => {
     await turnOfTheEventLoop();
     store.fail("EIO");
     for (const commit of commits) {
-      const error = await rejectionOf(commit);
+      const error = await walRejectionOf(commit);
       expect(error.code).toBe("IO");
     }
 
@@ -152,8 +141,8 @@ describe("Wal.commit() while the barrier is held", () => {
     expect(walErrorOf(() => wal.append("x")).code).toBe("POISONED");
     expect(walErrorOf(() => wal.sync()).code).toBe("POISONED");
     expect(walErrorOf(() => wal.appendBatch(["y"])).code).toBe("POISONED");
-    expect((await rejectionOf(wal.commit("z"))).code).toBe("POISONED");
-    expect((await rejectionOf(wal.syncAsync())).code).toBe("POISONED");
+    expect((await walRejectionOf(wal.commit("z"))).code).toBe("POISONED");
+    expect((await walRejectionOf(wal.syncAsync())).code).toBe("POISONED");
     // Never retried: a retried barrier could report success over pages the kernel dropped.
     expect(store.barriers).toBe(barriersBefore);
     wal.close();
@@ -184,7 +173,7 @@ describe("Wal.commit() while the barrier is held", () => {
     await turnOfTheEventLoop();
     wal.close();
     store.release();
-    expect((await rejectionOf(commit)).code).toBe("CLOSED");
+    expect((await walRejectionOf(commit)).code).toBe("CLOSED");
   });
 });
 

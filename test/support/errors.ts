@@ -13,3 +13,14 @@ export function walErrorOf(run: () => unknown): WalError {
   }
   throw new Error("expected a WalError, but the call returned");
 }
+
+/** Awaits `promise`, which must reject with a WalError; returns it. Fails the test otherwise. */
+export async function walRejectionOf(promise: Promise<unknown>): Promise<WalError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(WalError);
+    return error as WalError;
+  }
+  throw new Error("expected a WalError, but the promise resolved");
+}
