@@ -6,7 +6,14 @@
 import { describe, expect, test } from "bun:test";
 import { appendFileSync, statSync } from "node:fs";
 import { dirname } from "node:path";
-import { FileStore, IoError, MemoryStore, type Platform, Wal } from "../src/index.ts";
+import {
+  FileStore,
+  IoError,
+  MemoryStore,
+  type Platform,
+  SegmentedStore,
+  Wal,
+} from "../src/index.ts";
 import { currentPlatform } from "../src/platform/index.ts";
 import { walErrorOf as errorOf } from "./support/errors.ts";
 import { FaultStore } from "./support/fault-store.ts";
@@ -148,5 +155,43 @@ describe("a failure poisons the log", () => {
     expect(errorOf(() => wal.append(big)).code).toBe("IO");
     expect(wal.len).toBe(0);
     expect(errorOf(() => wal.append("next")).code).toBe("POISONED");
+  });
+});
+
+describe("a failed truncation", () => {
+  test("Wal.truncateAfter() whose cut fails throws IO and poisons the log: the cut may be half done", () => {
+    const store = new FaultStore();
+    const wal = Wal.withStore(store);
+    const kept = wal.append("kept");
+    wal.append("to be cut");
+    store.failNext("truncate", "EIO");
+    const error = errorOf(() => wal.truncateAfter(kept));
+    expect(error.code).toBe("IO");
+    expect((error as IoError).errno).toBe("EIO");
+    expect(errorOf(() => wal.append("next")).code).toBe("POISONED");
+    expect(errorOf(() => wal.truncateAfter(kept)).code).toBe("POISONED");
+    wal.close();
+  });
+
+  test("Wal.truncateBefore() whose barrier fails throws IO, deletes nothing and poisons the log", () => {
+    const dir2 = logPath(dir, "segments");
+    const failing: Platform = {
+      ...currentPlatform(),
+      barrier(fd, target) {
+        if (armed) throw new IoError("fdatasync", target, "EIO", new Error("EIO"));
+        currentPlatform().barrier(fd, target);
+      },
+    };
+    let armed = false;
+    const wal = Wal.withStore(SegmentedStore.open(dir2, 16, { platform: failing }));
+    const lsns = Array.from({ length: 6 }, (_, i) => wal.append(`r${i}`));
+    armed = true;
+    expect(errorOf(() => wal.truncateBefore(lsns[4]!)).code).toBe("IO");
+    armed = false;
+    expect(errorOf(() => wal.append("next")).code).toBe("POISONED");
+    wal.close();
+    using reopened = Wal.open(dir2, { segmentSize: 16 });
+    expect(reopened.head).toBe(0);
+    expect([...reopened.iter()].map((r) => r.lsn)).toEqual(lsns);
   });
 });
