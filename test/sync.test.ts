@@ -195,3 +195,37 @@ describe("a failed truncation", () => {
     expect([...reopened.iter()].map((r) => r.lsn)).toEqual(lsns);
   });
 });
+
+describe("barriers of a segmented log", () => {
+  test("Wal.sync() syncs only the segments holding unsynced writes; each roll syncs the full segment first", () => {
+    const targets: string[] = [];
+    const counting: Platform = {
+      ...currentPlatform(),
+      barrier(fd, target) {
+        targets.push(target.slice(target.lastIndexOf("/") + 1));
+        currentPlatform().barrier(fd, target);
+      },
+      syncDirectory(path) {
+        targets.push("directory");
+        currentPlatform().syncDirectory(path);
+      },
+    };
+    const path = logPath(dir, "segments");
+    using wal = Wal.withStore(SegmentedStore.open(path, 64, { platform: counting }));
+    targets.length = 0;
+    // 10 records of 8 + 24 bytes: bytes 0..320 across segments 0..4.
+    for (let i = 0; i < 10; i++) wal.append("twenty-four bytes each..");
+    // Each roll: a barrier on the full segment, then the new name made durable.
+    expect(targets).toEqual([
+      "directory",
+      ...[1, 2, 3, 4].flatMap((k) => [`0000000000000000000${k - 1}.wal`, "directory"]),
+    ]);
+    targets.length = 0;
+    wal.sync();
+    expect(targets).toEqual(["00000000000000000004.wal"]);
+    targets.length = 0;
+    wal.append("twenty-four bytes each..");
+    wal.sync();
+    expect(targets).toEqual(["00000000000000000004.wal", "directory", "00000000000000000005.wal"]);
+  });
+});

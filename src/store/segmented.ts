@@ -79,19 +79,21 @@ export function encodeHead(head: number): Uint8Array {
 }
 
 /**
- * The indices of the segments holding bytes `[from, to)` of a log with segments of `size`
- * bytes, as `[first, last]`; empty (`last < first`) when the range is.
+ * The one segment a barrier over bytes `[from, to)` must sync, or -1 when the range is empty:
+ * the segment holding byte `to - 1`. Every segment before it was synced full when the next one
+ * was created (the invariants above), so its bytes are durable already.
  */
-export function segmentsCovering(from: number, to: number, size: number): [number, number] {
-  return [Math.floor(from / size), Math.ceil(to / size) - 1];
+export function segmentToSync(from: number, to: number, segmentSize: number): number {
+  return to > from ? Math.ceil(to / segmentSize) - 1 : -1;
 }
 
 /**
- * Makes bytes `[from, to)` of the segmented log in `directory` durable by opening each segment
- * that holds some of them and running `platform`'s barrier on it: what a sync thread, which
- * shares no descriptors with the store, does. A descriptor opened after a write still reports
- * that write's failure: Linux reports a writeback error to the next barrier on the file from
- * any descriptor until some descriptor has seen it (and one that has seen it poisoned the log).
+ * Makes bytes `[from, to)` of the segmented log in `directory` durable by opening the segment
+ * that needs it (see {@link segmentToSync}) and running `platform`'s barrier on it: what a
+ * sync thread, which shares no descriptors with the store, does. A descriptor opened after a
+ * write still reports that write's failure: Linux reports a writeback error to the next
+ * barrier on the file from any descriptor until some descriptor has seen it (and one that has
+ * seen it poisoned the log).
  */
 export function syncSegments(
   platform: Platform,
@@ -100,20 +102,19 @@ export function syncSegments(
   from: number,
   to: number,
 ): void {
-  const [first, last] = segmentsCovering(from, to, segmentSize);
-  for (let index = first; index <= last; index++) {
-    const path = join(directory, segmentName(index));
-    let fd: number;
-    try {
-      fd = openSync(path, constants.O_RDONLY);
-    } catch (error) {
-      throw ioErrorFrom("open", path, error);
-    }
-    try {
-      platform.barrier(fd, path);
-    } finally {
-      closeSync(fd);
-    }
+  const index = segmentToSync(from, to, segmentSize);
+  if (index < 0) return;
+  const path = join(directory, segmentName(index));
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY);
+  } catch (error) {
+    throw ioErrorFrom("open", path, error);
+  }
+  try {
+    platform.barrier(fd, path);
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -309,15 +310,15 @@ export class SegmentedStore implements WalStore {
   }
 
   /**
-   * The barrier. With a range, syncs only the segments holding bytes `[from, to)`: the ones
-   * with writes not yet durable. Without one (recovery), syncs every segment and the
-   * directory, since a crashed writer may have left any of them unsynced.
+   * The barrier. With a range, syncs only the segment holding its last byte: the one segment
+   * with writes not yet durable (see {@link segmentToSync}). Without one (recovery), syncs every
+   * segment and the directory, since a crashed writer, or the Rust crate, which does not sync
+   * on a roll, may have left any of them unsynced.
    */
   sync(from?: number, to?: number): void {
     const whole = from === undefined || to === undefined;
-    const [first, last] = whole
-      ? [Math.floor(this.currentHead / this.segmentSize), this.highest]
-      : segmentsCovering(Math.max(from, this.currentHead), to, this.segmentSize);
+    const last = whole ? this.highest : segmentToSync(from, to, this.segmentSize);
+    const first = whole ? Math.floor(this.currentHead / this.segmentSize) : last;
     for (let index = first; index <= last; index++) {
       const fd = this.descriptor(index, false);
       if (fd >= 0) this.platform.barrier(fd, join(this.description, segmentName(index)));
