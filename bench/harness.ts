@@ -102,3 +102,13 @@ function median(values: number[]): number {
 export function formatCount(value: number): string {
   return Math.round(value).toLocaleString("en-US");
 }
+
+/** Prints one comparison as a row: both sides per operation and per second, and the ratio. */
+export function printComparison(c: Comparison): void {
+  const perSecond = (ns: number) => formatCount(1e9 / ns);
+  console.log(
+    `${c.title.padEnd(34)} ${c.contender.name}: ${c.contender.perOperationNs.toFixed(0).padStart(6)} ns/${c.unit} (${perSecond(c.contender.perOperationNs)}/s)` +
+      `   ${c.baseline.name}: ${c.baseline.perOperationNs.toFixed(0).padStart(6)} ns/${c.unit} (${perSecond(c.baseline.perOperationNs)}/s)` +
+      `   time ratio ${c.timeRatio.toFixed(2)}×`,
+  );
+}

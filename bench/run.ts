@@ -11,6 +11,8 @@
  *   crc32c           the TypeScript CRC-32C vs Bun.hash.crc32 (native zlib CRC-32, another
  *                    polynomial, same work) (target: ≥ 1.5 GB/s)
  *   concurrency      async commits, Workers sharing one log, appendBatch: see bench/concurrency.ts
+ *   segments         recovery of a 1 GiB segmented log (speed and peak RSS), the cost of rolling
+ *                    to a new segment, steady-state appends: see bench/segments.ts
  *
  * Sizes: WAL_BENCH_SIZE=full (default) or tiny (a smoke run the test suite uses so this file
  * cannot rot). Results also go to bench/results/latest-<size>.json.
@@ -33,7 +35,15 @@ import { crc32c } from "../src/crc32c.ts";
 import { Wal } from "../src/index.ts";
 import { sealFrame } from "../src/record.ts";
 import { runConcurrency } from "./concurrency.ts";
-import { type Comparison, compare, consume, formatCount, workDigest } from "./harness.ts";
+import {
+  type Comparison,
+  compare,
+  consume,
+  formatCount,
+  printComparison as print,
+  workDigest,
+} from "./harness.ts";
+import { runSegments } from "./segments.ts";
 
 const SIZES = {
   full: {
@@ -170,15 +180,6 @@ const run = (comparison: Comparison) => {
   print(comparison);
 };
 
-function print(c: Comparison): void {
-  const perSecond = (ns: number) => formatCount(1e9 / ns);
-  console.log(
-    `${c.title.padEnd(34)} ${c.contender.name}: ${c.contender.perOperationNs.toFixed(0).padStart(6)} ns/${c.unit} (${perSecond(c.contender.perOperationNs)}/s)` +
-      `   ${c.baseline.name}: ${c.baseline.perOperationNs.toFixed(0).padStart(6)} ns/${c.unit} (${perSecond(c.baseline.perOperationNs)}/s)` +
-      `   time ratio ${c.timeRatio.toFixed(2)}×`,
-  );
-}
-
 console.log(
   `wal-db benchmarks, size ${sizeName}, Bun ${Bun.version}, ${process.platform}/${process.arch}, in ${dir}`,
 );
@@ -265,6 +266,7 @@ const concurrency = await runConcurrency(size, {
   handRolled: (count) => rawSide("writeSync+fdatasync", count, true),
   report: run,
 });
+const segments = await runSegments(sizeName, { payload, freshPath, report: run });
 
 const crc = results[4]!;
 const recovery = results[2]!;
@@ -284,6 +286,7 @@ console.log(
   `crc32c:                 ${((1 << 20) / crc.contender.perOperationNs).toFixed(2)} GB/s (target ≥ 1.5); native CRC-32 ${((1 << 20) / crc.baseline.perOperationNs).toFixed(2)} GB/s`,
 );
 for (const line of concurrency) console.log(line);
+for (const line of segments) console.log(line);
 console.log(`work hash ${workDigest()}`);
 
 mkdirSync(join(import.meta.dir, "results"), { recursive: true });

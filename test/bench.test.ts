@@ -26,10 +26,15 @@ test("bench/run.ts runs end to end at WAL_BENCH_SIZE=tiny", async () => {
     "recovery: open (scan + CRC)",
     "recovery: open + iter replay",
     "crc32c over 1 MiB blocks",
+    "segmented recovery: open",
+    "segmented append: rolls",
+    "segmented append: steady",
+    "segmented append: steady, then one barrier",
   ]) {
     expect(stdout).toMatch(
       new RegExp(`^${row.replace(/[()+]/g, "\\$&")} .* time ratio \\d+\\.\\d\\d×$`, "m"),
     );
   }
+  expect(stdout).toMatch(/^segmented recovery: .* peak RSS [\d.]+ MiB vs [\d.]+ MiB/m);
   expect(stdout).toMatch(/^work hash [0-9a-f]{8}$/m);
 });
