@@ -499,7 +499,8 @@ export class Wal {
   iterFrom(lsn: number): Generator<WalRecord, void, undefined> {
     this.checkReadable();
     const end = this.shared.written();
-    if (this.checkLsn(lsn, "iterFrom") < end) this.seek(lsn, end);
+    this.checkNotDropped(this.checkLsn(lsn, "iterFrom"), "iterFrom");
+    if (lsn < end) this.seek(lsn, end);
     return this.walk(Math.min(lsn, end), end);
   }
 
@@ -575,9 +576,10 @@ export class Wal {
     this.checkLsn(lsn, "truncateAfter");
     this.shared.exclusive(this.id, () => {
       const end = this.shared.written();
-      if (lsn < this.head || lsn >= end) {
+      this.checkNotDropped(lsn, "truncateAfter");
+      if (lsn >= end) {
         throw invalidArgument(
-          `truncateAfter needs the LSN of a record in the log, from ${this.head} to below ${end}; got ${lsn}`,
+          `truncateAfter(${lsn}) needs the LSN of a record in the log, which ends at ${end}`,
         );
       }
       const scanner = this.seek(lsn, end);
@@ -629,8 +631,8 @@ export class Wal {
    *   with nothing changed (`onCorruption: "fail"`);
    * - a valid record longer than `maxRecordSize`: refused, nothing cut (the log was written
    *   with a larger limit).
-   * Only the first two policies need to look past the first damage, so the default open reads
-   * nothing after it.
+   * Only `recovery: "skip"` and `onCorruption: "fail"` look past the first damage; the default
+   * open reads nothing after it.
    */
   private recover(): RecoveryReport {
     const storeSize = this.store.size;
@@ -889,9 +891,15 @@ export class Wal {
     if (!Number.isSafeInteger(lsn) || lsn < 0) {
       throw invalidArgument(`${call} takes a non-negative integer LSN, got ${describeValue(lsn)}`);
     }
-    if (lsn < this.head) {
+    return lsn;
+  }
+
+  /** `lsn` when the log still holds it; otherwise an `INVALID_ARGUMENT` naming `call`. */
+  private checkNotDropped(lsn: number, call: string): number {
+    const head = this.head;
+    if (lsn < head) {
       throw invalidArgument(
-        `${call}(${lsn}): the log starts at ${this.head}; the records before it were dropped`,
+        `${call}(${lsn}): the log starts at ${head}; the records before it were dropped`,
       );
     }
     return lsn;
