@@ -4,7 +4,7 @@
  * model simple enough to be obviously right: a list of (LSN, payload) and a head.
  *
  * Seeded by fast-check: WAL_SEED replays a run; WAL_PROPERTY_RUNS sets how many (default 100,
- * about two seconds).
+ * about a second).
  */
 
 import { expect, test } from "bun:test";
