@@ -542,7 +542,8 @@ export class Wal {
       if (lsn > end) {
         throw invalidArgument(`truncateBefore(${lsn}) is past the end of the log (${end})`);
       }
-      if (lsn <= head) return head;
+      // At the head itself, nothing moves; the store only deletes what a crash left below it.
+      if (lsn < head) return head;
       if (lsn < end) this.seek(lsn, end);
       this.failStop(() => {
         // Everything written becomes durable first, so no barrier ever needs a deleted segment.

@@ -288,7 +288,8 @@ export class SegmentedStore implements WalStore {
 
   /**
    * Makes `head` the first byte of the log, durably (temp file, barrier, rename, directory
-   * barrier), then deletes every segment wholly below the segment holding it. The caller has
+   * barrier), then deletes every segment wholly below the segment holding it, including those
+   * an interrupted earlier call left (so a call at the current head only does that). The caller has
    * made every byte written so far durable, and checked `head` is a record boundary.
    */
   truncateBefore(head: number): void {
@@ -297,7 +298,7 @@ export class SegmentedStore implements WalStore {
         `cannot move the head of ${this.description} to ${head}: it holds bytes ${this.currentHead} to ${this.currentSize}`,
       );
     }
-    this.writeHead(head);
+    if (head !== this.currentHead) this.writeHead(head);
     this.currentHead = head;
     const keepFrom = Math.floor(head / this.segmentSize);
     let deleted = false;
