@@ -10,6 +10,7 @@ import { type Barrier, SharedLog, type WalStats } from "./commit.ts";
 import {
   CorruptionError,
   closed,
+  damagedLayout,
   describeValue,
   invalidArgument,
   oversizeRecordInLog,
@@ -663,10 +664,20 @@ export class Wal {
         throw oversizeRecordInLog(damaged, scanner.oversizeLength, this.maxRecordSize);
       }
       reason ??= scanner.reason;
-      if (!lookPastDamage) break;
+      // The head file names a record boundary; damage there with records after it means the
+      // head itself is wrong, and cutting there would drop the whole log: refuse instead.
+      const atHead = damaged === head && head > 0;
+      if (!lookPastDamage && !atHead) break;
       const damage = scanner.reason;
       const next = scanner.resync();
       if (next >= storeSize) break;
+      if (atHead) {
+        throw damagedLayout(
+          head,
+          `the head file says the log starts at ${head}, but no valid record starts there ` +
+            `(${damage}) and valid records follow at ${next}`,
+        );
+      }
       if (this.onCorruption === "fail") {
         throw new CorruptionError(
           damaged,

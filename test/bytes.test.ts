@@ -108,22 +108,6 @@ describe("the bytes of DESIGN.md section 3", () => {
     expect(toHex(bytesAfterAppending(memoryStoreKind, [""]))).toBe("c74b674800000000");
   });
 
-  test("Wal.truncateBefore(320) writes the head file 40010000 00000000 70552bfe", () => {
-    const path = logPath(dir, "segments");
-    {
-      using wal = Wal.open(path, { segmentSize: 256 });
-      // 20 records of 8 + 8 bytes: a boundary at every multiple of 16, 320 among them.
-      for (let i = 0; i < 30; i++) wal.append("12345678");
-      expect(wal.truncateBefore(320)).toBe(320);
-    }
-    expect(toHex(readFileSync(join(path, "head")))).toBe("400100000000000070552bfe");
-    using reopened = Wal.open(path, { segmentSize: 256 });
-    expect(reopened.head).toBe(320);
-    expect([...reopened.iter()].map((r) => r.lsn)).toEqual(
-      Array.from({ length: 10 }, (_, i) => 320 + 16 * i),
-    );
-  });
-
   test("Wal.append() frames bytes, strings and payloads past the copy buffer as the format says", () => {
     const next = mulberry32(7);
     const large = new Uint8Array(64 * 1024 + 1).map(() => next() & 0xff);

@@ -519,8 +519,11 @@ function readLayout(directory: string, segmentSize: number): Layout {
   const segments = listSegments(directory);
   const head = readHead(directory);
   const highest = segments.at(-1);
+  // Leftovers below the head's segment were full, non-last segments when they were written.
+  const first = Math.floor((head ?? 0) / segmentSize);
   for (const segment of segments) {
-    if (segment === highest ? segment.length > segmentSize : segment.length !== segmentSize) {
+    const last = segment === highest && segment.index >= first;
+    if (last ? segment.length > segmentSize : segment.length !== segmentSize) {
       throw segmentSizeMismatch(
         join(directory, segmentName(segment.index)),
         segment.length,
@@ -540,7 +543,6 @@ function readLayout(directory: string, segmentSize: number): Layout {
   }
   const start = head ?? 0;
   // Segments below the head's are leftovers of a compaction a crash interrupted: ignored.
-  const first = Math.floor(start / segmentSize);
   const live = segments.filter((segment) => segment.index >= first);
   live.forEach((segment, k) => {
     if (segment.index !== first + k) {

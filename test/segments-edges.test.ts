@@ -1,0 +1,456 @@
+/**
+ * Edges of segmented logs that segments.test.ts leaves open: the head file's exact bytes
+ * against the format's example, heads at the very end of the log, each bad LSN of both ends,
+ * cuts that land on segment boundaries or below the head, a crash midway through a cut's
+ * deletions, torn tails several segments back, and the layouts open must refuse (a segment
+ * missing above the head, a single segment longer than the size, a size that only a
+ * truncated prefix could hide).
+ */
+
+import { describe, expect, test } from "bun:test";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { join } from "node:path";
+import { crc32c } from "../src/crc32c.ts";
+import { CorruptionError, MemoryStore, Wal } from "../src/index.ts";
+import { walErrorOf } from "./support/errors.ts";
+import { mulberry32, randomBytes, seedFromEnv } from "./support/random.ts";
+import { logPath, tempDir } from "./support/temp.ts";
+
+const dir = tempDir();
+const SEED = seedFromEnv(0xed9e);
+const decoder = new TextDecoder();
+
+/** Segment `index`'s file name, spelled out here rather than taken from src. */
+const name = (index: number) => `${String(index).padStart(20, "0")}.wal`;
+
+const segmentFiles = (path: string) =>
+  readdirSync(path)
+    .filter((n) => /^\d{20}\.wal$/.test(n))
+    .sort();
+
+/** Every entry in `path` with its bytes (directories as "dir"): "nothing changed" compares it. */
+function snapshot(path: string): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (const entry of readdirSync(path).sort()) {
+    const full = join(path, entry);
+    files[entry] = statSync(full).isDirectory()
+      ? "dir"
+      : Buffer.from(readFileSync(full)).toString("hex");
+  }
+  return files;
+}
+
+/** The segments' bytes, concatenated in name order. */
+const segmentBytes = (path: string) =>
+  Buffer.concat(segmentFiles(path).map((n) => readFileSync(join(path, n))));
+
+/** The head file the format defines: u64 LE head, then CRC-32C of those 8 bytes, u32 LE. */
+function expectedHead(head: number): Buffer {
+  const bytes = Buffer.alloc(12);
+  bytes.writeBigUInt64LE(BigInt(head), 0);
+  bytes.writeUInt32LE(crc32c(bytes, 0, 8), 8);
+  return bytes;
+}
+
+/** Writes `count` seeded records of 0–100 bytes into a new segmented log; closes it. */
+function writeSegmented(path: string, segmentSize: number, count: number) {
+  const next = mulberry32(SEED);
+  const payloads = Array.from({ length: count }, () => randomBytes(next, next() % 101));
+  using wal = Wal.open(path, { segmentSize });
+  const lsns = payloads.map((payload) => wal.append(payload));
+  wal.sync();
+  return { lsns, payloads, end: wal.len };
+}
+
+/** A new log of `count` records of `size`-byte payloads (frames of size + 8 bytes). */
+function writeFixed(path: string, segmentSize: number, count: number, size: number) {
+  using wal = Wal.open(path, { segmentSize });
+  const lsns = Array.from({ length: count }, (_, i) => wal.append(new Uint8Array(size).fill(i)));
+  return { lsns, end: wal.len };
+}
+
+describe("the head file", () => {
+  test("truncateBefore(320) writes the format's example bytes 40010000 00000000 70552bfe", () => {
+    const path = logPath(dir, "segments");
+    const { lsns } = writeFixed(path, 32, 14, 24); // 32-byte frames: record i at 32 * i
+    expect(lsns[10]).toBe(320);
+    using wal = Wal.open(path, { segmentSize: 32 });
+    expect(wal.truncateBefore(320)).toBe(320);
+    expect(readFileSync(join(path, "head")).toString("hex")).toBe("400100000000000070552bfe");
+    expect(readdirSync(path)).not.toContain("head.tmp");
+    expect(segmentFiles(path)).toEqual([name(10), name(11), name(12), name(13)]);
+    expect([...wal.iter()].map((r) => r.lsn)).toEqual([320, 352, 384, 416]);
+  });
+
+  test(`a head mid-segment is u64 LE + CRC-32C of it; segments below its segment go (seed ${SEED})`, () => {
+    const path = logPath(dir, "segments");
+    const { lsns } = writeSegmented(path, 32, 50);
+    const head = lsns.find((lsn) => lsn > 600 && lsn % 32 !== 0)!;
+    expect(head).toBeDefined();
+    const before = snapshot(path);
+    using wal = Wal.open(path, { segmentSize: 32 });
+    wal.truncateBefore(head);
+    expect(readFileSync(join(path, "head")).equals(expectedHead(head))).toBe(true);
+    const first = Math.floor(head / 32);
+    expect(segmentFiles(path)[0]).toBe(name(first));
+    // What is kept is untouched, byte for byte.
+    for (const kept of segmentFiles(path)) {
+      expect(Buffer.from(readFileSync(join(path, kept))).toString("hex")).toBe(before[kept]!);
+    }
+  });
+});
+
+describe("truncateBefore", () => {
+  test("at the end of the log on a segment boundary: every segment goes; reopen is empty there", () => {
+    const path = logPath(dir, "segments");
+    const { end } = writeFixed(path, 32, 4, 24);
+    expect(end).toBe(128);
+    {
+      using wal = Wal.open(path, { segmentSize: 32 });
+      expect(wal.truncateBefore(end)).toBe(end);
+      expect(segmentFiles(path)).toEqual([]);
+      expect([...wal.iter()]).toEqual([]);
+    }
+    {
+      using wal = Wal.open(path, { segmentSize: 32 });
+      expect([wal.head, wal.len, wal.recovery.head, wal.recovery.records]).toEqual([
+        end,
+        end,
+        end,
+        0,
+      ]);
+      expect(wal.append("next")).toBe(end);
+      expect(segmentFiles(path)).toEqual([name(4)]);
+    }
+    using wal = Wal.open(path, { segmentSize: 32 });
+    expect([...wal.iter()].map((r) => [r.lsn, decoder.decode(r.data)])).toEqual([[end, "next"]]);
+  });
+
+  test("at the end of the log mid-segment: the last segment stays, appends continue in it", () => {
+    const path = logPath(dir, "segments");
+    const { end } = writeFixed(path, 32, 3, 12); // 20-byte frames: end 60, in segment 1
+    {
+      using wal = Wal.open(path, { segmentSize: 32 });
+      expect(wal.truncateBefore(end)).toBe(end);
+      expect(segmentFiles(path)).toEqual([name(1)]);
+      expect(statSync(join(path, name(1))).size).toBe(end - 32);
+    }
+    using wal = Wal.open(path, { segmentSize: 32 });
+    expect(wal.head).toBe(end);
+    expect(wal.append("x")).toBe(end);
+    expect([...wal.iter()].map((r) => r.lsn)).toEqual([end]);
+  });
+
+  test.each([
+    ["inside a record", (lsns: number[]) => lsns[5]! + 3],
+    ["past the end", (_: number[], end: number) => end + 1],
+    ["negative", () => -1],
+    ["NaN", () => Number.NaN],
+    ["Infinity", () => Number.POSITIVE_INFINITY],
+    ["2^53", () => 2 ** 53],
+    ["a string", () => "0" as unknown as number],
+  ])("an LSN %s: INVALID_ARGUMENT, nothing changed", (_, pick) => {
+    const path = logPath(dir, "segments");
+    const { lsns, end } = writeSegmented(path, 32, 12);
+    const before = snapshot(path);
+    using wal = Wal.open(path, { segmentSize: 32 });
+    expect(walErrorOf(() => wal.truncateBefore(pick(lsns, end))).code).toBe("INVALID_ARGUMENT");
+    expect(wal.head).toBe(0);
+    expect(snapshot(path)).toEqual(before);
+  });
+
+  test("below the head: returns the head and changes nothing", () => {
+    const path = logPath(dir, "segments");
+    const { lsns } = writeSegmented(path, 32, 30);
+    using wal = Wal.open(path, { segmentSize: 32 });
+    wal.truncateBefore(lsns[20]!);
+    const before = snapshot(path);
+    expect(wal.truncateBefore(lsns[3]!)).toBe(lsns[20]!);
+    expect(wal.truncateBefore(0)).toBe(lsns[20]!);
+    expect(wal.head).toBe(lsns[20]!);
+    expect(snapshot(path)).toEqual(before);
+  });
+
+  test("leaves stray files alone, even ones that look like low segments", () => {
+    const path = logPath(dir, "segments");
+    const { lsns } = writeSegmented(path, 32, 30);
+    const strays: Record<string, string> = {
+      "notes.txt": "not a segment",
+      "1.wal": "short name",
+      "0000000000000000000x.wal": "not digits",
+      "00000000000000000000.wal.bak": "a backup",
+      "head.old": "an old head",
+    };
+    for (const [stray, text] of Object.entries(strays)) writeFileSync(join(path, stray), text);
+    {
+      using wal = Wal.open(path, { segmentSize: 32 });
+      wal.truncateBefore(lsns[25]!);
+    }
+    for (const [stray, text] of Object.entries(strays)) {
+      expect(readFileSync(join(path, stray), "utf8")).toBe(text);
+    }
+    using wal = Wal.open(path, { segmentSize: 32 });
+    expect([...wal.iter()].map((r) => r.lsn)).toEqual(lsns.slice(25));
+  });
+});
+
+describe("truncateAfter", () => {
+  test("below the head: INVALID_ARGUMENT; at the head: keeps exactly that record", () => {
+    const path = logPath(dir, "segments");
+    const { lsns, payloads } = writeSegmented(path, 32, 30);
+    const head = lsns[20]!;
+    using wal = Wal.open(path, { segmentSize: 32 });
+    wal.truncateBefore(head);
+    const before = snapshot(path);
+    expect(walErrorOf(() => wal.truncateAfter(lsns[19]!)).code).toBe("INVALID_ARGUMENT");
+    expect(snapshot(path)).toEqual(before);
+    wal.truncateAfter(head);
+    expect(wal.len).toBe(head + 8 + payloads[20]!.length);
+    expect([...wal.iter()].map((r) => r.lsn)).toEqual([head]);
+  });
+
+  test(`the segments left are the log's bytes up to the cut, byte for byte (seed ${SEED})`, () => {
+    const path = logPath(dir, "segments");
+    const { lsns, payloads } = writeSegmented(path, 32, 40);
+    const whole = segmentBytes(path);
+    using wal = Wal.open(path, { segmentSize: 32 });
+    wal.truncateAfter(lsns[17]!);
+    const cut = lsns[17]! + 8 + payloads[17]!.length;
+    expect(wal.len).toBe(cut);
+    expect(segmentFiles(path)).toEqual(
+      Array.from({ length: Math.ceil(cut / 32) }, (_, k) => name(k)),
+    );
+    expect(segmentBytes(path).equals(whole.subarray(0, cut))).toBe(true);
+  });
+
+  test("a cut on a segment boundary leaves no empty segment; the next append opens one", () => {
+    const path = logPath(dir, "segments");
+    const { lsns } = writeFixed(path, 32, 6, 24); // 32-byte frames
+    using wal = Wal.open(path, { segmentSize: 32 });
+    wal.truncateAfter(lsns[2]!);
+    expect(wal.len).toBe(96);
+    expect(segmentFiles(path)).toEqual([name(0), name(1), name(2)]);
+    expect(statSync(join(path, name(2))).size).toBe(32);
+    expect(wal.append("after")).toBe(96);
+    expect(segmentFiles(path)).toEqual([name(0), name(1), name(2), name(3)]);
+  });
+
+  test("on a MemoryStore: cut, append, reopen from its bytes: no dropped record comes back", () => {
+    const store = new MemoryStore();
+    const wal = Wal.withStore(store);
+    const lsns = Array.from({ length: 10 }, (_, i) => wal.append(`r${i}`));
+    const before = store.snapshot();
+    wal.truncateAfter(lsns[4]!);
+    expect(wal.len).toBe(lsns[5]!);
+    expect(store.snapshot()).toEqual(before.subarray(0, lsns[5]!));
+    expect(wal.append("r5'")).toBe(lsns[5]!);
+    wal.close();
+    using reopened = Wal.withStore(new MemoryStore(store.snapshot()));
+    expect([...reopened.iter()].map((r) => [r.lsn, decoder.decode(r.data)])).toEqual([
+      ...lsns.slice(0, 5).map((lsn, i) => [lsn, `r${i}`]),
+      [lsns[5]!, "r5'"],
+    ]);
+    expect(reopened.recovery.bytesDropped).toBe(0);
+  });
+
+  test("a crash midway through its deletions (top segments gone) reopens as a prefix", () => {
+    const path = logPath(dir, "segments");
+    const { lsns, payloads } = writeSegmented(path, 32, 40);
+    const names = segmentFiles(path);
+    // truncateAfter deletes from the last segment down: a crash after two of them.
+    for (const gone of names.slice(-2)) unlinkSync(join(path, gone));
+    const end = (names.length - 2) * 32;
+    using wal = Wal.open(path, { segmentSize: 32 });
+    const whole = lsns.filter((lsn, i) => lsn + 8 + payloads[i]!.length <= end);
+    expect([...wal.iter()].map((r) => r.lsn)).toEqual(whole);
+    const len = whole.at(-1)! + 8 + payloads[whole.length - 1]!.length;
+    expect(wal.len).toBe(len);
+    expect(wal.append("after")).toBe(len);
+  });
+});
+
+describe("open", () => {
+  test("a torn tail segments back: the segments past the cut go, and the same size reopens", () => {
+    const path = logPath(dir, "segments");
+    const { lsns } = writeFixed(path, 32, 12, 20); // 28-byte frames
+    const damaged = lsns[4]!; // 112: segment 3
+    const file = join(path, name(Math.floor(damaged / 32)));
+    const bytes = readFileSync(file);
+    bytes[damaged % 32]! ^= 0xff; // its CRC
+    writeFileSync(file, bytes);
+    {
+      using wal = Wal.open(path, { segmentSize: 32 });
+      expect(wal.len).toBe(damaged);
+      expect(wal.recovery.bytesDropped).toBe(12 * 28 - damaged);
+      expect(segmentFiles(path)).toEqual([name(0), name(1), name(2), name(3)]);
+      expect(statSync(join(path, name(3))).size).toBe(damaged - 96);
+      expect(wal.append("after")).toBe(damaged);
+    }
+    using wal = Wal.open(path, { segmentSize: 32 });
+    expect([...wal.iter()].map((r) => r.lsn)).toEqual([...lsns.slice(0, 4), damaged]);
+  });
+
+  test("segmentSize on an existing regular file: INVALID_ARGUMENT, the file unchanged", () => {
+    const path = logPath(dir);
+    {
+      using wal = Wal.open(path);
+      wal.append("single");
+    }
+    const before = readFileSync(path);
+    expect(walErrorOf(() => Wal.open(path, { segmentSize: 32 })).code).toBe("INVALID_ARGUMENT");
+    expect(readFileSync(path).equals(before)).toBe(true);
+  });
+
+  test("a lone segment longer than segmentSize: SEGMENT_SIZE_MISMATCH naming both sizes", () => {
+    const path = logPath(dir, "segments");
+    writeFixed(path, 64, 1, 30); // one 38-byte segment
+    const before = snapshot(path);
+    const error = walErrorOf(() => Wal.open(path, { segmentSize: 16 }));
+    expect(error.code).toBe("SEGMENT_SIZE_MISMATCH");
+    expect(error.message).toContain("38");
+    expect(error.message).toContain("16");
+    expect(snapshot(path)).toEqual(before);
+  });
+
+  test("a segment missing above the head's: CORRUPTION naming it, at its first byte", () => {
+    const path = logPath(dir, "segments");
+    const { lsns } = writeSegmented(path, 32, 40);
+    {
+      using wal = Wal.open(path, { segmentSize: 32 });
+      wal.truncateBefore(lsns[10]!);
+    }
+    const missing = Math.floor(lsns[10]! / 32) + 2;
+    unlinkSync(join(path, name(missing)));
+    const before = snapshot(path);
+    const error = walErrorOf(() => Wal.open(path, { segmentSize: 32 }));
+    expect(error).toBeInstanceOf(CorruptionError);
+    expect((error as CorruptionError).offset).toBe(missing * 32);
+    expect(error.message).toContain(name(missing));
+    expect(snapshot(path)).toEqual(before);
+  });
+
+  test("the head's own segment missing: CORRUPTION, nothing changed", () => {
+    const path = logPath(dir, "segments");
+    const { lsns } = writeSegmented(path, 32, 40);
+    const head = lsns.find((lsn) => lsn > 300 && lsn % 32 !== 0)!;
+    {
+      using wal = Wal.open(path, { segmentSize: 32 });
+      wal.truncateBefore(head);
+    }
+    unlinkSync(join(path, name(Math.floor(head / 32))));
+    const before = snapshot(path);
+    const error = walErrorOf(() => Wal.open(path, { segmentSize: 32 }));
+    expect(error.code).toBe("CORRUPTION");
+    expect(error.message).toContain(name(Math.floor(head / 32)));
+    expect(snapshot(path)).toEqual(before);
+  });
+
+  test("a head file whose CRC holds but which points inside a record: CORRUPTION, nothing cut", () => {
+    const path = logPath(dir, "segments");
+    const { lsns } = writeFixed(path, 32, 14, 24); // 32-byte frames: record i at 32 * i
+    writeFileSync(join(path, "head"), expectedHead(lsns[5]! + 3));
+    const before = snapshot(path);
+    const error = walErrorOf(() => Wal.open(path, { segmentSize: 32 }));
+    expect(error.code).toBe("CORRUPTION");
+    expect(error.message).toContain(`starts at ${lsns[5]! + 3}`);
+    expect(snapshot(path)).toEqual(before);
+  });
+
+  test("a head at the end, then a record torn by a crash: the torn tail is cut, not refused", () => {
+    const path = logPath(dir, "segments");
+    const { end } = writeFixed(path, 32, 10, 24);
+    {
+      using wal = Wal.open(path, { segmentSize: 32 });
+      expect(wal.truncateBefore(end)).toBe(end);
+      wal.append(new Uint8Array(24).fill(7));
+    }
+    const last = join(path, name(end / 32));
+    writeFileSync(last, readFileSync(last).subarray(0, 20)); // torn mid-payload
+    using wal = Wal.open(path, { segmentSize: 32 });
+    expect(wal.head).toBe(end);
+    expect(wal.len).toBe(end);
+    expect(wal.recovery.bytesDropped).toBe(20);
+    expect([...wal.iter()]).toEqual([]);
+  });
+
+  test("a smaller segmentSize after a truncateBefore: SEGMENT_SIZE_MISMATCH, not an empty log", () => {
+    // Written with 64: segment 1 holds bytes [64, 84) and the head is 64. Read with 32, the
+    // head would sit in segment 2 and segment 1 would look like a leftover below it; but a
+    // leftover was a full non-last segment, and this one holds 20 bytes, not 32.
+    const path = logPath(dir, "segments");
+    {
+      using wal = Wal.open(path, { segmentSize: 64 });
+      wal.append(new Uint8Array(56));
+      expect(wal.truncateBefore(wal.append(new Uint8Array(12)))).toBe(64);
+    }
+    expect(segmentFiles(path)).toEqual([name(1)]);
+    const before = snapshot(path);
+    const error = walErrorOf(() => Wal.open(path, { segmentSize: 32 }));
+    expect(error.code).toBe("SEGMENT_SIZE_MISMATCH");
+    expect(snapshot(path)).toEqual(before);
+  });
+
+  test("a directory whose parent is missing: IO, nothing created", () => {
+    const parent = join(dir, "no-such-parent");
+    const error = walErrorOf(() => Wal.open(join(parent, "segments"), { segmentSize: 32 }));
+    expect(error.code).toBe("IO");
+    expect(existsSync(parent)).toBe(false);
+  });
+
+  test("a second open of the same directory: LOCKED until the first closes", () => {
+    const path = logPath(dir, "segments");
+    const first = Wal.open(path, { segmentSize: 32 });
+    first.append("held");
+    expect(walErrorOf(() => Wal.open(path, { segmentSize: 32 })).code).toBe("LOCKED");
+    first.close();
+    using second = Wal.open(path, { segmentSize: 32 });
+    expect([...second.iter()].map((r) => decoder.decode(r.data))).toEqual(["held"]);
+  });
+
+  test("stray entries named like segments but not files are ignored, then kept", () => {
+    const path = logPath(dir, "segments");
+    const { lsns } = writeSegmented(path, 32, 10);
+    mkdirSync(join(path, name(500)));
+    using wal = Wal.open(path, { segmentSize: 32 });
+    expect([...wal.iter()].map((r) => r.lsn)).toEqual(lsns);
+    wal.truncateBefore(lsns[9]!);
+    expect(statSync(join(path, name(500))).isDirectory()).toBe(true);
+  });
+});
+
+describe("many segments", () => {
+  test(`reads and appends interleave over 200 segments, past the open-descriptor bound (seed ${SEED})`, () => {
+    const path = logPath(dir, "segments");
+    const next = mulberry32(SEED ^ 0x51);
+    const payloads: Uint8Array[] = [];
+    const lsns: number[] = [];
+    {
+      using wal = Wal.open(path, { segmentSize: 32 });
+      for (let i = 0; i < 200; i++) {
+        payloads.push(randomBytes(next, next() % 60));
+        lsns.push(wal.append(payloads.at(-1)!));
+        if (i % 25 === 24) {
+          // Reading old segments evicts descriptors, the last segment's among them.
+          const records = [...wal.iterFrom(lsns[Math.floor(i / 3)]!)];
+          expect(records.map((r) => r.lsn)).toEqual(lsns.slice(Math.floor(i / 3)));
+        }
+      }
+      wal.sync();
+      expect(segmentFiles(path).length).toBeGreaterThan(200);
+    }
+    using wal = Wal.open(path, { segmentSize: 32 });
+    const records = [...wal.iter()];
+    expect(records.map((r) => r.lsn)).toEqual(lsns);
+    records.forEach((r, i) => {
+      expect(Buffer.from(r.data).equals(payloads[i]!)).toBe(true);
+    });
+  });
+});
