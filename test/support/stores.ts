@@ -61,7 +61,7 @@ export const memoryStoreKind: StoreKind = {
 };
 
 /** The segment size of {@link segmentedStoreKind}'s logs unless a test picks another. */
-export const SEGMENT_SIZE = 4096;
+export const SEGMENT_SIZE = 16 * 1024;
 
 /**
  * A store kind over segmented logs in `dir`, with segments of `segmentSize` bytes: small by
