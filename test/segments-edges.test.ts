@@ -22,6 +22,7 @@ import { crc32c } from "../src/crc32c.ts";
 import { CorruptionError, MemoryStore, Wal } from "../src/index.ts";
 import { walErrorOf } from "./support/errors.ts";
 import { mulberry32, randomBytes, seedFromEnv } from "./support/random.ts";
+import { segmentFiles, snapshot, writeSegmented } from "./support/segments.ts";
 import { logPath, tempDir } from "./support/temp.ts";
 
 const dir = tempDir();
@@ -30,23 +31,6 @@ const decoder = new TextDecoder();
 
 /** Segment `index`'s file name, spelled out here rather than taken from src. */
 const name = (index: number) => `${String(index).padStart(20, "0")}.wal`;
-
-const segmentFiles = (path: string) =>
-  readdirSync(path)
-    .filter((n) => /^\d{20}\.wal$/.test(n))
-    .sort();
-
-/** Every entry in `path` with its bytes (directories as "dir"): "nothing changed" compares it. */
-function snapshot(path: string): Record<string, string> {
-  const files: Record<string, string> = {};
-  for (const entry of readdirSync(path).sort()) {
-    const full = join(path, entry);
-    files[entry] = statSync(full).isDirectory()
-      ? "dir"
-      : Buffer.from(readFileSync(full)).toString("hex");
-  }
-  return files;
-}
 
 /** The segments' bytes, concatenated in name order. */
 const segmentBytes = (path: string) =>
@@ -58,16 +42,6 @@ function expectedHead(head: number): Buffer {
   bytes.writeBigUInt64LE(BigInt(head), 0);
   bytes.writeUInt32LE(crc32c(bytes, 0, 8), 8);
   return bytes;
-}
-
-/** Writes `count` seeded records of 0–100 bytes into a new segmented log; closes it. */
-function writeSegmented(path: string, segmentSize: number, count: number) {
-  const next = mulberry32(SEED);
-  const payloads = Array.from({ length: count }, () => randomBytes(next, next() % 101));
-  using wal = Wal.open(path, { segmentSize });
-  const lsns = payloads.map((payload) => wal.append(payload));
-  wal.sync();
-  return { lsns, payloads, end: wal.len };
 }
 
 /** A new log of `count` records of `size`-byte payloads (frames of size + 8 bytes). */
@@ -92,7 +66,7 @@ describe("the head file", () => {
 
   test(`a head mid-segment is u64 LE + CRC-32C of it; segments below its segment go (seed ${SEED})`, () => {
     const path = logPath(dir, "segments");
-    const { lsns } = writeSegmented(path, 32, 50);
+    const { lsns } = writeSegmented(path, 32, 50, SEED);
     const head = lsns.find((lsn) => lsn > 600 && lsn % 32 !== 0)!;
     expect(head).toBeDefined();
     const before = snapshot(path);
@@ -159,7 +133,7 @@ describe("truncateBefore", () => {
     ["a string", () => "0" as unknown as number],
   ])("an LSN %s: INVALID_ARGUMENT, nothing changed", (_, pick) => {
     const path = logPath(dir, "segments");
-    const { lsns, end } = writeSegmented(path, 32, 12);
+    const { lsns, end } = writeSegmented(path, 32, 12, SEED);
     const before = snapshot(path);
     using wal = Wal.open(path, { segmentSize: 32 });
     expect(walErrorOf(() => wal.truncateBefore(pick(lsns, end))).code).toBe("INVALID_ARGUMENT");
@@ -169,7 +143,7 @@ describe("truncateBefore", () => {
 
   test("below the head: returns the head and changes nothing", () => {
     const path = logPath(dir, "segments");
-    const { lsns } = writeSegmented(path, 32, 30);
+    const { lsns } = writeSegmented(path, 32, 30, SEED);
     using wal = Wal.open(path, { segmentSize: 32 });
     wal.truncateBefore(lsns[20]!);
     const before = snapshot(path);
@@ -181,7 +155,7 @@ describe("truncateBefore", () => {
 
   test("leaves stray files alone, even ones that look like low segments", () => {
     const path = logPath(dir, "segments");
-    const { lsns } = writeSegmented(path, 32, 30);
+    const { lsns } = writeSegmented(path, 32, 30, SEED);
     const strays: Record<string, string> = {
       "notes.txt": "not a segment",
       "1.wal": "short name",
@@ -205,7 +179,7 @@ describe("truncateBefore", () => {
 describe("truncateAfter", () => {
   test("below the head: INVALID_ARGUMENT; at the head: keeps exactly that record", () => {
     const path = logPath(dir, "segments");
-    const { lsns, payloads } = writeSegmented(path, 32, 30);
+    const { lsns, payloads } = writeSegmented(path, 32, 30, SEED);
     const head = lsns[20]!;
     using wal = Wal.open(path, { segmentSize: 32 });
     wal.truncateBefore(head);
@@ -219,7 +193,7 @@ describe("truncateAfter", () => {
 
   test(`the segments left are the log's bytes up to the cut, byte for byte (seed ${SEED})`, () => {
     const path = logPath(dir, "segments");
-    const { lsns, payloads } = writeSegmented(path, 32, 40);
+    const { lsns, payloads } = writeSegmented(path, 32, 40, SEED);
     const whole = segmentBytes(path);
     using wal = Wal.open(path, { segmentSize: 32 });
     wal.truncateAfter(lsns[17]!);
@@ -263,7 +237,7 @@ describe("truncateAfter", () => {
 
   test("a crash midway through its deletions (top segments gone) reopens as a prefix", () => {
     const path = logPath(dir, "segments");
-    const { lsns, payloads } = writeSegmented(path, 32, 40);
+    const { lsns, payloads } = writeSegmented(path, 32, 40, SEED);
     const names = segmentFiles(path);
     // truncateAfter deletes from the last segment down: a crash after two of them.
     for (const gone of names.slice(-2)) unlinkSync(join(path, gone));
@@ -322,7 +296,7 @@ describe("open", () => {
 
   test("a segment missing above the head's: CORRUPTION naming it, at its first byte", () => {
     const path = logPath(dir, "segments");
-    const { lsns } = writeSegmented(path, 32, 40);
+    const { lsns } = writeSegmented(path, 32, 40, SEED);
     {
       using wal = Wal.open(path, { segmentSize: 32 });
       wal.truncateBefore(lsns[10]!);
@@ -339,7 +313,7 @@ describe("open", () => {
 
   test("the head's own segment missing: CORRUPTION, nothing changed", () => {
     const path = logPath(dir, "segments");
-    const { lsns } = writeSegmented(path, 32, 40);
+    const { lsns } = writeSegmented(path, 32, 40, SEED);
     const head = lsns.find((lsn) => lsn > 300 && lsn % 32 !== 0)!;
     {
       using wal = Wal.open(path, { segmentSize: 32 });
@@ -417,7 +391,7 @@ describe("open", () => {
 
   test("stray entries named like segments but not files are ignored, then kept", () => {
     const path = logPath(dir, "segments");
-    const { lsns } = writeSegmented(path, 32, 10);
+    const { lsns } = writeSegmented(path, 32, 10, SEED);
     mkdirSync(join(path, name(500)));
     using wal = Wal.open(path, { segmentSize: 32 });
     expect([...wal.iter()].map((r) => r.lsn)).toEqual(lsns);

@@ -8,7 +8,6 @@
 import { describe, expect, test } from "bun:test";
 import {
   mkdirSync,
-  readdirSync,
   readFileSync,
   rmSync,
   statSync,
@@ -20,36 +19,13 @@ import { CorruptionError, Wal } from "../src/index.ts";
 import { encodeHead, segmentName } from "../src/store/segmented.ts";
 import { startFixture } from "./support/child.ts";
 import { walErrorOf } from "./support/errors.ts";
-import { mulberry32, randomBytes, seedFromEnv } from "./support/random.ts";
+import { seedFromEnv } from "./support/random.ts";
+import { segmentFiles, snapshot, writeSegmented } from "./support/segments.ts";
 import { logPath, tempDir } from "./support/temp.ts";
 
 const dir = tempDir();
 const SEED = seedFromEnv(0x5e9);
 const utf8 = new TextDecoder();
-
-/** Every file in `path` with its bytes: what "nothing changed on disk" compares. */
-function snapshot(path: string): Record<string, string> {
-  const files: Record<string, string> = {};
-  for (const name of readdirSync(path).sort()) {
-    files[name] = Buffer.from(readFileSync(join(path, name))).toString("hex");
-  }
-  return files;
-}
-
-const segmentFiles = (path: string) =>
-  readdirSync(path)
-    .filter((n) => n.endsWith(".wal"))
-    .sort();
-
-/** A segmented log of `count` seeded records of 0–100 bytes; returns the LSNs and payloads. */
-function writeSegmented(path: string, segmentSize: number, count: number) {
-  const next = mulberry32(SEED);
-  const payloads = Array.from({ length: count }, () => randomBytes(next, next() % 101));
-  using wal = Wal.open(path, { segmentSize });
-  const lsns = payloads.map((payload) => wal.append(payload));
-  wal.sync();
-  return { lsns, payloads, end: wal.len };
-}
 
 function expectLog(wal: Wal, lsns: number[], payloads: Uint8Array[], from: number): void {
   const records = [...wal.iter()];
@@ -63,7 +39,7 @@ function expectLog(wal: Wal, lsns: number[], payloads: Uint8Array[], from: numbe
 describe("the layout", () => {
   test(`records span 32-byte segments; the segments are the single-file log split every 32 bytes (seed ${SEED})`, () => {
     const path = logPath(dir, "segments");
-    const { lsns, payloads, end } = writeSegmented(path, 32, 60);
+    const { lsns, payloads, end } = writeSegmented(path, 32, 60, SEED);
     const single = logPath(dir);
     {
       using wal = Wal.open(single);
@@ -93,7 +69,7 @@ describe("the layout", () => {
 describe("truncateBefore", () => {
   test("a head in the middle of a segment that starts mid-record survives a reopen", () => {
     const path = logPath(dir, "segments");
-    const { lsns, payloads, end } = writeSegmented(path, 32, 60);
+    const { lsns, payloads, end } = writeSegmented(path, 32, 60, SEED);
     // A record whose segment starts inside the record before it.
     const k = lsns.findIndex(
       (lsn, i) => i > 10 && lsn % 32 !== 0 && lsns[i - 1]! < Math.floor(lsn / 32) * 32,
@@ -118,7 +94,7 @@ describe("truncateBefore", () => {
 
   test("a crash after the head is written but before any segment is deleted recovers from the head", () => {
     const path = logPath(dir, "segments");
-    const { lsns, payloads } = writeSegmented(path, 32, 40);
+    const { lsns, payloads } = writeSegmented(path, 32, 40, SEED);
     const head = lsns[20]!;
     writeFileSync(join(path, "head"), encodeHead(head)); // the first step only
     const before = segmentFiles(path);
@@ -135,7 +111,7 @@ describe("truncateBefore", () => {
 
   test("a crash in the middle of deleting, leaving a gap below the head's segment, recovers from the head", () => {
     const path = logPath(dir, "segments");
-    const { lsns, payloads } = writeSegmented(path, 32, 40);
+    const { lsns, payloads } = writeSegmented(path, 32, 40, SEED);
     const head = lsns[30]!;
     writeFileSync(join(path, "head"), encodeHead(head));
     unlinkSync(join(path, segmentName(1))); // segments 0 and 2.. left, 1 gone
@@ -149,7 +125,7 @@ describe("truncateBefore", () => {
 
   test("a stale head.tmp from a crash before the rename is ignored", () => {
     const path = logPath(dir, "segments");
-    const { lsns, payloads } = writeSegmented(path, 32, 10);
+    const { lsns, payloads } = writeSegmented(path, 32, 10, SEED);
     writeFileSync(join(path, "head.tmp"), encodeHead(lsns[5]!));
     using wal = Wal.open(path, { segmentSize: 32 });
     expect(wal.head).toBe(0);
@@ -175,7 +151,7 @@ describe("layouts that are not one log: open refuses and changes nothing", () =>
     segmentSize = 32,
   ): ReturnType<typeof walErrorOf> {
     const path = logPath(dir, "segments");
-    const { lsns } = writeSegmented(path, 32, 40);
+    const { lsns } = writeSegmented(path, 32, 40, SEED);
     damage(path, lsns);
     const before = snapshot(path);
     const error = walErrorOf(() => Wal.open(path, { segmentSize }));
@@ -235,7 +211,7 @@ describe("layouts that are not one log: open refuses and changes nothing", () =>
 
   test("stray files and directories are ignored", () => {
     const path = logPath(dir, "segments");
-    const { lsns, payloads } = writeSegmented(path, 32, 20);
+    const { lsns, payloads } = writeSegmented(path, 32, 20, SEED);
     writeFileSync(join(path, "notes.txt"), "not a segment");
     writeFileSync(join(path, "1.wal"), "short name");
     writeFileSync(join(path, "0000000000000000000x.wal"), "not digits");
@@ -249,7 +225,7 @@ describe("layouts that are not one log: open refuses and changes nothing", () =>
 describe("truncateAfter", () => {
   test("deletes the segments past the cut and shortens the one holding it", () => {
     const path = logPath(dir, "segments");
-    const { lsns, payloads } = writeSegmented(path, 32, 40);
+    const { lsns, payloads } = writeSegmented(path, 32, 40, SEED);
     using wal = Wal.open(path, { segmentSize: 32 });
     wal.truncateAfter(lsns[9]!);
     const end = lsns[9]! + 8 + payloads[9]!.length;
@@ -290,7 +266,7 @@ describe("truncateAfter", () => {
     ["fractional", (lsns: number[]) => lsns[3]! + 0.5],
   ])("an LSN %s: INVALID_ARGUMENT, nothing changed", (_, pick) => {
     const path = logPath(dir, "segments");
-    const { lsns, end } = writeSegmented(path, 32, 10);
+    const { lsns, end } = writeSegmented(path, 32, 10, SEED);
     const before = snapshot(path);
     using wal = Wal.open(path, { segmentSize: 32 });
     expect(walErrorOf(() => wal.truncateAfter(pick(lsns, end))).code).toBe("INVALID_ARGUMENT");
