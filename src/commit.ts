@@ -384,6 +384,17 @@ export class SharedLog {
   }
 
   /**
+   * Inside {@link SharedLog.exclusive}: the end of the log. Every reserved byte is written (no
+   * write was in flight when the section began, and none starts in it), so it is `RESERVED`.
+   * Not `written()`: a writer that takes a slot only to see `EXCLUSIVE` and back off holds it
+   * for a moment with the LSN of its slot's earlier write, which would cap the watermark below
+   * the real end.
+   */
+  reservedWhileExclusive(): number {
+    return this.reserved;
+  }
+
+  /**
    * Inside {@link SharedLog.exclusive}: the log was cut to `end`. Moves the offsets down and
    * records the cut (rule 8). `stats().bytes` keeps counting what was written before.
    */

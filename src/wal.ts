@@ -538,7 +538,7 @@ export class Wal {
     const store = this.store;
     if (store.truncateBefore === undefined) return 0;
     return this.shared.exclusive(this.id, () => {
-      const end = this.shared.written();
+      const end = this.shared.reservedWhileExclusive();
       const head = store.head ?? 0;
       if (lsn > end) {
         throw invalidArgument(`truncateBefore(${lsn}) is past the end of the log (${end})`);
@@ -577,7 +577,7 @@ export class Wal {
     this.checkOwner("truncateAfter");
     this.checkLsn(lsn, "truncateAfter");
     this.shared.exclusive(this.id, () => {
-      const end = this.shared.written();
+      const end = this.shared.reservedWhileExclusive();
       this.checkNotDropped(lsn, "truncateAfter");
       if (lsn >= end) {
         throw invalidArgument(

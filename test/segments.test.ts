@@ -6,14 +6,7 @@
  */
 
 import { describe, expect, test } from "bun:test";
-import {
-  mkdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  unlinkSync,
-  writeFileSync,
-} from "node:fs";
+import { mkdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CorruptionError, Wal } from "../src/index.ts";
 import { encodeHead, segmentName } from "../src/store/segmented.ts";
