@@ -130,7 +130,8 @@ enum Failure {
 
 /**
  * The platform's barrier over the log's bytes `[from, to)`, the ones written but not yet known
- * durable: a segmented log syncs only the segments holding them.
+ * durable: a segmented log syncs only the segment holding the last of them (every earlier
+ * segment was synced full at its roll).
  */
 export type Barrier = (from: number, to: number) => void;
 
