@@ -4,7 +4,7 @@
  */
 
 import { describe, expect, test } from "bun:test";
-import { appendFileSync, statSync } from "node:fs";
+import { appendFileSync, readdirSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import {
   FileStore,
@@ -197,9 +197,10 @@ describe("a failed truncation", () => {
 });
 
 describe("barriers of a segmented log", () => {
-  test("Wal.sync() syncs only the segments holding unsynced writes; each roll syncs the full segment first", () => {
+  /** A platform that records each barrier's file name, and "directory" for directory syncs. */
+  function recording(): { platform: Platform; targets: string[] } {
     const targets: string[] = [];
-    const counting: Platform = {
+    const platform: Platform = {
       ...currentPlatform(),
       barrier(fd, target) {
         targets.push(target.slice(target.lastIndexOf("/") + 1));
@@ -210,6 +211,11 @@ describe("barriers of a segmented log", () => {
         currentPlatform().syncDirectory(path);
       },
     };
+    return { platform, targets };
+  }
+
+  test("Wal.sync() syncs only the segments holding unsynced writes; each roll syncs the full segment first", () => {
+    const { platform: counting, targets } = recording();
     const path = logPath(dir, "segments");
     using wal = Wal.withStore(SegmentedStore.open(path, 64, { platform: counting }));
     targets.length = 0;
@@ -227,5 +233,37 @@ describe("barriers of a segmented log", () => {
     wal.append("twenty-four bytes each..");
     wal.sync();
     expect(targets).toEqual(["00000000000000000004.wal", "directory", "00000000000000000005.wal"]);
+  });
+
+  test("Wal.truncateBefore() makes the records, then the head, durable before it deletes a segment", () => {
+    const { platform, targets } = recording();
+    const path = logPath(dir, "segments");
+    using wal = Wal.withStore(SegmentedStore.open(path, 64, { platform }));
+    const lsns = Array.from({ length: 10 }, () => wal.append("twenty-four bytes each.."));
+    targets.length = 0;
+    wal.truncateBefore(lsns[5]!); // 160: segment 2; segments 0 and 1 go
+    expect(targets).toEqual([
+      "00000000000000000004.wal", // the unsynced records
+      "head.tmp", // the new head's bytes
+      "directory", // its rename over head
+      "directory", // the deletions, once the head is durable
+    ]);
+    expect(readdirSync(path).filter((name) => name.endsWith(".wal"))[0]).toBe(
+      "00000000000000000002.wal",
+    );
+  });
+
+  test("Wal.truncateAfter() deletes from the last segment down, syncing the directory after each, then syncs the cut", () => {
+    const { platform, targets } = recording();
+    const path = logPath(dir, "segments");
+    using wal = Wal.withStore(SegmentedStore.open(path, 64, { platform }));
+    const lsns = Array.from({ length: 10 }, () => wal.append("twenty-four bytes each.."));
+    targets.length = 0;
+    wal.truncateAfter(lsns[2]!); // keeps bytes [0, 96): segments 0 and 1
+    expect(targets).toEqual(["directory", "directory", "directory", "00000000000000000001.wal"]);
+    expect(readdirSync(path).filter((name) => name.endsWith(".wal"))).toEqual([
+      "00000000000000000000.wal",
+      "00000000000000000001.wal",
+    ]);
   });
 });
