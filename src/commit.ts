@@ -59,7 +59,9 @@
  *    touches the file descriptor once the closer has seen the log idle and closed it.
  * 8. Truncating: the owner sets `EXCLUSIVE`, waits until no slot is busy, and takes `TOKEN`.
  *    Writers check `EXCLUSIVE` after taking their slot (and back off until it clears), so while
- *    the owner holds both, no write or barrier touches the files. A cut then moves `RESERVED`,
+ *    the owner holds both, no write or barrier touches the files, and the log ends at
+ *    `RESERVED` (not at the watermark: a writer backing off holds its slot for a moment with a
+ *    stale LSN). A cut then moves `RESERVED`,
  *    every `SLOT_LSN` and (if above) `DURABLE` down to the new end and records the cut, before
  *    `EXCLUSIVE` clears. A durable call for a specific record compares against the cuts made
  *    since the record was written: if one removed it, the call fails rather than wait forever
