@@ -264,7 +264,7 @@ export class Wal {
   /**
    * A handle another thread passes to {@link Wal.attach} to append to this log in parallel.
    * It is plain data (structured-cloneable); send it with `postMessage`.
-   * @throws WalError `INVALID_ARGUMENT` unless the log is a file opened with `Wal.open`
+   * @throws WalError `INVALID_ARGUMENT` unless the log is a single file opened with `Wal.open`
    * (a store in this thread's memory cannot be reached from another thread).
    * @example
    * const worker = new Worker("./writer.ts");

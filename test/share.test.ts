@@ -70,6 +70,17 @@ describe("Wal.attach()", () => {
     expect(walErrorOf(() => wal.share()).code).toBe("INVALID_ARGUMENT");
   });
 
+  test("share() of a segmented log is refused (not supported yet), and truncation from an attached Wal too", () => {
+    using segmented = Wal.open(logPath(dir, "segments"), { segmentSize: 64 });
+    expect(walErrorOf(() => segmented.share()).code).toBe("INVALID_ARGUMENT");
+    using owner = Wal.open(logPath(dir));
+    const lsn = owner.append("a record");
+    using attached = Wal.attach(owner.share());
+    expect(walErrorOf(() => attached.truncateAfter(lsn)).code).toBe("INVALID_ARGUMENT");
+    expect(walErrorOf(() => attached.truncateBefore(lsn)).code).toBe("INVALID_ARGUMENT");
+    expect(owner.len).toBe(lsn + 16);
+  });
+
   test("a malformed handle is INVALID_ARGUMENT and writes nothing", () => {
     const path = logPath(dir);
     using owner = Wal.open(path);
