@@ -19,6 +19,10 @@
  *   recovers from the right record; segments left below the head's segment are ignored.
  * - Never destroy on doubt: a missing segment or a damaged `head` is an error at open, and
  *   nothing is deleted or cut (the Rust crate reads both as "the log ends here" and cuts).
+ *
+ * The second invariant needs the log written in LSN order, by one thread: when a write reaches
+ * segment k + 1, every byte of segment k is written. That is why `share()` refuses segmented
+ * logs for now; Workers writing in parallel would need segments preallocated to S instead.
  */
 
 import {
