@@ -665,8 +665,9 @@ export class Wal {
       }
       reason ??= scanner.reason;
       // The head file names a record boundary; damage there with records after it means the
-      // head itself is wrong, and cutting there would drop the whole log: refuse instead.
-      const atHead = damaged === head && head > 0;
+      // head, or its record, is damaged, and cutting there would drop the whole log: refuse,
+      // unless "skip" keeps the region like any other.
+      const atHead = damaged === head && head > 0 && this.recoveryPolicy !== "skip";
       if (!lookPastDamage && !atHead) break;
       const damage = scanner.reason;
       const next = scanner.resync();

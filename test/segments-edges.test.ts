@@ -338,6 +338,31 @@ describe("open", () => {
     expect(snapshot(path)).toEqual(before);
   });
 
+  test('damage in the record at the head: refused by default, kept and skipped under recovery "skip"', () => {
+    const path = logPath(dir, "segments");
+    const { lsns } = writeFixed(path, 32, 14, 24); // 32-byte frames: record i at 32 * i
+    {
+      using wal = Wal.open(path, { segmentSize: 32 });
+      wal.truncateBefore(lsns[5]!);
+    }
+    const segment = join(path, name(5));
+    const bytes = readFileSync(segment);
+    bytes[12]! ^= 0xff; // a payload byte of the record at the head
+    writeFileSync(segment, bytes);
+    const before = snapshot(path);
+    expect(walErrorOf(() => Wal.open(path, { segmentSize: 32 })).code).toBe("CORRUPTION");
+    expect(snapshot(path)).toEqual(before);
+    const reported: number[] = [];
+    using wal = Wal.open(path, {
+      segmentSize: 32,
+      recovery: "skip",
+      onCorrupt: (error) => reported.push(error.offset),
+    });
+    expect(wal.recovery.damagedRegions).toBe(1);
+    expect([...wal.iter()].map((r) => r.lsn)).toEqual(lsns.slice(6));
+    expect(reported).toEqual([lsns[5]!]);
+  });
+
   test("a head at the end, then a record torn by a crash: the torn tail is cut, not refused", () => {
     const path = logPath(dir, "segments");
     const { end } = writeFixed(path, 32, 10, 24);
