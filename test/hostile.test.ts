@@ -11,6 +11,7 @@ import { closeSync, openSync, writeSync } from "node:fs";
 import { CorruptionError, MemoryStore, Wal, WalError, type WalOptions } from "../src/index.ts";
 import { SCAN_CHUNK_SIZE } from "../src/record.ts";
 import { walErrorOf } from "./support/errors.ts";
+import { drain } from "./support/iterate.ts";
 import { mulberry32, randomBytes, seedFromEnv } from "./support/random.ts";
 import { allStoreKinds, type LogUnderTest } from "./support/stores.ts";
 import { logPath, tempDir } from "./support/temp.ts";
@@ -26,20 +27,6 @@ function openChecked(open: () => Wal): Wal {
   } catch (error) {
     expect(error).toBeInstanceOf(WalError);
     throw error;
-  }
-}
-
-/**
- * Drains an iterator, returning what it yielded and what it threw (null when it ended). Calling
- * `start` is inside the catch, so an error thrown eagerly counts as thrown before any yield.
- */
-function drain<T>(start: () => Iterable<T>): { yielded: T[]; thrown: unknown } {
-  const yielded: T[] = [];
-  try {
-    for (const item of start()) yielded.push(item);
-    return { yielded, thrown: null };
-  } catch (error) {
-    return { yielded, thrown: error };
   }
 }
 
