@@ -4,6 +4,9 @@
  * folds a value from the work into a hash that is printed, so the work cannot be optimised away.
  */
 
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
 /**
  * The timed work of one round. It returns a value to consume; async work (concurrent commits,
  * Workers) returns a promise of it, and the timer stops when that settles.
@@ -110,5 +113,18 @@ export function printComparison(c: Comparison): void {
     `${c.title.padEnd(34)} ${c.contender.name}: ${c.contender.perOperationNs.toFixed(0).padStart(6)} ns/${c.unit} (${perSecond(c.contender.perOperationNs)}/s)` +
       `   ${c.baseline.name}: ${c.baseline.perOperationNs.toFixed(0).padStart(6)} ns/${c.unit} (${perSecond(c.baseline.perOperationNs)}/s)` +
       `   time ratio ${c.timeRatio.toFixed(2)}×`,
+  );
+}
+
+/** The payload every 256-byte row appends: fixed bytes, so runs compare like with like. */
+export const BENCH_PAYLOAD = new Uint8Array(256).map((_, i) => i * 31);
+
+/** Writes a run's comparisons to `bench/results/<name>.json` (not committed). */
+export function writeResults(name: string, size: string, results: readonly Comparison[]): void {
+  const dir = join(import.meta.dir, "results");
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    join(dir, `${name}.json`),
+    JSON.stringify({ size, bun: Bun.version, results }, null, 2),
   );
 }

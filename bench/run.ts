@@ -21,12 +21,10 @@
 import {
   closeSync,
   fdatasyncSync,
-  mkdirSync,
   mkdtempSync,
   openSync,
   readSync,
   rmSync,
-  writeFileSync,
   writeSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -36,12 +34,14 @@ import { Wal } from "../src/index.ts";
 import { sealFrame } from "../src/record.ts";
 import { runConcurrency } from "./concurrency.ts";
 import {
+  BENCH_PAYLOAD,
   type Comparison,
   compare,
   consume,
   formatCount,
   printComparison as print,
   workDigest,
+  writeResults,
 } from "./harness.ts";
 import { runSegments } from "./segments.ts";
 
@@ -85,16 +85,15 @@ const size = SIZES[sizeName];
 if (size === undefined)
   throw new Error(`WAL_BENCH_SIZE must be one of ${Object.keys(SIZES).join(", ")}`);
 
-const RECORD_SIZE = 256;
-const FRAME_SIZE = RECORD_SIZE + 8;
+const FRAME_SIZE = BENCH_PAYLOAD.length + 8;
 const dir = mkdtempSync(join(tmpdir(), "wal-db-bench-"));
 let fileCounter = 0;
 const freshPath = () => join(dir, `f${++fileCounter}`);
 
-const payload = new Uint8Array(RECORD_SIZE).map((_, i) => i * 31);
+const payload = BENCH_PAYLOAD;
 const frame = new Uint8Array(FRAME_SIZE);
 frame.set(payload, 8);
-sealFrame(frame, RECORD_SIZE);
+sealFrame(frame, payload.length);
 
 /** A side that appends `count` records to a fresh Wal per round. */
 function walSide(name: string, count: number, durable: boolean) {
@@ -289,9 +288,5 @@ for (const line of concurrency) console.log(line);
 for (const line of segments) console.log(line);
 console.log(`work hash ${workDigest()}`);
 
-mkdirSync(join(import.meta.dir, "results"), { recursive: true });
-writeFileSync(
-  join(import.meta.dir, "results", `latest-${sizeName}.json`),
-  JSON.stringify({ size: sizeName, bun: Bun.version, results }, null, 2),
-);
+writeResults(`latest-${sizeName}`, sizeName, results);
 rmSync(dir, { recursive: true, force: true });

@@ -23,18 +23,20 @@
  * once and checks the free space first.
  */
 
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statfsSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, statfsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { Wal } from "../src/index.ts";
 import type { BenchContext } from "./concurrency.ts";
 import {
+  BENCH_PAYLOAD,
   type Comparison,
   compare,
   formatCount,
   printComparison,
   type Side,
   workDigest,
+  writeResults,
 } from "./harness.ts";
 
 /** The sizes of these rows, by WAL_BENCH_SIZE. */
@@ -352,7 +354,7 @@ if (import.meta.main) {
   );
   try {
     const summary = await runSegments(sizeName, {
-      payload: new Uint8Array(256).map((_, i) => i * 31),
+      payload: BENCH_PAYLOAD,
       freshPath: () => join(dir, `f${++fileCounter}`),
       report(c) {
         results.push(c);
@@ -362,11 +364,7 @@ if (import.meta.main) {
     console.log("");
     for (const line of summary) console.log(line);
     console.log(`work hash ${workDigest()}`);
-    mkdirSync(join(import.meta.dir, "results"), { recursive: true });
-    writeFileSync(
-      join(import.meta.dir, "results", `segments-${sizeName}.json`),
-      JSON.stringify({ size: sizeName, bun: Bun.version, results }, null, 2),
-    );
+    writeResults(`segments-${sizeName}`, sizeName, results);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
