@@ -5,7 +5,7 @@
 
 import { describe, expect, test } from "bun:test";
 import { appendFileSync, readdirSync, statSync } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 import {
   FileStore,
   IoError,
@@ -233,6 +233,36 @@ describe("barriers of a segmented log", () => {
     wal.append("twenty-four bytes each..");
     wal.sync();
     expect(targets).toEqual(["00000000000000000004.wal", "directory", "00000000000000000005.wal"]);
+  });
+
+  test("Wal.open() of a new directory syncs its parent; recovery syncs every segment and the directory", () => {
+    const synced: string[] = [];
+    const platform: Platform = {
+      ...currentPlatform(),
+      barrier(fd, target) {
+        synced.push(target);
+        currentPlatform().barrier(fd, target);
+      },
+      syncDirectory(path) {
+        synced.push(`directory ${path}`);
+        currentPlatform().syncDirectory(path);
+      },
+    };
+    const path = logPath(dir, "segments");
+    Wal.withStore(SegmentedStore.open(path, 64, { platform })).close();
+    // Creating the directory: its name in the parent must be durable before any segment is.
+    expect(synced[0]).toBe(`directory ${dirname(path)}`);
+    {
+      using wal = Wal.open(path, { segmentSize: 64 });
+      for (let i = 0; i < 10; i++) wal.append("twenty-four bytes each..");
+    }
+    synced.length = 0;
+    // A crashed writer may have left any segment unsynced: reopening syncs them all.
+    Wal.withStore(SegmentedStore.open(path, 64, { platform })).close();
+    expect(synced).toEqual([
+      ...[0, 1, 2, 3, 4].map((k) => join(path, `0000000000000000000${k}.wal`)),
+      `directory ${path}`,
+    ]);
   });
 
   test("Wal.truncateBefore() makes the records, then the head, durable before it deletes a segment", () => {
