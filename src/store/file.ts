@@ -5,19 +5,11 @@
  * is open, so two `Wal`s can never write the same file.
  */
 
-import {
-  closeSync,
-  constants,
-  fstatSync,
-  ftruncateSync,
-  openSync,
-  readSync,
-  statSync,
-  writeSync,
-} from "node:fs";
+import { constants, fstatSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { describeValue, invalidArgument, ioErrorFrom, locked } from "../errors.ts";
 import { currentPlatform, type Platform } from "../platform/index.ts";
+import { type FileSystem, nodeFileSystem } from "./file-system.ts";
 import type { WalStore } from "./store.ts";
 
 /** Options for {@link FileStore.open}. */
@@ -27,6 +19,12 @@ export interface FileStoreOptions {
    * @default the table for this OS, from `src/platform/`
    */
   platform?: Platform;
+  /**
+   * The file calls to use. Tests pass a simulated file system to compute what a power loss
+   * could leave on disk, or to fail any call.
+   * @default `node:fs`
+   */
+  fileSystem?: FileSystem;
 }
 
 /** A {@link WalStore} over one file, locked exclusively while open. */
@@ -43,12 +41,13 @@ export class FileStore implements WalStore {
     path: string,
     created: boolean,
     private readonly platform: Platform,
+    private readonly fs: FileSystem,
     /** False for a store attached to another store's descriptor: its `close` leaves it open. */
     private readonly ownsDescriptor: boolean,
   ) {
     this.description = path;
     this.created = created;
-    this.currentSize = statSize(fd, path);
+    this.currentSize = statSize(fs, fd, path);
   }
 
   /**
@@ -66,13 +65,14 @@ export class FileStore implements WalStore {
     }
     const absolute = resolve(path);
     const platform = options.platform ?? currentPlatform();
-    const { fd, created } = openOrCreate(absolute);
+    const fs = options.fileSystem ?? nodeFileSystem;
+    const { fd, created } = openOrCreate(fs, absolute);
     try {
       if (!platform.tryLockExclusive(fd, absolute)) throw locked(absolute);
       platform.syncDirectory(dirname(absolute));
-      return new FileStore(fd, absolute, created, platform, true);
+      return new FileStore(fd, absolute, created, platform, fs, true);
     } catch (error) {
-      closeSync(fd);
+      fs.closeSync(fd);
       throw error;
     }
   }
@@ -93,15 +93,16 @@ export class FileStore implements WalStore {
       same = false;
     }
     if (!same) throw invalidArgument(`descriptor ${fd} is not open on ${path}`);
-    return new FileStore(fd, path, false, currentPlatform(), false);
+    return new FileStore(fd, path, false, currentPlatform(), nodeFileSystem, false);
   }
 
   /**
    * What another thread of this process needs to attach to this store: the descriptor and
-   * path. Null when the store runs on an injected platform, which other threads cannot share.
+   * path. Null when the store runs on an injected platform or file system, which other threads
+   * cannot share.
    */
   shareable(): { readonly fd: number; readonly path: string } | null {
-    if (this.platform !== currentPlatform()) return null;
+    if (this.platform !== currentPlatform() || this.fs !== nodeFileSystem) return null;
     return { fd: this.fd, path: this.description };
   }
 
@@ -113,7 +114,13 @@ export class FileStore implements WalStore {
     let done = 0;
     try {
       while (done < target.length) {
-        const count = readSync(this.fd, target, done, target.length - done, position + done);
+        const count = this.fs.readSync(
+          this.fd,
+          target,
+          done,
+          target.length - done,
+          position + done,
+        );
         if (count === 0) break;
         done += count;
       }
@@ -127,7 +134,7 @@ export class FileStore implements WalStore {
     let done = 0;
     try {
       while (done < length) {
-        const count = writeSync(this.fd, source, done, length - done, position + done);
+        const count = this.fs.writeSync(this.fd, source, done, length - done, position + done);
         // A regular file only writes nothing when it cannot grow; say so rather than spin.
         if (count === 0)
           throw Object.assign(new Error("write made no progress"), { code: "ENOSPC" });
@@ -148,7 +155,7 @@ export class FileStore implements WalStore {
       );
     }
     try {
-      ftruncateSync(this.fd, size);
+      this.fs.ftruncateSync(this.fd, size);
     } catch (error) {
       throw ioErrorFrom("ftruncate", this.description, error);
     }
@@ -168,24 +175,24 @@ export class FileStore implements WalStore {
     if (!this.ownsDescriptor) return;
     // Closing the descriptor releases the flock, which belongs to this open file description.
     try {
-      closeSync(this.fd);
+      this.fs.closeSync(this.fd);
     } catch (error) {
       throw ioErrorFrom("close", this.description, error);
     }
   }
 }
 
-function openOrCreate(path: string): { fd: number; created: boolean } {
+function openOrCreate(fs: FileSystem, path: string): { fd: number; created: boolean } {
   try {
     return {
-      fd: openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o644),
+      fd: fs.openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o644),
       created: true,
     };
   } catch (error) {
     if ((error as { code?: string }).code !== "EEXIST") throw ioErrorFrom("open", path, error);
   }
   try {
-    return { fd: openSync(path, constants.O_RDWR), created: false };
+    return { fd: fs.openSync(path, constants.O_RDWR), created: false };
   } catch (error) {
     if ((error as { code?: string }).code === "EISDIR") {
       throw invalidArgument(
@@ -196,9 +203,9 @@ function openOrCreate(path: string): { fd: number; created: boolean } {
   }
 }
 
-function statSize(fd: number, path: string): number {
+function statSize(fs: FileSystem, fd: number, path: string): number {
   try {
-    return fstatSync(fd).size;
+    return fs.fstatSync(fd).size;
   } catch (error) {
     throw ioErrorFrom("fstat", path, error);
   }

@@ -25,20 +25,7 @@
  * logs for now; Workers writing in parallel would need segments preallocated to S instead.
  */
 
-import {
-  closeSync,
-  constants,
-  ftruncateSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  readSync,
-  renameSync,
-  statSync,
-  unlinkSync,
-  writeSync,
-} from "node:fs";
+import { closeSync, constants, openSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { crc32c } from "../crc32c.ts";
 import {
@@ -50,6 +37,7 @@ import {
   segmentSizeMismatch,
 } from "../errors.ts";
 import { currentPlatform, type Platform } from "../platform/index.ts";
+import { type FileSystem, nodeFileSystem } from "./file-system.ts";
 import type { WalStore } from "./store.ts";
 
 /** Segment file names: the index as 20 zero-padded decimal digits, then `.wal`. */
@@ -129,6 +117,12 @@ export interface SegmentedStoreOptions {
    * @default the table for this OS, from `src/platform/`
    */
   platform?: Platform;
+  /**
+   * The file calls to use. Tests pass a simulated file system to compute what a power loss
+   * could leave on disk, or to fail any call.
+   * @default `node:fs`
+   */
+  fileSystem?: FileSystem;
 }
 
 /** A {@link WalStore} over a directory of segment files, locked exclusively while open. */
@@ -152,6 +146,7 @@ export class SegmentedStore implements WalStore {
     readonly segmentSize: number,
     private readonly lockFd: number,
     private readonly platform: Platform,
+    private readonly fs: FileSystem,
     layout: Layout,
   ) {
     this.description = directory;
@@ -179,30 +174,31 @@ export class SegmentedStore implements WalStore {
     }
     const absolute = resolve(directory);
     const platform = options.platform ?? currentPlatform();
-    createDirectory(absolute, platform);
+    const fs = options.fileSystem ?? nodeFileSystem;
+    createDirectory(fs, absolute, platform);
     const lockPath = join(absolute, LOCK_FILE);
     let lockFd: number;
     try {
-      lockFd = openSync(lockPath, constants.O_RDWR | constants.O_CREAT, 0o644);
+      lockFd = fs.openSync(lockPath, constants.O_RDWR | constants.O_CREAT, 0o644);
     } catch (error) {
       throw ioErrorFrom("open", lockPath, error);
     }
     try {
       if (!platform.tryLockExclusive(lockFd, absolute)) throw locked(absolute);
-      const layout = readLayout(absolute, segmentSize);
-      return new SegmentedStore(absolute, segmentSize, lockFd, platform, layout);
+      const layout = readLayout(fs, absolute, segmentSize);
+      return new SegmentedStore(absolute, segmentSize, lockFd, platform, fs, layout);
     } catch (error) {
-      closeSync(lockFd);
+      fs.closeSync(lockFd);
       throw error;
     }
   }
 
   /**
    * Where another thread (the sync thread) runs this log's barriers: by directory, since it
-   * opens each segment itself. Null when the store runs on an injected platform.
+   * opens each segment itself. Null when the store runs on an injected platform or file system.
    */
   barrierTarget(): { kind: "segments"; directory: string; segmentSize: number } | null {
-    if (this.platform !== currentPlatform()) return null;
+    if (this.platform !== currentPlatform() || this.fs !== nodeFileSystem) return null;
     return { kind: "segments", directory: this.description, segmentSize: this.segmentSize };
   }
 
@@ -243,7 +239,13 @@ export class SegmentedStore implements WalStore {
         let written = 0;
         try {
           while (written < want) {
-            const count = writeSync(fd, source, done + written, want - written, local + written);
+            const count = this.fs.writeSync(
+              fd,
+              source,
+              done + written,
+              want - written,
+              local + written,
+            );
             if (count === 0)
               throw Object.assign(new Error("write made no progress"), { code: "ENOSPC" });
             written += count;
@@ -283,7 +285,7 @@ export class SegmentedStore implements WalStore {
     if (fd < 0) return;
     const path = join(this.description, segmentName(keep));
     try {
-      ftruncateSync(fd, size - keep * this.segmentSize);
+      this.fs.ftruncateSync(fd, size - keep * this.segmentSize);
     } catch (error) {
       throw ioErrorFrom("ftruncate", path, error);
     }
@@ -337,7 +339,7 @@ export class SegmentedStore implements WalStore {
     let failure: unknown;
     for (const fd of this.descriptors.values()) {
       try {
-        closeSync(fd);
+        this.fs.closeSync(fd);
       } catch (error) {
         failure ??= error;
       }
@@ -345,7 +347,7 @@ export class SegmentedStore implements WalStore {
     this.descriptors.clear();
     try {
       // Closing the lock file's descriptor releases the lock.
-      closeSync(this.lockFd);
+      this.fs.closeSync(this.lockFd);
     } catch (error) {
       failure ??= error;
     }
@@ -363,7 +365,7 @@ export class SegmentedStore implements WalStore {
     const path = join(this.description, segmentName(index));
     if (index <= this.highest || !create) {
       try {
-        return this.keep(index, openSync(path, constants.O_RDWR));
+        return this.keep(index, this.fs.openSync(path, constants.O_RDWR));
       } catch (error) {
         if ((error as { code?: string }).code === "ENOENT" && !create) return -1;
         throw ioErrorFrom("open", path, error);
@@ -374,7 +376,7 @@ export class SegmentedStore implements WalStore {
       this.platform.barrier(previous, join(this.description, segmentName(index - 1)));
     let fd: number;
     try {
-      fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o644);
+      fd = this.fs.openSync(path, constants.O_RDWR | constants.O_CREAT, 0o644);
     } catch (error) {
       throw ioErrorFrom("open", path, error);
     }
@@ -390,7 +392,7 @@ export class SegmentedStore implements WalStore {
     if (this.descriptors.size > OPEN_SEGMENTS) {
       const [oldest, oldestFd] = this.descriptors.entries().next().value!;
       this.descriptors.delete(oldest);
-      closeSync(oldestFd);
+      this.fs.closeSync(oldestFd);
     }
     return fd;
   }
@@ -399,7 +401,7 @@ export class SegmentedStore implements WalStore {
     let done = 0;
     try {
       while (done < target.length) {
-        const count = readSync(fd, target, done, target.length - done, local + done);
+        const count = this.fs.readSync(fd, target, done, target.length - done, local + done);
         if (count === 0) break;
         done += count;
       }
@@ -413,11 +415,11 @@ export class SegmentedStore implements WalStore {
     const fd = this.descriptors.get(index);
     if (fd !== undefined) {
       this.descriptors.delete(index);
-      closeSync(fd);
+      this.fs.closeSync(fd);
     }
     const path = join(this.description, segmentName(index));
     try {
-      unlinkSync(path);
+      this.fs.unlinkSync(path);
     } catch (error) {
       if ((error as { code?: string }).code !== "ENOENT") throw ioErrorFrom("unlink", path, error);
     }
@@ -428,23 +430,23 @@ export class SegmentedStore implements WalStore {
     const final = join(this.description, HEAD_FILE);
     let fd: number;
     try {
-      fd = openSync(temp, constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC, 0o644);
+      fd = this.fs.openSync(temp, constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC, 0o644);
     } catch (error) {
       throw ioErrorFrom("open", temp, error);
     }
     try {
       const bytes = encodeHead(head);
-      if (writeSync(fd, bytes, 0, bytes.length, 0) !== bytes.length) {
+      if (this.fs.writeSync(fd, bytes, 0, bytes.length, 0) !== bytes.length) {
         throw Object.assign(new Error("short write"), { code: "EIO" });
       }
       this.platform.barrier(fd, temp);
     } catch (error) {
       throw ioErrorFrom("write", temp, error);
     } finally {
-      closeSync(fd);
+      this.fs.closeSync(fd);
     }
     try {
-      renameSync(temp, final);
+      this.fs.renameSync(temp, final);
     } catch (error) {
       throw ioErrorFrom("rename", temp, error);
     }
@@ -452,7 +454,7 @@ export class SegmentedStore implements WalStore {
   }
 
   private segmentIndices(): number[] {
-    return listSegments(this.description).map((segment) => segment.index);
+    return listSegments(this.fs, this.description).map((segment) => segment.index);
   }
 }
 
@@ -468,9 +470,9 @@ interface SegmentFile {
   readonly length: number;
 }
 
-function createDirectory(path: string, platform: Platform): void {
+function createDirectory(fs: FileSystem, path: string, platform: Platform): void {
   try {
-    if (!statSync(path).isDirectory()) {
+    if (!fs.statSync(path).isDirectory()) {
       throw invalidArgument(
         `${path} is a file, not a segmented log's directory; open a single-file log without segmentSize`,
       );
@@ -480,7 +482,7 @@ function createDirectory(path: string, platform: Platform): void {
     if ((error as { code?: string }).code !== "ENOENT") throw ioErrorFrom("stat", path, error);
   }
   try {
-    mkdirSync(path);
+    fs.mkdirSync(path);
   } catch (error) {
     throw ioErrorFrom("mkdir", path, error);
   }
@@ -489,10 +491,10 @@ function createDirectory(path: string, platform: Platform): void {
 }
 
 /** The segment files in `directory`, by increasing index, with their lengths. */
-function listSegments(directory: string): SegmentFile[] {
+function listSegments(fs: FileSystem, directory: string): SegmentFile[] {
   let names: string[];
   try {
-    names = readdirSync(directory);
+    names = fs.readdirSync(directory);
   } catch (error) {
     throw ioErrorFrom("readdir", directory, error);
   }
@@ -504,7 +506,7 @@ function listSegments(directory: string): SegmentFile[] {
     const path = join(directory, name);
     let length: number;
     try {
-      const stat = statSync(path);
+      const stat = fs.statSync(path);
       if (!stat.isFile()) continue;
       length = stat.size;
     } catch (error) {
@@ -519,9 +521,9 @@ function listSegments(directory: string): SegmentFile[] {
  * Reads and checks the layout: the head, the segments from the head's on (no gap), every
  * segment but the last exactly `segmentSize` bytes. Throws rather than guess.
  */
-function readLayout(directory: string, segmentSize: number): Layout {
-  const segments = listSegments(directory);
-  const head = readHead(directory);
+function readLayout(fs: FileSystem, directory: string, segmentSize: number): Layout {
+  const segments = listSegments(fs, directory);
+  const head = readHead(fs, directory);
   const highest = segments.at(-1);
   // Leftovers below the head's segment were full, non-last segments when they were written.
   const first = Math.floor((head ?? 0) / segmentSize);
@@ -568,11 +570,11 @@ function readLayout(directory: string, segmentSize: number): Layout {
 }
 
 /** The head the `head` file names, or null when there is none. */
-function readHead(directory: string): number | null {
+function readHead(fs: FileSystem, directory: string): number | null {
   const path = join(directory, HEAD_FILE);
   let bytes: Uint8Array;
   try {
-    bytes = readFileSync(path);
+    bytes = fs.readFileSync(path);
   } catch (error) {
     if ((error as { code?: string }).code === "ENOENT") return null;
     throw ioErrorFrom("read", path, error);
