@@ -1,0 +1,215 @@
+/**
+ * Every operation of a workload failed in turn, on the simulated disk (test/support/sim-disk.ts):
+ * operation #k (a write, barrier, directory sync, truncate, rename, unlink, file creation or
+ * mkdir, counted from the open on) fails once or from then on, with EIO, ENOSPC, EDQUOT or
+ * EFBIG, or a write comes back short; k runs from 1 until the workload completes without
+ * meeting the fault. A failed barrier drops the file's unsynced data from the durable image, as
+ * Linux does, though reads still return it.
+ *
+ * For each run: every error the log throws is a `WalError`; once a write or barrier has failed,
+ * no later durability call succeeds (fail-stop: a failed barrier is never retried and then
+ * trusted); then a power loss: the image keeping only durable data, and the image keeping
+ * everything, are recovered and checked against the oracle (test/support/oracle.ts).
+ *
+ * Also the real errno path: `/dev/full` refuses writes with ENOSPC through `node:fs` and its
+ * barrier fails with EINVAL through `bun:ffi`. Knobs: WAL_SEED replays the payloads.
+ */
+
+import { afterAll, describe, expect, test } from "bun:test";
+import { FileStore, IoError, Wal, type WalError } from "../src/index.ts";
+import { walErrorOf } from "./support/errors.ts";
+import { reportFigures } from "./support/knobs.ts";
+import { typed } from "./support/oracle.ts";
+import { mulberry32, seedFromEnv } from "./support/random.ts";
+import { type Fault, imageOf, SimDisk } from "./support/sim-disk.ts";
+import {
+  checkRecovery,
+  clean,
+  Driver,
+  emptyTally,
+  type LogKind,
+  openSim,
+  type Seams,
+  type Tally,
+} from "./support/sim-harness.ts";
+
+const SEED = seedFromEnv(0xfa017);
+const ERRNOS = ["EIO", "ENOSPC", "EDQUOT", "EFBIG"] as const;
+const total = emptyTally();
+let faults = 0;
+let runs = 0;
+
+/** The workload: every kind of call, so every kind of operation is reached. */
+function steps(kind: LogKind): ((driver: Driver, lsns: number[]) => unknown)[] {
+  const list: ((driver: Driver, lsns: number[]) => unknown)[] = [
+    (d, lsns) => lsns.push(d.append()),
+    (d, lsns) => lsns.push(d.append()),
+    (d) => d.sync(),
+    (d, lsns) => d.commit().then((lsn) => lsns.push(lsn)),
+    (d, lsns) => lsns.push(...d.appendBatch(3)),
+    (d, lsns) => lsns.push(d.appendAndSync()),
+    (d, lsns) => d.truncateAfter(lsns[3]!),
+    (d, lsns) => lsns.push(d.append()),
+    (d) => d.syncAsync(),
+  ];
+  if (kind === "segmented") list.push((d, lsns) => d.truncateBefore(lsns[2]!));
+  list.push((d, lsns) => lsns.push(d.appendAndSync()));
+  return list;
+}
+
+/** What one run under one fault did. */
+interface Run {
+  readonly operations: number;
+  readonly injected: number;
+  readonly tally: Tally;
+  /** Durability calls that succeeded after a write or barrier had failed. */
+  readonly notFailStop: number;
+}
+
+async function runWithFault(
+  kind: LogKind,
+  fault: Fault | null,
+  seams?: (disk: SimDisk) => Seams,
+): Promise<Run> {
+  const disk = new SimDisk();
+  disk.injectFault(fault);
+  const tally = emptyTally();
+  let notFailStop = 0;
+  let driver: Driver | null = null;
+  const untyped = (error: unknown) => {
+    if (!typed(error)) {
+      tally.untyped++;
+      tally.problems.push(`untyped: ${String(error)}`);
+    }
+  };
+  try {
+    driver = new Driver(openSim(disk, kind, seams?.(disk) ?? disk), mulberry32(SEED));
+  } catch (error) {
+    untyped(error);
+  }
+  if (driver !== null) {
+    const lsns: number[] = [];
+    let failed = false;
+    for (const step of steps(kind)) {
+      const acked = driver.model.snapshot().filter((r) => r.acked).length;
+      try {
+        await step(driver, lsns);
+        const nowAcked = driver.model.snapshot().filter((r) => r.acked).length;
+        if (failed && nowAcked > acked) notFailStop++;
+      } catch (error) {
+        untyped(error);
+        const code = (error as WalError).code;
+        // A refused argument (a step that needed an LSN an earlier failure never produced)
+        // is not an I/O failure.
+        if (code !== "INVALID_ARGUMENT") failed = true;
+      }
+    }
+    try {
+      driver.wal.close();
+    } catch (error) {
+      untyped(error);
+    }
+    const model = driver.model.snapshot();
+    const where = `${kind}, fault ${JSON.stringify(fault)}`;
+    checkRecovery(disk.afterPowerLoss(), kind, model, tally, `${where}, pending lost`);
+    const state = disk.crashState();
+    checkRecovery(imageOf(state, state.pending), kind, model, tally, `${where}, pending persisted`);
+  }
+  return { operations: disk.operations, injected: disk.faultsInjected, tally, notFailStop };
+}
+
+function add(run: Run): void {
+  runs++;
+  faults += run.injected;
+  total.images += run.tally.images;
+  total.lost += run.tally.lost;
+  total.phantom += run.tally.phantom;
+  total.untyped += run.tally.untyped;
+  total.refused += run.tally.refused;
+  total.unstable += run.tally.unstable + run.notFailStop;
+}
+
+describe.each(["file", "segmented"] as LogKind[])(
+  "every operation failed in turn, %s log",
+  (kind) => {
+    const variants: { name: string; fault: (at: number) => Fault }[] = [];
+    for (const errno of ERRNOS) {
+      variants.push({ name: `${errno} once`, fault: (at) => ({ at, errno, mode: "once" }) });
+      variants.push({
+        name: `${errno} from then on`,
+        fault: (at) => ({ at, errno, mode: "sticky" }),
+      });
+    }
+    variants.push({
+      name: "a short write",
+      fault: (at) => ({ at, errno: "ENOSPC", mode: "once", shortWrite: true }),
+    });
+
+    for (const variant of variants) {
+      test(`${variant.name} (WAL_SEED=${SEED})`, async () => {
+        const baseline = await runWithFault(kind, null);
+        expect(clean(baseline.tally)).toBe(true);
+        let reachedEnd = false;
+        let hit = 0;
+        for (let at = 1; !reachedEnd; at++) {
+          const run = await runWithFault(kind, variant.fault(at));
+          add(run);
+          if (run.injected === 0) reachedEnd = true;
+          else hit++;
+          if (!clean(run.tally) || run.notFailStop > 0) {
+            throw new Error(
+              `${variant.name} at operation ${at}: ${run.notFailStop} acknowledgements after a failure; ` +
+                JSON.stringify(run.tally, null, 1),
+            );
+          }
+        }
+        // Every operation of the fault-free run was failed once.
+        expect(hit).toBeGreaterThanOrEqual(baseline.operations);
+      });
+    }
+  },
+);
+
+describe("the real errno path, on /dev/full", () => {
+  test.skipIf(process.platform !== "linux")(
+    "a write fails with ENOSPC through node:fs, a barrier with EINVAL through bun:ffi",
+    () => {
+      const store = FileStore.open("/dev/full");
+      try {
+        const write = walErrorOf(() => store.write(new Uint8Array(16), 16, 0));
+        expect(write).toBeInstanceOf(IoError);
+        expect((write as IoError).errno).toBe("ENOSPC");
+        const barrier = walErrorOf(() => store.sync());
+        expect(barrier).toBeInstanceOf(IoError);
+        expect((barrier as IoError).syscall).toBe("fdatasync");
+        expect((barrier as IoError).errno).toBe("EINVAL");
+      } finally {
+        store.close();
+      }
+    },
+  );
+
+  test.skipIf(process.platform !== "linux")(
+    "opening a log there is refused with a typed IO error",
+    () => {
+      expect(walErrorOf(() => Wal.open("/dev/full").close()).code).toBe("IO");
+    },
+  );
+});
+
+afterAll(() => {
+  reportFigures("faults", {
+    checked: faults,
+    unit: "injected faults",
+    lost: total.lost,
+    phantom: total.phantom,
+    untyped: total.untyped,
+    extra: {
+      runs,
+      recoveredImages: total.images,
+      refused: total.refused,
+      notFailStop: total.unstable,
+    },
+    seed: SEED,
+  });
+});

@@ -1,0 +1,199 @@
+/**
+ * Negative controls: proof that the crash-image and fault harnesses see the bugs they exist to
+ * catch. Each test runs a harness with one safety step of the log removed, by running the
+ * workload on a copy of the simulated disk's seams that skips that step while reporting
+ * success, and asserts that the harness reports lost or stale records. If a harness stopped
+ * checking (an oracle that accepts anything, images that never drop unsynced data), these
+ * tests fail.
+ *
+ * - no directory sync: a new log file's or segment's name is never made durable;
+ * - acknowledging above a hole: one write silently never reaches the disk, and the log
+ *   acknowledges the records after it;
+ * - retrying a failed barrier: a barrier that fails with EIO is retried, and its success
+ *   trusted, though the failure dropped the data;
+ * - a truncation that is not durable: the barrier after a cut is skipped.
+ */
+
+import { describe, expect, test } from "bun:test";
+import type { Workload } from "./support/explore.ts";
+import { explore } from "./support/explore.ts";
+import { mulberry32, seedFromEnv } from "./support/random.ts";
+import { imageOf, SimDisk } from "./support/sim-disk.ts";
+import {
+  checkRecovery,
+  Driver,
+  emptyTally,
+  type LogKind,
+  openSim,
+  type Seams,
+} from "./support/sim-harness.ts";
+
+const SEED = seedFromEnv(0x0c0de);
+const BUDGET = { randomSubsets: 2, tearsPerWrite: 1 };
+
+const appendsAndSyncs: Workload = async (driver) => {
+  for (let i = 0; i < 6; i++) {
+    if (i % 2 === 0) driver.appendAndSync();
+    else await driver.commit();
+  }
+};
+
+const truncation: Workload = (driver) => {
+  // Records small enough that several share a 64-byte segment: a cut inside one segment.
+  const lsns = [1, 2, 3, 4].map((i) => driver.append(Uint8Array.of(i, i, i, i)));
+  driver.sync();
+  driver.truncateAfter(lsns[0]!);
+};
+
+/** The disk's seams with `change` applied to a copy. */
+function broken(change: (disk: SimDisk, seams: Seams) => Partial<Seams>): (disk: SimDisk) => Seams {
+  return (disk) => {
+    const seams = { fileSystem: { ...disk.fileSystem }, platform: { ...disk.platform } };
+    return { ...seams, ...change(disk, seams) };
+  };
+}
+
+const noDirectorySync = broken((_, seams) => ({
+  platform: { ...seams.platform, syncDirectory: () => {} },
+}));
+
+const writeLost = broken((_, seams) => {
+  let writes = 0;
+  return {
+    fileSystem: {
+      ...seams.fileSystem,
+      // The third write reports success but never happens: a hole under later records.
+      writeSync: (fd, buffer, offset, length, position) =>
+        ++writes === 3 ? length : seams.fileSystem.writeSync(fd, buffer, offset, length, position),
+    },
+  };
+});
+
+const truncationNotDurable = broken((_, seams) => {
+  let skipNextBarrier = false;
+  return {
+    fileSystem: {
+      ...seams.fileSystem,
+      ftruncateSync: (fd, size) => {
+        seams.fileSystem.ftruncateSync(fd, size);
+        skipNextBarrier = true;
+      },
+    },
+    platform: {
+      ...seams.platform,
+      barrier: (fd, target) => {
+        if (skipNextBarrier) skipNextBarrier = false;
+        else seams.platform.barrier(fd, target);
+      },
+    },
+  };
+});
+
+const kinds: LogKind[] = ["file", "segmented"];
+
+describe.each(kinds)("the crash-image harness detects an injected bug, %s log", (kind) => {
+  test(`without directory syncs, acknowledged records are lost (WAL_SEED=${SEED})`, async () => {
+    const tally = await explore(appendsAndSyncs, {
+      kind,
+      next: mulberry32(SEED),
+      budget: BUDGET,
+      seams: noDirectorySync,
+    });
+    expect(tally.lost).toBeGreaterThan(0);
+  });
+
+  test(`with a hole under acknowledged records, they are lost (WAL_SEED=${SEED})`, async () => {
+    const tally = await explore(appendsAndSyncs, {
+      kind,
+      next: mulberry32(SEED),
+      budget: BUDGET,
+      seams: writeLost,
+    });
+    expect(tally.lost).toBeGreaterThan(0);
+  });
+
+  test(`with a cut that is not durable, removed records come back (WAL_SEED=${SEED})`, async () => {
+    const tally = await explore(truncation, {
+      kind,
+      next: mulberry32(SEED),
+      budget: BUDGET,
+      seams: truncationNotDurable,
+    });
+    expect(tally.phantom).toBeGreaterThan(0);
+    expect(tally.problems.some((problem) => problem.includes("stale"))).toBe(true);
+  });
+
+  test(`the same harness finds nothing wrong with every safety step in place (WAL_SEED=${SEED})`, async () => {
+    for (const workload of [appendsAndSyncs, truncation]) {
+      const tally = await explore(workload, { kind, next: mulberry32(SEED), budget: BUDGET });
+      expect(tally.lost + tally.phantom + tally.untyped + tally.refused + tally.unstable).toBe(0);
+    }
+  });
+});
+
+describe.each(kinds)("the fault harness detects an injected bug, %s log", (kind) => {
+  test("retrying a failed barrier and trusting it loses acknowledged records", async () => {
+    const retrying = broken((_, seams) => ({
+      platform: {
+        ...seams.platform,
+        barrier: (fd, target) => {
+          try {
+            seams.platform.barrier(fd, target);
+          } catch {
+            seams.platform.barrier(fd, target);
+          }
+        },
+      },
+    }));
+    let lost = 0;
+    // Fail each barrier in turn, as the fault loop does.
+    for (let at = 1; at < 40; at++) {
+      const disk = new SimDisk();
+      disk.injectFault({ at, errno: "EIO", mode: "once" });
+      let driver: Driver;
+      try {
+        driver = new Driver(openSim(disk, kind, retrying(disk)), mulberry32(SEED));
+      } catch {
+        continue;
+      }
+      try {
+        await appendsAndSyncs(driver);
+      } catch {
+        // An injected failure that is not a barrier's ends the workload; nothing to see.
+      }
+      driver.wal.close();
+      const tally = emptyTally();
+      checkRecovery(disk.afterPowerLoss(), kind, driver.model.snapshot(), tally, `fault at ${at}`);
+      lost += tally.lost;
+    }
+    expect(lost).toBeGreaterThan(0);
+  });
+
+  test("the same loop without the retry loses nothing", async () => {
+    let lost = 0;
+    let images = 0;
+    for (let at = 1; at < 40; at++) {
+      const disk = new SimDisk();
+      disk.injectFault({ at, errno: "EIO", mode: "once" });
+      let driver: Driver;
+      try {
+        driver = new Driver(openSim(disk, kind), mulberry32(SEED));
+      } catch {
+        continue;
+      }
+      try {
+        await appendsAndSyncs(driver);
+      } catch {
+        // The log fail-stops; the oracle checks what it acknowledged before.
+      }
+      driver.wal.close();
+      const tally = emptyTally();
+      const state = disk.crashState();
+      checkRecovery(imageOf(state, []), kind, driver.model.snapshot(), tally, `fault at ${at}`);
+      lost += tally.lost;
+      images += tally.images;
+    }
+    expect(images).toBeGreaterThan(0);
+    expect(lost).toBe(0);
+  });
+});
