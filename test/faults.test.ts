@@ -12,13 +12,15 @@
  * everything, are recovered and checked against the oracle (test/support/oracle.ts).
  *
  * Also the real errno path: `/dev/full` refuses writes with ENOSPC through `node:fs` and its
- * barrier fails with EINVAL through `bun:ffi`. Knobs: WAL_SEED replays the payloads.
+ * barrier fails with EINVAL through `bun:ffi`. Knobs: WAL_SEED replays the payloads;
+ * WAL_FAULT_ROUNDS repeats the workload (CI 1, times WAL_SCALE), so there are more operations
+ * to fail.
  */
 
 import { afterAll, describe, expect, test } from "bun:test";
 import { FileStore, IoError, Wal, type WalError } from "../src/index.ts";
 import { walErrorOf } from "./support/errors.ts";
-import { reportFigures } from "./support/knobs.ts";
+import { reportFigures, sized } from "./support/knobs.ts";
 import { typed } from "./support/oracle.ts";
 import { mulberry32, seedFromEnv } from "./support/random.ts";
 import { type Fault, imageOf, SimDisk } from "./support/sim-disk.ts";
@@ -36,11 +38,19 @@ import {
 const SEED = seedFromEnv(0xfa017);
 const ERRNOS = ["EIO", "ENOSPC", "EDQUOT", "EFBIG"] as const;
 const total = emptyTally();
-let faults = 0;
-let runs = 0;
+/** Runs in which the injected fault was hit, and failures injected in all (sticky ones repeat). */
+let faultedRuns = 0;
+let injected = 0;
 
-/** The workload: every kind of call, so every kind of operation is reached. */
+/** Rounds of the workload: each adds its operations to the indices failed in turn. */
+const ROUNDS = sized("WAL_FAULT_ROUNDS", 1);
+
+/** The workload, ROUNDS times: every kind of call, so every kind of operation is reached. */
 function steps(kind: LogKind): ((driver: Driver, lsns: number[]) => unknown)[] {
+  return Array.from({ length: ROUNDS }, () => round(kind)).flat();
+}
+
+function round(kind: LogKind): ((driver: Driver, lsns: number[]) => unknown)[] {
   const list: ((driver: Driver, lsns: number[]) => unknown)[] = [
     (d, lsns) => lsns.push(d.append()),
     (d, lsns) => lsns.push(d.append()),
@@ -119,8 +129,8 @@ async function runWithFault(
 }
 
 function add(run: Run): void {
-  runs++;
-  faults += run.injected;
+  if (run.injected > 0) faultedRuns++;
+  injected += run.injected;
   total.images += run.tally.images;
   total.lost += run.tally.lost;
   total.phantom += run.tally.phantom;
@@ -199,13 +209,13 @@ describe("the real errno path, on /dev/full", () => {
 
 afterAll(() => {
   reportFigures("faults", {
-    checked: faults,
-    unit: "injected faults",
+    checked: faultedRuns,
+    unit: "runs with an injected fault",
     lost: total.lost,
     phantom: total.phantom,
     untyped: total.untyped,
     extra: {
-      runs,
+      injected,
       recoveredImages: total.images,
       refused: total.refused,
       notFailStop: total.unstable,
