@@ -18,7 +18,7 @@ import { describe, expect, test } from "bun:test";
 import type { Workload } from "./support/explore.ts";
 import { explore } from "./support/explore.ts";
 import { mulberry32, seedFromEnv } from "./support/random.ts";
-import { imageOf, SimDisk } from "./support/sim-disk.ts";
+import { SimDisk } from "./support/sim-disk.ts";
 import {
   checkRecovery,
   Driver,
@@ -131,68 +131,56 @@ describe.each(kinds)("the crash-image harness detects an injected bug, %s log", 
   });
 });
 
+/**
+ * Fails each of the first operations in turn with EIO, as the fault loop does, runs the
+ * workload on `seams`, and checks a power loss after it: how many acknowledged records it lost.
+ */
+async function barrierFaults(kind: LogKind, seams?: (disk: SimDisk) => Seams) {
+  let lost = 0;
+  let images = 0;
+  for (let at = 1; at < 40; at++) {
+    const disk = new SimDisk();
+    disk.injectFault({ at, errno: "EIO", mode: "once" });
+    let driver: Driver;
+    try {
+      driver = new Driver(openSim(disk, kind, seams?.(disk) ?? disk), mulberry32(SEED));
+    } catch {
+      continue; // the fault hit the open; nothing was acknowledged
+    }
+    try {
+      await appendsAndSyncs(driver);
+    } catch {
+      // The log fail-stops; the oracle checks what it acknowledged before.
+    }
+    driver.wal.close();
+    const tally = emptyTally();
+    checkRecovery(disk.afterPowerLoss(), kind, driver.model.snapshot(), tally, `fault at ${at}`);
+    lost += tally.lost;
+    images += tally.images;
+  }
+  return { lost, images };
+}
+
+const retryingBarrier = broken((_, seams) => ({
+  platform: {
+    ...seams.platform,
+    barrier: (fd, target) => {
+      try {
+        seams.platform.barrier(fd, target);
+      } catch {
+        seams.platform.barrier(fd, target);
+      }
+    },
+  },
+}));
+
 describe.each(kinds)("the fault harness detects an injected bug, %s log", (kind) => {
   test("retrying a failed barrier and trusting it loses acknowledged records", async () => {
-    const retrying = broken((_, seams) => ({
-      platform: {
-        ...seams.platform,
-        barrier: (fd, target) => {
-          try {
-            seams.platform.barrier(fd, target);
-          } catch {
-            seams.platform.barrier(fd, target);
-          }
-        },
-      },
-    }));
-    let lost = 0;
-    // Fail each barrier in turn, as the fault loop does.
-    for (let at = 1; at < 40; at++) {
-      const disk = new SimDisk();
-      disk.injectFault({ at, errno: "EIO", mode: "once" });
-      let driver: Driver;
-      try {
-        driver = new Driver(openSim(disk, kind, retrying(disk)), mulberry32(SEED));
-      } catch {
-        continue;
-      }
-      try {
-        await appendsAndSyncs(driver);
-      } catch {
-        // An injected failure that is not a barrier's ends the workload; nothing to see.
-      }
-      driver.wal.close();
-      const tally = emptyTally();
-      checkRecovery(disk.afterPowerLoss(), kind, driver.model.snapshot(), tally, `fault at ${at}`);
-      lost += tally.lost;
-    }
-    expect(lost).toBeGreaterThan(0);
+    expect((await barrierFaults(kind, retryingBarrier)).lost).toBeGreaterThan(0);
   });
 
   test("the same loop without the retry loses nothing", async () => {
-    let lost = 0;
-    let images = 0;
-    for (let at = 1; at < 40; at++) {
-      const disk = new SimDisk();
-      disk.injectFault({ at, errno: "EIO", mode: "once" });
-      let driver: Driver;
-      try {
-        driver = new Driver(openSim(disk, kind), mulberry32(SEED));
-      } catch {
-        continue;
-      }
-      try {
-        await appendsAndSyncs(driver);
-      } catch {
-        // The log fail-stops; the oracle checks what it acknowledged before.
-      }
-      driver.wal.close();
-      const tally = emptyTally();
-      const state = disk.crashState();
-      checkRecovery(imageOf(state, []), kind, driver.model.snapshot(), tally, `fault at ${at}`);
-      lost += tally.lost;
-      images += tally.images;
-    }
+    const { lost, images } = await barrierFaults(kind);
     expect(images).toBeGreaterThan(0);
     expect(lost).toBe(0);
   });
