@@ -73,3 +73,66 @@ export function crc32c(bytes: Uint8Array, start = 0, end = bytes.length, previou
   for (; i < end; i++) crc = t[(crc ^ bytes[i]!) & 0xff]! ^ (crc >>> 8);
   return ~crc >>> 0;
 }
+
+/**
+ * Combines CRCs without the bytes: given `crcA = crc32c(A)` and `crcB = crc32c(B)` with
+ * `lengthB = B.length`, returns `crc32c(A followed by B)`. Since the CRC is linear, this is the
+ * register `crcA` advanced over `lengthB` zero bytes, XOR `crcB`, and it costs O(log lengthB)
+ * table lookups, however long B is.
+ *
+ * The identity it gives the scan after damage: with `C(x)` the CRC of the bytes from some
+ * origin up to `x`, the CRC of bytes `[a, b)` is `C(b) ^ crc32cCombine(C(a), 0, b - a)`. So a
+ * candidate record of any length is checked from two running CRCs instead of a pass over it.
+ *
+ * @param crcA - CRC-32C of the first part.
+ * @param crcB - CRC-32C of the second part.
+ * @param lengthB - length of the second part in bytes: a non-negative integer up to 2^53 - 1.
+ * @returns the CRC-32C of both parts, as an unsigned 32-bit number.
+ * @example crc32cCombine(crc32c(a), crc32c(b), b.length) === crc32c(concat(a, b))
+ */
+export function crc32cCombine(crcA: number, crcB: number, lengthB: number): number {
+  let register = crcA | 0;
+  let remaining = lengthB;
+  for (let power = 0; remaining > 0; power++) {
+    if (remaining % 2 === 1) register = applyZeros(zeroOperator(power), register);
+    remaining = Math.floor(remaining / 2);
+  }
+  return (register ^ crcB) >>> 0;
+}
+
+/**
+ * `zeroOperators[k]`: the linear map "advance the CRC register over 2^k zero bytes", as four
+ * 256-entry tables (one per register byte), so applying it is four lookups. Built on first use
+ * (recovery of a damaged log), each by squaring the one before.
+ */
+const zeroOperators: Int32Array[] = [];
+
+function zeroOperator(power: number): Int32Array {
+  while (zeroOperators.length <= power) {
+    const previous = zeroOperators.at(-1);
+    // The first map: one zero byte through the one-byte table. Each next one: the previous twice.
+    const map = (register: number) =>
+      previous === undefined
+        ? tables[register & 0xff]! ^ (register >>> 8)
+        : applyZeros(previous, applyZeros(previous, register));
+    const operator = new Int32Array(1024);
+    for (let bit = 0; bit < 32; bit++) {
+      // The image of each single bit; every other input is the XOR of the images of its bits.
+      const image = map((1 << bit) | 0);
+      const slot = (bit >>> 3) * 256;
+      const mask = 1 << (bit & 7);
+      for (let byte = 0; byte < 256; byte++) if (byte & mask) operator[slot + byte]! ^= image;
+    }
+    zeroOperators.push(operator);
+  }
+  return zeroOperators[power]!;
+}
+
+function applyZeros(operator: Int32Array, register: number): number {
+  return (
+    operator[register & 0xff]! ^
+    operator[256 + ((register >>> 8) & 0xff)]! ^
+    operator[512 + ((register >>> 16) & 0xff)]! ^
+    operator[768 + (register >>> 24)]!
+  );
+}

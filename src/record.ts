@@ -10,6 +10,7 @@
  */
 
 import { crc32c } from "./crc32c.ts";
+import { findNextRecord } from "./resync.ts";
 import type { WalStore } from "./store/store.ts";
 
 /** Bytes in a record header: the CRC, then the length. */
@@ -48,7 +49,8 @@ function writeU32(target: Uint8Array, offset: number, value: number): void {
   target[offset + 3] = value >>> 24;
 }
 
-function readU32(source: Uint8Array, offset: number): number {
+/** The u32 LE at `source[offset]`. */
+export function readU32(source: Uint8Array, offset: number): number {
   return (
     (source[offset]! |
       (source[offset + 1]! << 8) |
@@ -166,18 +168,11 @@ export class RecordScanner {
    * After `next()` found damage at `lsn`: moves `offset` to the first offset past it where a
    * whole record validates, or to the end when none does, and returns it. It tries every
    * offset, because a damaged length field cannot be trusted to say where the next record
-   * starts. Each try costs a header check, plus a CRC when the length is plausible.
+   * starts; src/resync.ts does it in time linear in the bytes searched.
    */
   resync(): number {
     const damaged = this.lsn;
-    let found = this.end;
-    for (let candidate = damaged + 1; candidate < this.end; candidate++) {
-      this.offset = candidate;
-      if (this.next() === Scan.Record) {
-        found = candidate;
-        break;
-      }
-    }
+    const found = findNextRecord(this.store, damaged + 1, this.end, this.maxRecordSize);
     this.offset = found;
     this.lsn = damaged;
     return found;

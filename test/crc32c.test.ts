@@ -6,7 +6,7 @@
  */
 
 import { describe, expect, test } from "bun:test";
-import { crc32c } from "../src/crc32c.ts";
+import { crc32c, crc32cCombine } from "../src/crc32c.ts";
 import { mulberry32, randomBytes, seedFromEnv } from "./support/random.ts";
 
 const utf8 = new TextEncoder();
@@ -168,6 +168,32 @@ describe("crc32c() against the bit-at-a-time reference", () => {
           hex(referenceCrc32c(bytes)),
         );
       }
+    }
+  });
+});
+
+describe(`crc32cCombine() (WAL_SEED=${SEED})`, () => {
+  test("the CRC of A then B, from the CRCs of A and B, for lengths across the operator powers", () => {
+    const next = mulberry32(SEED);
+    const lengths = [0, 1, 2, 3, 7, 8, 255, 256, 257, 4096, 65_537, 1 << 20];
+    for (const lengthB of lengths) {
+      const a = randomBytes(next, next() % 100);
+      const b = randomBytes(next, lengthB);
+      const both = new Uint8Array(a.length + b.length);
+      both.set(a);
+      both.set(b, a.length);
+      expect(hex(crc32cCombine(crc32c(a), crc32c(b), lengthB))).toBe(hex(referenceCrc32c(both)));
+    }
+  });
+
+  test("the CRC of a range from two running CRCs: C(b) ^ combine(C(a), 0, b - a)", () => {
+    const next = mulberry32(SEED + 1);
+    const bytes = randomBytes(next, 10_000);
+    for (let trial = 0; trial < 200; trial++) {
+      const a = next() % bytes.length;
+      const b = a + (next() % (bytes.length - a + 1));
+      const range = (crc32c(bytes, 0, b) ^ crc32cCombine(crc32c(bytes, 0, a), 0, b - a)) >>> 0;
+      expect(hex(range)).toBe(hex(crc32c(bytes, a, b)));
     }
   });
 });
