@@ -56,6 +56,14 @@ export interface RecoveryReport {
   /** Why the first damaged bytes were not a record, or null when there were none. */
   readonly reason: string | null;
   /**
+   * Whole, checksum-valid records found after the first damage and cut with it. Non-zero only
+   * when the default open (`onCorruption: "truncate"`, `recovery: "stop"`) cut damage that
+   * valid records follow: then `end` is where the damage starts and these records are gone.
+   * 0 for a clean log, for a torn tail (no valid record after the damage), and under
+   * `recovery: "skip"`, which keeps such records.
+   */
+  readonly recordsDropped: number;
+  /**
    * Damaged regions kept in the log because valid records follow them (only with
    * `recovery: "skip"`; iteration skips them and reports each to `onCorrupt`).
    */
@@ -628,23 +636,26 @@ export class Wal {
    * - a clean end: nothing to cut;
    * - a torn tail from a crash mid-append, with no valid record after it: cut in every mode
    *   (it was never acknowledged by a sync);
-   * - damage that valid records follow: cut there (`onCorruption: "truncate"`, as the Rust
-   *   crate does), kept and counted (`recovery: "skip"`: iteration steps over it), or refused
-   *   with nothing changed (`onCorruption: "fail"`);
+   * - damage that valid records follow: cut there, the records after it counted in
+   *   `recordsDropped` (`onCorruption: "truncate"`, as the Rust crate does), kept and counted
+   *   in `damagedRegions` (`recovery: "skip"`: iteration steps over it), or refused with
+   *   nothing changed (`onCorruption: "fail"`);
    * - a valid record longer than `maxRecordSize`: refused, nothing cut (the log was written
-   *   with a larger limit).
-   * Only `recovery: "skip"` and `onCorruption: "fail"` look past the first damage; the default
-   * open reads nothing after it.
+   *   with a larger limit); one that lies past damage the default open cuts is counted as
+   *   dropped instead.
+   * A clean log is read once, to its end. Damage costs more: every mode looks past it, so that
+   * a torn tail is told from damage in the middle, and the default open counts the valid
+   * records it cuts (`recordsDropped`), so that no record is dropped without saying so.
    */
   private recover(): RecoveryReport {
     const storeSize = this.store.size;
     const head = this.store.head ?? 0;
     const scanner = new RecordScanner(this.store, head, storeSize, this.maxRecordSize);
-    const lookPastDamage = this.recoveryPolicy === "skip" || this.onCorruption === "fail";
     let records = 0;
     let end = head;
     let reason: string | null = null;
     let damagedRegions = 0;
+    let recordsDropped = 0;
     for (;;) {
       const found = scanner.next();
       if (found === Scan.Record) {
@@ -668,9 +679,9 @@ export class Wal {
       // head, or its record, is damaged, and cutting there would drop the whole log: refuse,
       // unless "skip" keeps the region like any other.
       const atHead = damaged === head && head > 0 && this.recoveryPolicy !== "skip";
-      if (!lookPastDamage && !atHead) break;
       const damage = scanner.reason;
       const next = scanner.resync();
+      // No valid record after the damage: a torn tail, cut in every mode and dropping nothing.
       if (next >= storeSize) break;
       if (atHead) {
         throw damagedLayout(
@@ -688,6 +699,12 @@ export class Wal {
             `at ${damaged}, or with recovery: "skip" to keep the records after the damage.`,
         );
       }
+      if (this.recoveryPolicy === "stop") {
+        // The default cuts here, as the Rust crate does; the records it cuts are counted so
+        // that the report says what was lost, not only how many bytes.
+        recordsDropped = countRecordsFrom(scanner, this.store);
+        break;
+      }
       damagedRegions++;
     }
     // The barrier runs even when nothing is cut: records a crashed writer left in the page
@@ -701,6 +718,7 @@ export class Wal {
       end,
       bytesDropped: storeSize - end,
       reason,
+      recordsDropped,
       damagedRegions,
     };
   }
@@ -997,6 +1015,33 @@ function checkRecoveryReport(value: unknown): RecoveryReport {
     end: count("end"),
     bytesDropped: count("bytesDropped"),
     reason,
+    recordsDropped: count("recordsDropped"),
     damagedRegions: count("damagedRegions"),
   };
+}
+
+/**
+ * Counts the whole, checksum-valid records from `scanner`'s offset (a record found after damage)
+ * to the end of its range, stepping over further damage: the records a cut at earlier damage
+ * drops. A valid record above `maxRecordSize` counts too and is stepped over whole, since it
+ * is a record the cut drops and trying every offset inside it would cost its size in header
+ * checks. Nothing is kept or refused here; the caller has already decided to cut.
+ */
+function countRecordsFrom(scanner: RecordScanner, store: WalStore): number {
+  let count = 0;
+  for (;;) {
+    const found = scanner.next();
+    if (found === Scan.End) return count;
+    if (found === Scan.Record) {
+      count++;
+      continue;
+    }
+    const length = scanner.oversizeLength;
+    if (length >= 0 && frameChecksumMatches(store, scanner.lsn, length)) {
+      count++;
+      scanner.offset = scanner.lsn + HEADER_SIZE + length;
+      continue;
+    }
+    if (scanner.resync() >= scanner.end) return count;
+  }
 }

@@ -177,6 +177,7 @@ describe("golden log: test/fixtures/rust-compatible.wal", () => {
         end: 30,
         bytesDropped: 0,
         reason: null,
+        recordsDropped: 0,
       });
       const records = [...wal.iter()];
       expect(records.map((r) => r.lsn)).toEqual([0, 22]);

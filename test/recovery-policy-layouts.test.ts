@@ -228,6 +228,7 @@ describe.each([singleFile, segmented])("$name", (layout) => {
           end: total,
           bytesDropped: 0,
           reason: expect.stringMatching(damage.reason),
+          recordsDropped: 0,
           damagedRegions: 1,
         });
         expect(reports).toEqual([]); // open counts regions; only iteration reports them
@@ -279,6 +280,7 @@ describe.each([singleFile, segmented])("$name", (layout) => {
           end: lsns[DAMAGED]!,
           bytesDropped: total - lsns[DAMAGED]!,
           reason: expect.stringMatching(damage.reason),
+          recordsDropped: payloads.length - DAMAGED - 1,
           damagedRegions: 0,
         });
         expect(wal.len).toBe(lsns[DAMAGED]!);
@@ -332,6 +334,7 @@ describe.each([singleFile, segmented])("$name", (layout) => {
           end: lsns.at(-1)!,
           bytesDropped: tornAt - lsns.at(-1)!,
           reason: expect.stringMatching(/incomplete payload/),
+          recordsDropped: 0,
           damagedRegions: 0,
         });
         expect(wal.recovery.bytesDropped).toBeGreaterThan(0);

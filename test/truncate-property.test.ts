@@ -197,6 +197,7 @@ function expectCleanRecovery(wal: Wal, model: Model): void {
     end: model.end,
     bytesDropped: 0,
     reason: null,
+    recordsDropped: 0,
     damagedRegions: 0,
   });
 }

@@ -29,6 +29,7 @@ describe.each(allStoreKinds(dir))("$name store", (kind) => {
       end: 0,
       bytesDropped: 0,
       reason: null,
+      recordsDropped: 0,
     });
   });
 
