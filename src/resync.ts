@@ -57,6 +57,13 @@ export function findNextRecord(
       const at = candidate - chunkStart;
       const length = readU32(chunk, at + LENGTH_OFFSET);
       if (length > maxRecordSize || length > end - candidate - HEADER_SIZE) continue;
+      if (length <= CHECKPOINT_SPACING && at + HEADER_SIZE + length <= filled) {
+        // A short frame in the chunk: its own CRC costs no more than the running one would.
+        if (crc32c(chunk, at + LENGTH_OFFSET, at + HEADER_SIZE + length) === readU32(chunk, at)) {
+          return candidate;
+        }
+        continue;
+      }
       const coverage = candidate + LENGTH_OFFSET;
       crc = crc32c(chunk, crcPosition - chunkStart, coverage - chunkStart, crc);
       crcPosition = coverage;
