@@ -17,7 +17,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { explore, type Workload } from "./support/explore.ts";
 import { reportFigures, sized } from "./support/knobs.ts";
 import { mulberry32, seedFromEnv } from "./support/random.ts";
-import { clean, emptyTally, type LogKind, type Tally } from "./support/sim-harness.ts";
+import { addTally, clean, emptyTally, type LogKind, type Tally } from "./support/sim-harness.ts";
 
 const SEED = seedFromEnv(0x5eed_c4a5);
 const BUDGET = {
@@ -97,13 +97,7 @@ async function run(
     budget: BUDGET,
     crashedRecoveries,
   });
-  total.crashPoints += tally.crashPoints;
-  total.images += tally.images;
-  total.lost += tally.lost;
-  total.phantom += tally.phantom;
-  total.untyped += tally.untyped;
-  total.refused += tally.refused;
-  total.unstable += tally.unstable;
+  addTally(total, tally);
   if (!clean(tally)) {
     throw new Error(`${name} (${kind}, WAL_SEED=${seed}): ${JSON.stringify(tally, null, 1)}`);
   }

@@ -91,41 +91,30 @@ const truncationNotDurable = broken((_, seams) => {
 
 const kinds: LogKind[] = ["file", "segmented"];
 
+/** The crash-image harness over `workload`, with the workload on `seams` (default: correct). */
+const exploreWith = (workload: Workload, kind: LogKind, seams?: (disk: SimDisk) => Seams) =>
+  explore(workload, { kind, next: mulberry32(SEED), budget: BUDGET, seams });
+
 describe.each(kinds)("the crash-image harness detects an injected bug, %s log", (kind) => {
   test(`without directory syncs, acknowledged records are lost (WAL_SEED=${SEED})`, async () => {
-    const tally = await explore(appendsAndSyncs, {
-      kind,
-      next: mulberry32(SEED),
-      budget: BUDGET,
-      seams: noDirectorySync,
-    });
+    const tally = await exploreWith(appendsAndSyncs, kind, noDirectorySync);
     expect(tally.lost).toBeGreaterThan(0);
   });
 
   test(`with a hole under acknowledged records, they are lost (WAL_SEED=${SEED})`, async () => {
-    const tally = await explore(appendsAndSyncs, {
-      kind,
-      next: mulberry32(SEED),
-      budget: BUDGET,
-      seams: writeLost,
-    });
+    const tally = await exploreWith(appendsAndSyncs, kind, writeLost);
     expect(tally.lost).toBeGreaterThan(0);
   });
 
   test(`with a cut that is not durable, removed records come back (WAL_SEED=${SEED})`, async () => {
-    const tally = await explore(truncation, {
-      kind,
-      next: mulberry32(SEED),
-      budget: BUDGET,
-      seams: truncationNotDurable,
-    });
+    const tally = await exploreWith(truncation, kind, truncationNotDurable);
     expect(tally.phantom).toBeGreaterThan(0);
     expect(tally.problems.some((problem) => problem.includes("stale"))).toBe(true);
   });
 
   test(`the same harness finds nothing wrong with every safety step in place (WAL_SEED=${SEED})`, async () => {
     for (const workload of [appendsAndSyncs, truncation]) {
-      const tally = await explore(workload, { kind, next: mulberry32(SEED), budget: BUDGET });
+      const tally = await exploreWith(workload, kind);
       expect(tally.lost + tally.phantom + tally.untyped + tally.refused + tally.unstable).toBe(0);
     }
   });

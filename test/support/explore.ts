@@ -37,7 +37,7 @@ export interface ExploreOptions {
   /** Crash the recovery of this many images per crash point (their first ones). */
   readonly crashedRecoveries?: number;
   /** The seams the workload runs on; a negative control removes a safety step from them. */
-  readonly seams?: (disk: SimDisk) => Seams;
+  readonly seams?: ((disk: SimDisk) => Seams) | undefined;
 }
 
 /** Explores every crash point of `workload`; returns what the checks found. */

@@ -180,6 +180,17 @@ export function emptyTally(): Tally {
   };
 }
 
+/** Adds `tally`'s counts into `total` (problems stay with `tally`). */
+export function addTally(total: Tally, tally: Tally): void {
+  total.crashPoints += tally.crashPoints;
+  total.images += tally.images;
+  total.lost += tally.lost;
+  total.phantom += tally.phantom;
+  total.untyped += tally.untyped;
+  total.refused += tally.refused;
+  total.unstable += tally.unstable;
+}
+
 /** Whether a tally found nothing wrong. */
 export function clean(tally: Tally): boolean {
   return tally.lost + tally.phantom + tally.untyped + tally.refused + tally.unstable === 0;
