@@ -25,15 +25,16 @@ const CHECKPOINT_SPACING = 256;
 const READ_CHUNK = 64 * 1024;
 
 /**
- * The offset of the first whole, checksum-valid record starting in `[origin, end)` of `store`,
- * with a payload of at most `maxRecordSize` bytes; `end` when there is none (or the store
- * holds fewer bytes than `end`).
+ * The offset of the first whole, checksum-valid record starting in `[origin, before)` of
+ * `store` and ending by `end`, with a payload of at most `maxRecordSize` bytes; `end` when
+ * there is none (or the store holds fewer bytes than `end`). `before` defaults to `end`.
  */
 export function findNextRecord(
   store: WalStore,
   origin: number,
   end: number,
   maxRecordSize: number,
+  before = end,
 ): number {
   if (end - origin < HEADER_SIZE) return end;
   const checkpoints = new RunningCrc(store, origin, end, Math.min(maxRecordSize, end - origin));
@@ -43,7 +44,7 @@ export function findNextRecord(
   let crc = 0;
   let crcPosition = origin;
   let candidate = origin;
-  while (candidate + HEADER_SIZE <= end) {
+  while (candidate + HEADER_SIZE <= end && candidate < before) {
     // The chunk holds [chunkStart, chunkStart + filled): the headers of the candidates tried in
     // this pass, and every byte C has yet to cover (crcPosition is never below candidate).
     const chunkStart = candidate;
@@ -53,7 +54,7 @@ export function findNextRecord(
     );
     const last = chunkStart + filled - HEADER_SIZE;
     if (last < candidate) return end; // the store holds fewer bytes than `end`
-    for (; candidate <= last; candidate++) {
+    for (const stop = Math.min(last, before - 1); candidate <= stop; candidate++) {
       const at = candidate - chunkStart;
       const length = readU32(chunk, at + LENGTH_OFFSET);
       if (length > maxRecordSize || length > end - candidate - HEADER_SIZE) continue;
@@ -168,4 +169,36 @@ class ForwardReader {
     this.filled = want > 0 ? this.store.read(this.buffer.subarray(0, want), position) : 0;
     return this.filled >= size ? 0 : -1;
   }
+}
+
+/**
+ * The start of a whole, valid record that begins before `position` and ends after it, or -1
+ * when none does: evidence that `position` is not a record boundary at all. Recovery asks it
+ * when the record at a segmented log's head is damaged with nothing valid after it: a torn
+ * append there is normal, but a valid record spanning the head means the bytes are read at the
+ * wrong offsets (the log opened with another segment size), and cutting would destroy them.
+ */
+export function findRecordSpanning(
+  store: WalStore,
+  position: number,
+  end: number,
+  maxRecordSize: number,
+): number {
+  const header = new Uint8Array(HEADER_SIZE);
+  // The store may hold nothing below some point (a segmented log's first segment): start at
+  // the lowest readable byte within reach, found by bisection since what is held is a suffix.
+  let origin = Math.max(0, position - HEADER_SIZE - maxRecordSize);
+  for (let high = position; origin < high; ) {
+    const middle = Math.floor((origin + high) / 2);
+    if (store.read(header.subarray(0, 1), middle) === 1) high = middle;
+    else origin = middle + 1;
+  }
+  while (origin < position) {
+    const found = findNextRecord(store, origin, end, maxRecordSize, position);
+    if (found >= position || found >= end) return -1;
+    if (store.read(header, found) < HEADER_SIZE) return -1;
+    if (found + HEADER_SIZE + readU32(header, LENGTH_OFFSET) > position) return found;
+    origin = found + 1;
+  }
+  return -1;
 }

@@ -28,6 +28,7 @@ import {
   sealFrame,
   writeHeader,
 } from "./record.ts";
+import { findRecordSpanning } from "./resync.ts";
 import { FileStore } from "./store/file.ts";
 import { SegmentedStore } from "./store/segmented.ts";
 import type { WalStore } from "./store/store.ts";
@@ -681,6 +682,19 @@ export class Wal {
       const atHead = damaged === head && head > 0 && this.recoveryPolicy !== "skip";
       const damage = scanner.reason;
       const next = scanner.resync();
+      if (next >= storeSize && damaged === head && head > 0) {
+        // A torn append right at the head is normal (a head moved to the end, then a crash);
+        // a valid record spanning the head is not: the bytes are read at the wrong offsets.
+        const spanning = findRecordSpanning(this.store, head, storeSize, this.maxRecordSize);
+        if (spanning >= 0) {
+          throw damagedLayout(
+            head,
+            `the head file says the log starts at ${head}, but a valid record spans it from ` +
+              `${spanning}: the log was most likely written with another segmentSize; ` +
+              `nothing was changed`,
+          );
+        }
+      }
       // No valid record after the damage: a torn tail, cut in every mode and dropping nothing.
       if (next >= storeSize) break;
       if (atHead) {

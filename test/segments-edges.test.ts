@@ -453,3 +453,43 @@ describe("many segments", () => {
     });
   });
 });
+
+describe("a wrong segmentSize when only the head's segment is left", () => {
+  // The fuzzer's case: with several segments a wrong size shows in their lengths, but with one
+  // segment holding only the record at the head, the record is read at shifted offsets, looks
+  // torn, and used to be cut: the log destroyed by a typo in an option.
+  function headOnly(): { path: string; head: number } {
+    const path = logPath(dir, "head-only");
+    const lsns: number[] = [];
+    {
+      using wal = Wal.open(path, { segmentSize: 256 });
+      for (let i = 0; i < 30; i++)
+        lsns.push(wal.append(new Uint8Array(20 + ((i * 37) % 60)).fill(i)));
+      wal.sync();
+      wal.truncateBefore(lsns[12]!);
+    }
+    const segment = Math.floor(lsns[12]! / 256);
+    for (const file of readdirSync(path)) {
+      if (file.endsWith(".wal") && Number(file.slice(0, 20)) > segment)
+        unlinkSync(join(path, file));
+    }
+    // What a crash leaves when the records after the head were never written.
+    const bytes = readFileSync(join(path, name(segment)));
+    writeFileSync(join(path, name(segment)), bytes.subarray(0, lsns[13]! - segment * 256));
+    return { path, head: lsns[12]! };
+  }
+
+  test.each([255, 254, 250, 257, 300])(
+    "opening with %d is refused and changes nothing",
+    (wrong) => {
+      const { path, head } = headOnly();
+      const before = snapshot(path);
+      const error = walErrorOf(() => Wal.open(path, { segmentSize: wrong }).close());
+      expect(error.code).toBe("CORRUPTION");
+      expect(error.message).toContain(`starts at ${head}`);
+      expect(snapshot(path)).toEqual(before);
+      using wal = Wal.open(path, { segmentSize: 256 });
+      expect([...wal.iter()].map((record) => record.lsn)).toEqual([head]);
+    },
+  );
+});
