@@ -681,10 +681,10 @@ export class Wal {
       // unless "skip" keeps the region like any other.
       const atHead = damaged === head && head > 0 && this.recoveryPolicy !== "skip";
       const damage = scanner.reason;
-      const next = scanner.resync();
-      if (next >= storeSize && damaged === head && head > 0) {
-        // A torn append right at the head is normal (a head moved to the end, then a crash);
-        // a valid record spanning the head is not: the bytes are read at the wrong offsets.
+      if (damaged === head && head > 0) {
+        // A torn append right at the head is normal (a head moved to the end, then a crash),
+        // and so is bit rot in the head's record; a valid record spanning the head is not: the
+        // bytes are read at the wrong offsets, in every mode.
         const spanning = findRecordSpanning(this.store, head, storeSize, this.maxRecordSize);
         if (spanning >= 0) {
           throw damagedLayout(
@@ -695,6 +695,7 @@ export class Wal {
           );
         }
       }
+      const next = scanner.resync();
       // No valid record after the damage: a torn tail, cut in every mode and dropping nothing.
       if (next >= storeSize) break;
       if (atHead) {

@@ -480,14 +480,16 @@ describe("a wrong segmentSize when only the head's segment is left", () => {
   }
 
   test.each([255, 254, 250, 257, 300])(
-    "opening with %d is refused and changes nothing",
+    "opening with %d is refused in every mode and changes nothing",
     (wrong) => {
       const { path, head } = headOnly();
       const before = snapshot(path);
-      const error = walErrorOf(() => Wal.open(path, { segmentSize: wrong }).close());
-      expect(error.code).toBe("CORRUPTION");
-      expect(error.message).toContain(`starts at ${head}`);
-      expect(snapshot(path)).toEqual(before);
+      for (const policy of [{}, { recovery: "skip" as const }, { onCorruption: "fail" as const }]) {
+        const error = walErrorOf(() => Wal.open(path, { segmentSize: wrong, ...policy }).close());
+        expect(error.code).toBe("CORRUPTION");
+        expect(error.message).toContain(`starts at ${head}`);
+        expect(snapshot(path)).toEqual(before);
+      }
       using wal = Wal.open(path, { segmentSize: 256 });
       expect([...wal.iter()].map((record) => record.lsn)).toEqual([head]);
     },
