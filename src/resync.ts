@@ -37,7 +37,9 @@ export function findNextRecord(
   before = end,
 ): number {
   if (end - origin < HEADER_SIZE) return end;
-  const checkpoints = new RunningCrc(store, origin, end, Math.min(maxRecordSize, end - origin));
+  // Built on the first candidate too long to check from the chunk: a search through random
+  // bytes or zeros never needs it (its ring is maxRecordSize / 64 bytes).
+  let checkpoints: RunningCrc | null = null;
   const chunk = new Uint8Array(Math.min(READ_CHUNK, end - origin));
   // C(crcPosition) = crc: advanced lazily, only when a plausible candidate needs it, so an
   // offset whose length field does not fit costs one read of that field.
@@ -69,6 +71,7 @@ export function findNextRecord(
       crc = crc32c(chunk, crcPosition - chunkStart, coverage - chunkStart, crc);
       crcPosition = coverage;
       const recordEnd = candidate + HEADER_SIZE + length;
+      checkpoints ??= new RunningCrc(store, origin, end, Math.min(maxRecordSize, end - origin));
       const crcToEnd = checkpoints.at(recordEnd, chunk, chunkStart, filled);
       if (crcToEnd < 0) return end;
       const covered = recordEnd - coverage;
