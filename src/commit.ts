@@ -31,6 +31,9 @@
  * - `EXCLUSIVE`: set while the owner truncates either end; writers wait for it to clear.
  * - `CUTS`, `CUT_LSN[e % 16]`: how many times `truncateAfter` cut the log, and where cut `e`
  *   went; a durable call for a record written before a cut learns whether the cut removed it.
+ * - `FILLED`, `FILLING`: nothing has been written at or above `FILLED` since the log was opened
+ *   or last cut (the file may end there, or hold zeros there); `FILLING` is 0, or the id of the
+ *   one writer moving `FILLED` up (rule 9).
  * - `START`, `APPENDS[i]`, `APPENDS`, `BARRIERS`: counters for `stats()`. Each slot counts its
  *   appends in an Int32 written only by the slot's holder and folded into the 64-bit total.
  *
@@ -66,6 +69,13 @@
  *    `EXCLUSIVE` clears. A durable call for a specific record compares against the cuts made
  *    since the record was written: if one removed it, the call fails rather than wait forever
  *    or report durable bytes that now belong to another record.
+ * 9. Filling: a writer writes only below `FILLED`. One whose reservation ends above it takes
+ *    `FILLING` (or sleeps on it until it is free, then checks again), raises `FILLED` past its
+ *    end, and may write zeros between its end and the new `FILLED` first: every writer that
+ *    reserved bytes there is still waiting for `FILLED`, so no record is ever overwritten by
+ *    zeros. Bytes between the old `FILLED` and the filler's end are left to the writers that
+ *    reserved them. `FILLED` only grows, except when a cut (rule 8) lowers it to the new end;
+ *    a writer's cached copy of it is therefore good until the next cut.
  */
 
 import {
@@ -99,6 +109,7 @@ const I_CLOSED = 8;
 const I_NEXT_ID = 9;
 const I_EXCLUSIVE = 10;
 const I_CUTS = 11;
+const I_FILLING = 12;
 const I_BUSY = 16;
 const I_APPENDS = I_BUSY + SLOTS;
 const INT32_CELLS = I_APPENDS + SLOTS;
@@ -111,7 +122,8 @@ const B_BARRIERS = 2;
 const B_FAILURE_LSN = 3;
 const B_START = 4;
 const B_APPENDS = 5;
-const B_SLOT_LSN = 6;
+const B_FILLED = 6;
+const B_SLOT_LSN = 7;
 const B_CUT_LSN = B_SLOT_LSN + SLOTS;
 const BIG_CELLS = B_CUT_LSN + CUT_HISTORY;
 
@@ -169,11 +181,15 @@ export class SharedLog {
     this.message = new Uint8Array(buffer, MESSAGE_OFFSET, FAILURE_MESSAGE_BYTES);
   }
 
-  /** Fresh shared state for a log whose valid records end, durably, at `end`. */
-  static create(end: number, stallTimeout: number): SharedLog {
+  /**
+   * Fresh shared state for a log whose valid records end, durably, at `end`, in a store of
+   * `size` bytes (everything past `end` is zero).
+   */
+  static create(end: number, size: number, stallTimeout: number): SharedLog {
     const log = new SharedLog(new SharedArrayBuffer(BUFFER_SIZE), stallTimeout);
     const start = BigInt(end);
     for (const cell of [B_RESERVED, B_DURABLE, B_START]) Atomics.store(log.big, cell, start);
+    Atomics.store(log.big, B_FILLED, BigInt(size));
     for (let slot = 0; slot < SLOTS; slot++) Atomics.store(log.big, B_SLOT_LSN + slot, start);
     // Last: a thread that sees the magic sees the state above.
     Atomics.store(log.i32, I_MAGIC, MAGIC);
@@ -297,6 +313,46 @@ export class SharedLog {
   }
 
   /**
+   * For a writer holding a slot whose reservation ends at `end`: returns once `FILLED` is at
+   * or above `end` (rule 9), raising it itself when no other writer is. As the filler it calls
+   * `fill(end, to)` to write zeros there first (a no-op is allowed) and raises `FILLED` to the
+   * `to` that `target(end)` gives. `id` names the filler on `FILLING`.
+   * @returns `FILLED`, at or above `end`: the caller may cache it until the next cut.
+   * @throws `fill`'s error (the caller abandons its write, which poisons the log); `STALLED`
+   * when another filler makes no progress for `stallTimeout`.
+   */
+  fill(
+    end: number,
+    id: number,
+    target: (end: number) => number,
+    fill: (from: number, to: number) => void,
+  ): number {
+    for (;;) {
+      const filled = Number(Atomics.load(this.big, B_FILLED));
+      if (end <= filled) return filled;
+      const holder = Atomics.compareExchange(this.i32, I_FILLING, 0, id);
+      if (holder === 0) {
+        try {
+          // Checked again under `FILLING`: another filler may have raised it meanwhile.
+          const now = Number(Atomics.load(this.big, B_FILLED));
+          if (end <= now) return now;
+          const to = target(end);
+          fill(end, to);
+          Atomics.store(this.big, B_FILLED, BigInt(to));
+          return to;
+        } finally {
+          Atomics.store(this.i32, I_FILLING, 0);
+          Atomics.notify(this.i32, I_FILLING);
+        }
+      }
+      if (Atomics.wait(this.i32, I_FILLING, holder, this.stallTimeout) === "timed-out") {
+        throw this.stall(filled);
+      }
+      this.throwIfStopped();
+    }
+  }
+
+  /**
    * Blocks until every byte below `target` is durable, running `barrier` as the leader when
    * that falls to this caller (rules 3, 4, 6). `id` names the caller on `TOKEN`. `cuts` is as
    * for {@link SharedLog.goal}.
@@ -409,6 +465,8 @@ export class SharedLog {
     // A slot's LSN caps the watermark while its next reservation is made: none may stay above.
     for (let slot = 0; slot < SLOTS; slot++) Atomics.store(this.big, B_SLOT_LSN + slot, value);
     if (Atomics.load(this.big, B_DURABLE) > value) Atomics.store(this.big, B_DURABLE, value);
+    // The store was cut to `end` too: nothing past it is written, and nothing is zero-filled.
+    Atomics.store(this.big, B_FILLED, value);
     const cut = Atomics.load(this.i32, I_CUTS) + 1;
     Atomics.store(this.big, B_CUT_LSN + (cut % CUT_HISTORY), value);
     Atomics.store(this.i32, I_CUTS, cut);

@@ -106,6 +106,12 @@ export class RecordScanner {
    */
   oversizeLength = -1;
 
+  /**
+   * No record starts at or past this offset (the store holds only zeros from there to `end`;
+   * see src/zero-tail.ts): `resync` tries no candidate there. Defaults to `end`.
+   */
+  recordsBefore: number;
+
   /** Store position of `buffer[0]`, and how many bytes from there the buffer holds. */
   private bufferPosition = 0;
   private bufferFilled = 0;
@@ -119,6 +125,7 @@ export class RecordScanner {
   ) {
     this.offset = start;
     this.lsn = start;
+    this.recordsBefore = end;
     this.buffer = new Uint8Array(Math.min(SCAN_CHUNK_SIZE, Math.max(HEADER_SIZE, end - start)));
   }
 
@@ -172,7 +179,13 @@ export class RecordScanner {
    */
   resync(): number {
     const damaged = this.lsn;
-    const found = findNextRecord(this.store, damaged + 1, this.end, this.maxRecordSize);
+    const found = findNextRecord(
+      this.store,
+      damaged + 1,
+      this.end,
+      this.maxRecordSize,
+      this.recordsBefore,
+    );
     this.offset = found;
     this.lsn = damaged;
     return found;

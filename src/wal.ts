@@ -18,7 +18,13 @@ import {
   recordTooLarge,
   WalError,
 } from "./errors.ts";
-import { checkInteger, type ResolvedOptions, resolveOptions, type WalOptions } from "./options.ts";
+import {
+  checkInteger,
+  DEFAULT_PREALLOCATE,
+  type ResolvedOptions,
+  resolveOptions,
+  type WalOptions,
+} from "./options.ts";
 import {
   frameChecksumMatches,
   HEADER_SIZE,
@@ -33,6 +39,7 @@ import { FileStore } from "./store/file.ts";
 import { SegmentedStore } from "./store/segmented.ts";
 import type { WalStore } from "./store/store.ts";
 import { type BarrierTarget, SyncThread } from "./sync-thread.ts";
+import { fillTarget, writeZeros, zeroTailStart } from "./zero-tail.ts";
 
 /** One record read back from the log. */
 export interface WalRecord {
@@ -48,11 +55,14 @@ export interface RecoveryReport {
   readonly head: number;
   /** Whole, checksum-valid records found. */
   readonly records: number;
-  /** Bytes the store held before recovery. */
+  /** Bytes the store held before recovery, the zero-filled tail included. */
   readonly storeSize: number;
   /** Where the valid log ends: the LSN of the next append. */
   readonly end: number;
-  /** Bytes cut from the tail because they were not valid records (`storeSize - end`). */
+  /**
+   * Bytes cut from the tail because they were not valid records: `storeSize - end`, or 0 when
+   * everything after `end` is zero-filled space (see `WalOptions.preallocate`), which is kept.
+   */
   readonly bytesDropped: number;
   /** Why the first damaged bytes were not a record, or null when there were none. */
   readonly reason: string | null;
@@ -87,6 +97,8 @@ export interface WalHandle {
   readonly maxRecordSize: number;
   readonly stallTimeout: number;
   readonly maxPendingCommits: number;
+  /** Zero-filled bytes kept past the last record; every thread fills the same way. */
+  readonly preallocate: number;
   /** The owner's recovery report. */
   readonly recovery: RecoveryReport;
 }
@@ -137,6 +149,14 @@ export class Wal {
   private readonly descriptor: { readonly fd: number; readonly path: string } | null;
   /** Where a sync thread runs this log's barriers, or null for a store only this thread can. */
   private readonly barrierTarget: BarrierTarget | null;
+  /** Zero-filled bytes kept written past the last record (0: none); see `WalOptions`. */
+  private readonly preallocate: number;
+  /**
+   * `FILLED` as this `Wal` last saw it (rule 9 in commit.ts): bytes below it may be written
+   * without filling. Good while the log's cut count is still `filledCuts`.
+   */
+  private filled = 0;
+  private filledCuts = -1;
   /** The end of this `Wal`'s last append: what `appendAndSync` and `commit` wait for. */
   private lastEnd = 0;
   /** How many cuts the log had seen when that append was written (see `SharedLog.goal`). */
@@ -169,8 +189,10 @@ export class Wal {
     this.onCorruption = options.onCorruption;
     this.boundaries = new RecordBoundaries(store.head ?? 0);
     this.attached = joining !== undefined;
+    this.preallocate = preallocationFor(store, options.preallocate);
     this.recovery = joining?.recovery ?? this.recover();
-    this.shared = joining?.shared ?? SharedLog.create(this.recovery.end, options.stallTimeout);
+    this.shared =
+      joining?.shared ?? SharedLog.create(this.recovery.end, this.store.size, options.stallTimeout);
     this.id = this.shared.newId();
     this.barrier = (from, to) => this.store.sync(from, to);
     this.descriptor = store instanceof FileStore ? store.shareable() : null;
@@ -202,6 +224,8 @@ export class Wal {
    */
   static open(path: string, options?: WalOptions): Wal {
     const resolved = resolveOptions(options);
+    // Checked before the store is opened: a segmented open may create its directory.
+    if (resolved.segmentSize !== undefined) refuseZeroFillOfSegments(resolved.preallocate);
     const store =
       resolved.segmentSize === undefined
         ? FileStore.open(path)
@@ -260,6 +284,7 @@ export class Wal {
       maxRecordSize: fields.maxRecordSize,
       stallTimeout: fields.stallTimeout,
       maxPendingCommits: fields.maxPendingCommits,
+      preallocate: fields.preallocate,
     });
     const shared = SharedLog.attach(fields.buffer, options.stallTimeout);
     if (shared === null) throw invalidArgument("the handle's buffer is not a wal-db shared state");
@@ -298,6 +323,7 @@ export class Wal {
       maxRecordSize: this.maxRecordSize,
       stallTimeout: this.shared.stallTimeout,
       maxPendingCommits: this.maxPendingCommits,
+      preallocate: this.preallocate,
       recovery: this.recovery,
     };
   }
@@ -445,6 +471,9 @@ export class Wal {
     this.lastCuts = this.shared.cuts;
     const lsns: number[] = new Array(count);
     try {
+      if (start + total > this.filled || this.lastCuts !== this.filledCuts) {
+        this.makeRoom(start, total);
+      }
       let staged = 0;
       let at = start;
       for (let index = 0; index < count; index++) {
@@ -652,11 +681,14 @@ export class Wal {
     const storeSize = this.store.size;
     const head = this.store.head ?? 0;
     const scanner = new RecordScanner(this.store, head, storeSize, this.maxRecordSize);
+    scanner.recordsBefore = zeroTailStart(this.store, head, storeSize);
     let records = 0;
     let end = head;
     let reason: string | null = null;
     let damagedRegions = 0;
     let recordsDropped = 0;
+    /** Bytes of zeros after the last record, kept for the next appends. */
+    let zeroTail = 0;
     for (;;) {
       const found = scanner.next();
       if (found === Scan.Record) {
@@ -667,6 +699,12 @@ export class Wal {
       }
       if (found === Scan.End) break;
       const damaged = scanner.lsn;
+      // Zeros to the last byte: the space a writer filled ahead of its records, kept for the
+      // next appends. A log that keeps no zero fill cuts them like any torn tail.
+      if (this.preallocate > 0 && damaged >= scanner.recordsBefore) {
+        zeroTail = storeSize - damaged;
+        break;
+      }
       if (
         scanner.oversizeLength >= 0 &&
         frameChecksumMatches(this.store, damaged, scanner.oversizeLength)
@@ -724,14 +762,15 @@ export class Wal {
     }
     // The barrier runs even when nothing is cut: records a crashed writer left in the page
     // cache are readable now but not yet durable, and recovery reports only durable records.
-    if (end < storeSize) this.store.truncate(end);
+    const kept = end + zeroTail;
+    if (kept < storeSize) this.store.truncate(end);
     else this.store.sync();
     return {
       head,
       records,
       storeSize,
       end,
-      bytesDropped: storeSize - end,
+      bytesDropped: kept < storeSize ? storeSize - end : 0,
       reason,
       recordsDropped,
       damagedRegions,
@@ -746,6 +785,7 @@ export class Wal {
     const lsn = this.shared.reserve(slot, size);
     this.lastCuts = this.shared.cuts;
     try {
+      if (lsn + size > this.filled || this.lastCuts !== this.filledCuts) this.makeRoom(lsn, size);
       this.store.write(this.scratch, size, lsn);
     } catch (error) {
       throw this.abandon(slot, lsn, error);
@@ -761,12 +801,34 @@ export class Wal {
     const lsn = this.shared.reserve(slot, size);
     this.lastCuts = this.shared.cuts;
     try {
+      if (lsn + size > this.filled || this.lastCuts !== this.filledCuts) this.makeRoom(lsn, size);
       this.writeApart(payload, lsn);
     } catch (error) {
       throw this.abandon(slot, lsn, error);
     }
     this.shared.leave(slot, 1);
     return this.wrote(lsn, size);
+  }
+
+  /**
+   * Before this writer writes the `size` bytes it reserved at `lsn`: makes sure no other
+   * writer's zeros can land on them (rule 9 in commit.ts), filling zeros past them when this
+   * writer is the one to move `FILLED`. A large write gets no zeros after it: they would cost
+   * a write of their own and spare its single barrier little.
+   */
+  private makeRoom(lsn: number, size: number): void {
+    this.filledCuts = this.lastCuts;
+    if (this.preallocate === 0) {
+      this.filled = Number.POSITIVE_INFINITY;
+      return;
+    }
+    const ahead = size * 4 <= this.preallocate ? this.preallocate : 0;
+    this.filled = this.shared.fill(
+      lsn + size,
+      this.id,
+      (end) => (ahead === 0 ? end : fillTarget(end, ahead)),
+      (from, to) => writeZeros(this.store, from, to),
+    );
   }
 
   /** Writes the frame of `payload` at `lsn` as two writes, header then payload. */
@@ -1058,5 +1120,28 @@ function countRecordsFrom(scanner: RecordScanner, store: WalStore): number {
       continue;
     }
     if (scanner.resync() >= scanner.end) return count;
+  }
+}
+
+/**
+ * The zero fill a log over `store` keeps (`WalOptions.preallocate`): the option's value, or
+ * by default 1 MiB for a single-file log and none for any other store.
+ * @throws WalError `INVALID_ARGUMENT` for a non-zero value on a segmented log.
+ */
+function preallocationFor(store: WalStore, value: number | undefined): number {
+  if (store instanceof SegmentedStore) refuseZeroFillOfSegments(value);
+  return value ?? (store instanceof FileStore ? DEFAULT_PREALLOCATE : 0);
+}
+
+/**
+ * A segmented log keeps no zero-filled tail: each segment but the last is synced full when the
+ * next is made, so zeros written past a segment's records would be synced there in place of
+ * records written into it later.
+ */
+function refuseZeroFillOfSegments(value: number | undefined): void {
+  if (value !== undefined && value !== 0) {
+    throw invalidArgument(
+      `preallocate must be 0 for a segmented log (segmentSize), got ${describeValue(value)}`,
+    );
   }
 }

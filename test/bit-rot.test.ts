@@ -103,7 +103,8 @@ function sealLog(seed: number): SealedLog {
   const path = logPath(dir, "sealed");
   const lsns: number[] = [];
   {
-    using wal = Wal.open(path);
+    // No zero-filled tail: the sealed log is exactly its 64 KiB of records.
+    using wal = Wal.open(path, { preallocate: 0 });
     for (const payload of payloads) lsns.push(wal.append(payload));
     wal.sync();
   }

@@ -31,6 +31,7 @@ import { walErrorOf } from "./support/errors.ts";
 import { drain } from "./support/iterate.ts";
 import { mulberry32, randomBytes } from "./support/random.ts";
 import { segmentFiles } from "./support/segments.ts";
+import { withoutZeroFill } from "./support/stores.ts";
 import { logPath, tempDir } from "./support/temp.ts";
 
 const dir = tempDir();
@@ -82,13 +83,17 @@ function overwrite(path: string, bytes: Uint8Array, position: number): void {
   }
 }
 
+/**
+ * Without the zero-filled tail (`preallocate: 0`), the file is exactly the log's bytes, as the
+ * Rust crate writes it; test/zero-tail.test.ts covers the policies over a zero-filled tail.
+ */
 const singleFile: Layout = {
   name: "single-file log",
   create() {
     const path = logPath(dir);
     return {
       path,
-      open: (options) => Wal.open(path, options),
+      open: (options) => Wal.open(path, withoutZeroFill(options)),
       bytes: () => new Uint8Array(readFileSync(path)),
       patch: (at, bytes) => overwrite(path, bytes, at),
       cut: (size) => truncateSync(path, size),

@@ -4,7 +4,7 @@
  */
 
 import { describe, expect, test } from "bun:test";
-import { appendFileSync, readdirSync, statSync } from "node:fs";
+import { closeSync, openSync, readdirSync, statSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
 import {
   FileStore,
@@ -78,11 +78,16 @@ describe("Wal.sync() and the platform barrier", () => {
       using wal = Wal.open(path);
       wal.appendAndSync("whole");
     }
-    appendFileSync(path, new Uint8Array([9, 9, 9])); // a torn header
+    // A torn header right after the record, in its zero-filled tail, as a crash leaves it.
+    const sizeBefore = statSync(path).size;
+    expect(sizeBefore).toBeGreaterThan(16);
+    const fd = openSync(path, "r+");
+    writeSync(fd, new Uint8Array([9, 9, 9]), 0, 3, 13);
+    closeSync(fd);
     const { platform, calls } = recordingPlatform();
     using wal = Wal.withStore(FileStore.open(path, { platform }));
     expect(statSync(path).size).toBe(13);
-    expect(wal.recovery.bytesDropped).toBe(3);
+    expect(wal.recovery.bytesDropped).toBe(sizeBefore - 13);
     expect(calls).toEqual([`lock ${path}`, `syncDirectory ${dirname(path)}`, `barrier ${path}`]);
   });
 

@@ -92,6 +92,7 @@ test.skipIf(!available)(
       "open dir",
       "fdatasync dir = 0",
       "fdatasync log = 0", // open: recovery's barrier
+      "pwrite log at 13", // the first append fills zeros past its record, before writing it
       "pwrite log at 0",
       "pwrite log at 13",
       "pwrite log at 21",
@@ -109,8 +110,10 @@ test.skipIf(!available)(
     expect(stdout).toBe("COMMITTED 0 13 29\n");
     const { fd, thread: main } = logOpen(calls, path);
     const writes = calls.filter((call) => call.text.startsWith(`pwrite64(${fd},`));
-    expect(writes.map((call) => call.thread)).toEqual([main, main, main]);
-    const lastWrite = calls.indexOf(writes[2]!);
+    // The zero fill past the first record, then the three records.
+    expect(writes.map((call) => call.thread)).toEqual([main, main, main, main]);
+    expect(writes[0]!.text).toMatch(/, 13\) = \d+$/);
+    const lastWrite = calls.indexOf(writes[3]!);
     // After the writes: the commits' barriers, on the log, none of them on the main thread.
     const barriers = calls
       .slice(calls.indexOf(writes[0]!))

@@ -107,25 +107,34 @@ function expectExactLog(path: string, replies: Done[], count: number, sizes: Siz
 describe("Wal.attach() from Workers", () => {
   const count = 5_000;
   const sizes = { min: 0, max: 4096 };
-  test(`4 Workers × 5,000 appends each (sizes 0–4 KiB, seed ${SEED}) to one log`, async () => {
-    const path = logPath(dir);
-    const wal = Wal.open(path);
-    let replies: Done[];
-    try {
-      replies = await runWriters(wal, "append", count, sizes);
-      const frames = replies.flatMap((reply, worker) =>
-        reply.lsns.map((_, seq) => recordPayload(SEED, worker, seq, sizes).length),
-      );
-      const bytes = frames.reduce((sum, size) => sum + FRAME_HEADER_SIZE + size, 0);
-      expect(wal.len, `WAL_SEED=${SEED}`).toBe(bytes);
-      const stats = wal.stats();
-      expect(stats.appends, `WAL_SEED=${SEED}`).toBe(WORKERS * count);
-      expect(stats.bytes, `WAL_SEED=${SEED}`).toBe(bytes);
-    } finally {
-      wal.close();
-    }
-    expectExactLog(path, replies, count, sizes);
-  }, 60_000);
+  // With the default zero fill (1 MiB) and with one so small that Workers race to fill it
+  // every few appends: no record may ever be overwritten by another Worker's zeros.
+  test.each([
+    ["the default zero fill", undefined],
+    ["a 512-byte zero fill", 512],
+  ])(
+    `4 Workers × 5,000 appends each (sizes 0–4 KiB, seed ${SEED}) to one log, %s`,
+    async (_name, preallocate) => {
+      const path = logPath(dir);
+      const wal = Wal.open(path, preallocate === undefined ? {} : { preallocate });
+      let replies: Done[];
+      try {
+        replies = await runWriters(wal, "append", count, sizes);
+        const frames = replies.flatMap((reply, worker) =>
+          reply.lsns.map((_, seq) => recordPayload(SEED, worker, seq, sizes).length),
+        );
+        const bytes = frames.reduce((sum, size) => sum + FRAME_HEADER_SIZE + size, 0);
+        expect(wal.len, `WAL_SEED=${SEED}`).toBe(bytes);
+        const stats = wal.stats();
+        expect(stats.appends, `WAL_SEED=${SEED}`).toBe(WORKERS * count);
+        expect(stats.bytes, `WAL_SEED=${SEED}`).toBe(bytes);
+      } finally {
+        wal.close();
+      }
+      expectExactLog(path, replies, count, sizes);
+    },
+    60_000,
+  );
 
   test(`Workers mixing appendAndSync and commit share barriers (seed ${SEED})`, async () => {
     const perWorker = 300;

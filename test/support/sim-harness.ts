@@ -41,6 +41,12 @@ export interface Seams {
   readonly platform: Platform;
 }
 
+/**
+ * The zero fill of a simulated single-file log: small, so that a few appends cross it several
+ * times and crash points fall inside fills too.
+ */
+export const SIM_PREALLOCATE = 256;
+
 /** Opens (and recovers) the log of `kind` on `disk`. */
 export function openSim(
   disk: SimDisk,
@@ -53,7 +59,10 @@ export function openSim(
       ? FileStore.open(`${SIM_ROOT}/log`, seams)
       : SegmentedStore.open(`${SIM_ROOT}/segments`, SIM_SEGMENT_SIZE, seams);
   try {
-    return Wal.withStore(store, options);
+    return Wal.withStore(store, {
+      ...(kind === "file" ? { preallocate: SIM_PREALLOCATE } : {}),
+      ...options,
+    });
   } catch (error) {
     store.close();
     throw error;
