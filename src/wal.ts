@@ -7,6 +7,7 @@
 
 import { RecordBoundaries } from "./boundaries.ts";
 import { type Barrier, SharedLog, type WalStats } from "./commit.ts";
+import { COMMIT_STAGING_LIMIT, CommitStaging } from "./commit-staging.ts";
 import {
   CorruptionError,
   closed,
@@ -28,8 +29,10 @@ import {
 import {
   frameChecksumMatches,
   HEADER_SIZE,
+  LENGTH_OFFSET,
   LSN_LIMIT,
   RecordScanner,
+  readU32,
   Scan,
   sealFrame,
   writeHeader,
@@ -173,6 +176,8 @@ export class Wal {
   /** Frame under construction: header, then payload; reused by every small append. */
   private readonly scratch = new Uint8Array(HEADER_SIZE + SCRATCH_PAYLOAD_SIZE);
   private readonly scratchPayload = this.scratch.subarray(HEADER_SIZE);
+  /** The commits of this thread framed but not yet written; see commit-staging.ts. */
+  private readonly commits = new CommitStaging();
   /** Where `appendBatch` frames records; grows on demand up to `BATCH_STAGING_SIZE`. */
   private staging = new Uint8Array(0);
 
@@ -334,6 +339,7 @@ export class Wal {
    */
   get len(): number {
     this.checkOpen();
+    this.writeStagedCommits();
     return this.shared.written();
   }
 
@@ -354,6 +360,7 @@ export class Wal {
    */
   append(data: Uint8Array | string): number {
     this.checkWritable();
+    this.writeStagedCommits();
     // One UTF-16 unit never takes more than three UTF-8 bytes.
     if (typeof data === "string" && data.length * 3 <= SCRATCH_PAYLOAD_SIZE) {
       const { written } = utf8.encodeInto(data, this.scratchPayload);
@@ -379,6 +386,7 @@ export class Wal {
    */
   sync(): void {
     this.checkWritable();
+    this.writeStagedCommits();
     this.syncTo(this.shared.reserved, null);
   }
 
@@ -396,8 +404,11 @@ export class Wal {
   /**
    * Appends one record and resolves once it is on stable storage, without blocking the event
    * loop: concurrent commits share one barrier (group commit), which runs off the calling
-   * thread. The record is written before `commit` returns its promise, so commits from one
-   * thread get increasing LSNs in call order.
+   * thread. The record is framed at once and written together with every other commit this
+   * thread makes before the next barrier starts: one write and one barrier for the whole
+   * batch. Any other call of this `Wal` (`append`, `len`, `iter`, ...) writes staged commits
+   * first, so records from one thread get increasing LSNs in call order. Payloads over 64 KiB
+   * are written at once, on their own.
    *
    * When `maxPendingCommits` commits of this thread are already waiting, a new one first waits
    * for a barrier to finish (back-pressure).
@@ -411,7 +422,32 @@ export class Wal {
   async commit(data: Uint8Array | string): Promise<number> {
     this.checkWritable();
     while (this.pendingCommits >= this.maxPendingCommits) await this.nextRound();
-    const lsn = this.append(data);
+    const payload = this.payloadOf(data, "commit");
+    const size = HEADER_SIZE + payload.length;
+    if (size > SCRATCH_PAYLOAD_SIZE) return this.commitApart(payload);
+    const staged = this.commits;
+    if (staged.bytes + size > COMMIT_STAGING_LIMIT) this.writeStagedCommits();
+    const offset = staged.stage(payload);
+    const batch = staged.batch;
+    this.pendingCommits++;
+    try {
+      // The round writes what is staged before it reads its target; a round already past
+      // that point resolves first, and the next one writes this batch.
+      while (batch.lsn < 0) {
+        if (batch.error !== undefined) throw batch.error;
+        await this.nextRound();
+      }
+      const lsn = batch.lsn + offset;
+      await this.durableAsync(lsn + size, batch.cuts);
+      return lsn;
+    } finally {
+      this.pendingCommits--;
+    }
+  }
+
+  /** A commit too large to stage: written on its own, after whatever is staged. */
+  private async commitApart(payload: Uint8Array): Promise<number> {
+    const lsn = this.append(payload);
     this.pendingCommits++;
     try {
       await this.durableAsync(this.lastEnd, this.lastCuts);
@@ -429,6 +465,7 @@ export class Wal {
    */
   async syncAsync(): Promise<void> {
     this.checkWritable();
+    this.writeStagedCommits();
     await this.durableAsync(this.shared.reserved, null);
   }
 
@@ -446,6 +483,7 @@ export class Wal {
    */
   appendBatch(records: readonly (Uint8Array | string)[]): number[] {
     this.checkWritable();
+    this.writeStagedCommits();
     if (!Array.isArray(records)) {
       throw invalidArgument(`appendBatch takes an array, got ${describeValue(records)}`);
     }
@@ -511,6 +549,7 @@ export class Wal {
    */
   stats(): WalStats {
     this.checkOpen();
+    this.writeStagedCommits();
     return this.shared.stats();
   }
 
@@ -524,6 +563,7 @@ export class Wal {
    */
   iter(): Generator<WalRecord, void, undefined> {
     this.checkReadable();
+    this.writeStagedCommits();
     return this.walk(this.head, this.shared.written());
   }
 
@@ -537,6 +577,7 @@ export class Wal {
    */
   iterFrom(lsn: number): Generator<WalRecord, void, undefined> {
     this.checkReadable();
+    this.writeStagedCommits();
     const end = this.shared.written();
     this.checkNotDropped(this.checkLsn(lsn, "iterFrom"), "iterFrom");
     if (lsn < end) this.seek(lsn, end);
@@ -572,6 +613,7 @@ export class Wal {
    */
   truncateBefore(lsn: number): number {
     this.checkOwner("truncateBefore");
+    this.writeStagedCommits();
     this.checkLsn(lsn, "truncateBefore");
     const store = this.store;
     if (store.truncateBefore === undefined) return 0;
@@ -613,6 +655,7 @@ export class Wal {
    */
   truncateAfter(lsn: number): void {
     this.checkOwner("truncateAfter");
+    this.writeStagedCommits();
     this.checkLsn(lsn, "truncateAfter");
     this.shared.exclusive(this.id, () => {
       const end = this.shared.reservedWhileExclusive();
@@ -646,6 +689,11 @@ export class Wal {
    */
   close(): void {
     if (this.isClosed) return;
+    // Staged commits are written first, so that each is as safe as an append made before
+    // `close`; if that fails, they reject with the failure.
+    try {
+      if (!this.shared.isClosed) this.writeStagedCommits();
+    } catch {}
     this.isClosed = true;
     // The owner first waits for every thread's write and barrier in flight: once it closes
     // the descriptor, the number may name another file, and a late write would land there.
@@ -777,6 +825,41 @@ export class Wal {
     };
   }
 
+  /**
+   * Writes the commits staged in this thread, with one reservation and one write, so that they
+   * get their LSNs before anything this thread does next (see commit-staging.ts). A failure
+   * poisons the log and fails every commit of the batch.
+   */
+  private writeStagedCommits(): void {
+    const staged = this.commits;
+    if (staged.count === 0) return;
+    const { batch, frames, bytes, count } = staged;
+    staged.reset();
+    let slot = -1;
+    let start = -1;
+    try {
+      slot = this.shared.enter(this.id);
+      start = this.shared.reserve(slot, bytes);
+      this.lastCuts = this.shared.cuts;
+      if (start + bytes > this.filled || this.lastCuts !== this.filledCuts) {
+        this.makeRoom(start, bytes);
+      }
+      this.store.write(frames, bytes, start);
+    } catch (error) {
+      batch.error = start < 0 ? error : this.abandon(slot, start, error);
+      throw error;
+    }
+    this.shared.leave(slot, count);
+    batch.lsn = start;
+    batch.cuts = this.lastCuts;
+    for (let at = 0; at < bytes; ) {
+      const next = at + HEADER_SIZE + readU32(frames, at + LENGTH_OFFSET);
+      this.boundaries.observe(start + at, start + next);
+      at = next;
+    }
+    this.lastEnd = start + bytes;
+  }
+
   /** Writes the frame already built in `scratch` around a payload of `length` bytes. */
   private appendScratch(length: number): number {
     const size = HEADER_SIZE + length;
@@ -902,8 +985,9 @@ export class Wal {
 
   /** Makes everything reserved so far durable without blocking this thread. */
   private async runRound(): Promise<void> {
-    const target = this.shared.reserved;
     try {
+      this.writeStagedCommits();
+      const target = this.shared.reserved;
       if (this.barrierTarget !== null) {
         this.syncThread ??= new SyncThread({
           buffer: this.shared.buffer,

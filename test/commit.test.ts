@@ -7,6 +7,7 @@
 import { describe, expect, test } from "bun:test";
 import { MemoryStore, Wal } from "../src/index.ts";
 import { walErrorOf, walRejectionOf } from "./support/errors.ts";
+import { FaultStore } from "./support/fault-store.ts";
 import { HeldBarrierStore, turnOfTheEventLoop } from "./support/held-store.ts";
 import { logPath, tempDir } from "./support/temp.ts";
 
@@ -183,5 +184,75 @@ describe("Wal.commit() on a store without syncAsync", () => {
     using wal = Wal.withStore(store);
     expect(await Promise.all([wal.commit("a"), wal.commit("b")])).toEqual([0, 9]);
     expect(wal.stats()).toEqual({ appends: 2, bytes: 18, barriers: 1 });
+  });
+});
+
+describe("Wal.commit() batches its writes", () => {
+  test("commits made in one tick are written with one write, before their one barrier", async () => {
+    const store = new FaultStore();
+    using wal = Wal.withStore(store);
+    const syncs = store.calls.sync; // recovery's barrier
+    const lsns = await Promise.all(Array.from({ length: 100 }, (_, i) => wal.commit(`c${i}`)));
+    expect(store.calls.write).toBe(1);
+    expect(store.calls.sync - syncs).toBe(1);
+    expect(lsns[0]).toBe(0);
+    expect(lsns.every((lsn, i) => i === 0 || lsn > lsns[i - 1]!)).toBe(true);
+    expect([...wal.iter()].map((r) => text(r.data))).toEqual(lsns.map((_, i) => `c${i}`));
+  });
+
+  test("every other call writes the staged commits first: LSNs follow call order", async () => {
+    using wal = Wal.withStore(new MemoryStore());
+    const first = wal.commit("staged"); // 14 bytes, not written yet
+    expect(wal.len).toBe(14); // len writes it
+    const second = wal.commit("staged too");
+    expect(wal.append("appended")).toBe(14 + 18); // after the staged commit
+    const third = wal.commit("and again");
+    const [batch] = wal.appendBatch(["batched"]);
+    expect(batch).toBe(14 + 18 + 16 + 17);
+    const big = new Uint8Array(70 * 1024).fill(7); // over 64 KiB: written on its own, in order
+    const fourth = wal.commit("before the big one");
+    const large = wal.commit(big);
+    expect(await Promise.all([first, second, third, fourth, large])).toEqual([
+      0,
+      14,
+      14 + 18 + 16,
+      14 + 18 + 16 + 17 + 15,
+      14 + 18 + 16 + 17 + 15 + 26,
+    ]);
+    expect([...wal.iter()].map((r) => r.data.length)).toEqual([6, 10, 8, 9, 7, 18, big.length]);
+  });
+
+  test("commits past the 4 MiB staging limit are written in more writes, each record intact", async () => {
+    const store = new FaultStore();
+    using wal = Wal.withStore(store);
+    const payload = (i: number) => new Uint8Array(60 * 1024).fill(i & 0xff);
+    const lsns = await Promise.all(Array.from({ length: 150 }, (_, i) => wal.commit(payload(i))));
+    expect(store.calls.write).toBe(3); // 9 MiB of frames: 4 MiB at most per write
+    const records = [...wal.iter()];
+    expect(records.map((r) => r.lsn)).toEqual(lsns);
+    expect(records.every((r, i) => r.data.length === 60 * 1024 && r.data[0] === (i & 0xff))).toBe(
+      true,
+    );
+  });
+
+  test("a failed batch write rejects every commit of the batch with IO and poisons the log", async () => {
+    const store = new FaultStore();
+    using wal = Wal.withStore(store);
+    const syncs = store.calls.sync; // recovery's barrier
+    store.failNext("write", "EIO");
+    const commits = Array.from({ length: 5 }, (_, i) => wal.commit(`doomed ${i}`));
+    for (const commit of commits) expect((await walRejectionOf(commit)).code).toBe("IO");
+    expect(walErrorOf(() => wal.append("after")).code).toBe("POISONED");
+    expect(store.calls.sync - syncs).toBe(0); // nothing written, nothing reported durable
+  });
+
+  test("close() writes the staged commits, which reject with CLOSED but are in the file", async () => {
+    const path = logPath(dir);
+    const wal = Wal.open(path);
+    const pending = [wal.commit("staged 1"), wal.commit("staged 2")];
+    wal.close();
+    for (const commit of pending) expect((await walRejectionOf(commit)).code).toBe("CLOSED");
+    using reopened = Wal.open(path);
+    expect([...reopened.iter()].map((r) => text(r.data))).toEqual(["staged 1", "staged 2"]);
   });
 });

@@ -110,10 +110,13 @@ test.skipIf(!available)(
     expect(stdout).toBe("COMMITTED 0 13 29\n");
     const { fd, thread: main } = logOpen(calls, path);
     const writes = calls.filter((call) => call.text.startsWith(`pwrite64(${fd},`));
-    // The zero fill past the first record, then the three records.
-    expect(writes.map((call) => call.thread)).toEqual([main, main, main, main]);
+    // The zero fill past the first record, the first record, then the two commits made
+    // together as one write of both frames (16 + 11 bytes at 13).
+    expect(writes.map((call) => call.thread)).toEqual([main, main, main]);
     expect(writes[0]!.text).toMatch(/, 13\) = \d+$/);
-    const lastWrite = calls.indexOf(writes[3]!);
+    expect(writes[1]!.text).toMatch(/, 13, 0\) = 13$/);
+    expect(writes[2]!.text).toMatch(/, 27, 13\) = 27$/);
+    const lastWrite = calls.indexOf(writes[2]!);
     // After the writes: the commits' barriers, on the log, none of them on the main thread.
     const barriers = calls
       .slice(calls.indexOf(writes[0]!))
