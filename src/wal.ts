@@ -195,7 +195,7 @@ export class Wal {
     this.boundaries = new RecordBoundaries(store.head ?? 0);
     this.attached = joining !== undefined;
     this.preallocate = preallocationFor(store, options.preallocate);
-    this.recovery = joining?.recovery ?? this.recover();
+    this.recovery = joining?.recovery ?? this.recover(options.replay);
     this.shared =
       joining?.shared ?? SharedLog.create(this.recovery.end, this.store.size, options.stallTimeout);
     this.id = this.shared.newId();
@@ -725,7 +725,7 @@ export class Wal {
    * a torn tail is told from damage in the middle, and the default open counts the valid
    * records it cuts (`recordsDropped`), so that no record is dropped without saying so.
    */
-  private recover(): RecoveryReport {
+  private recover(replay: ResolvedOptions["replay"]): RecoveryReport {
     const storeSize = this.store.size;
     const head = this.store.head ?? 0;
     const scanner = new RecordScanner(this.store, head, storeSize, this.maxRecordSize);
@@ -743,6 +743,10 @@ export class Wal {
         this.boundaries.observe(scanner.lsn, scanner.offset);
         records++;
         end = scanner.offset;
+        if (replay !== undefined) {
+          const from = scanner.payloadOffset;
+          replay(scanner.buffer.subarray(from, from + scanner.payloadLength), scanner.lsn);
+        }
         continue;
       }
       if (found === Scan.End) break;
