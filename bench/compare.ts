@@ -1,0 +1,339 @@
+/**
+ * wal-db against its peers, side by side, in one run (`bun run bench:compare`). Every row is a
+ * ratio to the hand-rolled log (node:fs writeSync + fdatasyncSync) measured in the same run.
+ * Each measurement is one contender running one workload in a process of its own
+ * (bench/compare/contender.ts) on a fresh temporary directory, so no peer's native threads or
+ * heap sit beside another's; rounds go round-robin across the contenders, starting one further
+ * along each time, so no contender always runs first or right after the same neighbour. Every
+ * record is 256 bytes. Each figure is the median of its rounds.
+ *
+ *   W1  serial       one committer, each commit durable before the next
+ *   W2  concurrent   N async committers, each looping `await commit`, N in COMMITTERS
+ *   W3  bulk         RECORDS records, then one barrier (wal-db: appendBatch of 4,096, sync)
+ *   W4  read         reopen the W3 log and read every record back
+ *   memory           wal-db, 256 committers, the child's RSS sampled as the commits go by,
+ *                    before and after a forced full collection (see MemorySample)
+ *
+ * How each peer does each workload, and why, is in its file in bench/compare/. The
+ * "durable?" column is the last `bun run bench:audit` (bench/results/audit.json): whether
+ * strace saw a barrier between each commit's start and its acknowledgement.
+ *
+ * Sizes: WAL_BENCH_SIZE=full (default; 3 rounds; also renders docs/bench-compare.svg) or tiny
+ * (1 round, a few hundred records; the test suite's smoke run). `--chart` renders the chart
+ * at any size. Results go to bench/results/compare-<size>.json (not committed).
+ */
+
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus, release } from "node:os";
+import { join } from "node:path";
+import type { AuditReport } from "./audit.ts";
+import { renderLineChart } from "./chart.ts";
+import {
+  CONTENDER_NAMES,
+  type ContenderName,
+  type MemorySample,
+  resultsDir,
+  runContender,
+  type WorkloadName,
+} from "./compare/protocol.ts";
+import { consume, formatCount, workDigest } from "./harness.ts";
+
+const SIZES = {
+  full: {
+    rounds: 3,
+    // W1 and W2 run at disk speed for the peers without group commit (~5,000 commits/s
+    // here), so their counts are set by time: a full run takes about 6 minutes on 2 cores.
+    serialCommits: 2_000,
+    concurrentCommits: 20_000,
+    committers: [1, 4, 16, 64, 256],
+    records: 1_000_000,
+    memoryCommits: 1_000_000,
+    memorySampleEvery: 100_000,
+  },
+  tiny: {
+    rounds: 1,
+    serialCommits: 50,
+    concurrentCommits: 320,
+    committers: [1, 16],
+    records: 500,
+    memoryCommits: 10_000,
+    memorySampleEvery: 1_000,
+  },
+} as const;
+
+/**
+ * Memory counts as flat when the last sample's RSS and JS heap after a full collection exceed
+ * the first's by no more than this fraction. After a collection, because the RSS as found also
+ * holds garbage JavaScriptCore has not yet collected; first against last, not against the
+ * maximum, because the allocator returns freed pages to the OS in bursts (a full run saw the
+ * RSS after GC go 43.4, 45.6 … 48.6, 48.3, 44.9, 44.9 MiB with the heap at 2.3 MiB throughout),
+ * while a leak keeps growing to the end.
+ */
+const MEMORY_GROWTH_FLAT = 0.1;
+const BASELINE: ContenderName = "hand-rolled";
+const CHART_PATH = new URL("../docs/bench-compare.svg", import.meta.url).pathname;
+
+const sizeName = (process.env.WAL_BENCH_SIZE ?? "full") as keyof typeof SIZES;
+const size = SIZES[sizeName];
+if (size === undefined) {
+  throw new Error(`WAL_BENCH_SIZE must be one of ${Object.keys(SIZES).join(", ")}`);
+}
+
+/** One row of the table: a workload at one size, run by some of the contenders. */
+interface Row {
+  readonly id: string;
+  readonly title: string;
+  readonly unit: "commits" | "records";
+  readonly workload: WorkloadName;
+  readonly count: number;
+  readonly committers: number;
+  readonly contenders: readonly ContenderName[];
+}
+
+/** One contender's figures in one row. */
+interface Cell {
+  /** Time per operation in each round, in nanoseconds. */
+  readonly roundsNs: number[];
+  medianNs: number;
+  /** Operations per second at the median time. */
+  rate: number;
+  /** `rate` over the hand-rolled rate in the same row. */
+  ratio: number;
+}
+
+/** The staged hand-rolled log differs only in its bulk load; the lmdb variants only in writes. */
+const writers = CONTENDER_NAMES.filter((name) => name !== "hand-rolled-staged");
+const readers = writers.filter((name) => name !== "lmdb-no-overlap");
+
+const rows: Row[] = [
+  {
+    id: "W1",
+    title: `W1 serial commits, each durable before the next (${formatCount(size.serialCommits)})`,
+    unit: "commits",
+    workload: "serial",
+    count: size.serialCommits,
+    committers: 1,
+    contenders: writers,
+  },
+  ...size.committers.map(
+    (committers): Row => ({
+      id: `W2 N=${committers}`,
+      title: `W2 ${committers} concurrent committer${committers === 1 ? "" : "s"}, each looping await commit (${formatCount(size.concurrentCommits)} in all)`,
+      unit: "commits",
+      workload: "concurrent",
+      count: size.concurrentCommits,
+      committers,
+      contenders: writers,
+    }),
+  ),
+  {
+    id: "W3",
+    title: `W3 ${formatCount(size.records)} records, then one barrier`,
+    unit: "records",
+    workload: "bulk",
+    count: size.records,
+    committers: 1,
+    contenders: CONTENDER_NAMES,
+  },
+  {
+    id: "W4",
+    title: `W4 reopen and read back ${formatCount(size.records)} records`,
+    unit: "records",
+    workload: "read",
+    count: size.records,
+    committers: 1,
+    contenders: readers,
+  },
+];
+
+/** `rotate([a, b, c], 1)` → `[b, c, a]`. */
+function rotate<T>(items: readonly T[], by: number): T[] {
+  const start = by % items.length;
+  return [...items.slice(start), ...items.slice(0, start)];
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+function loadAudit(): AuditReport | null {
+  const path = join(resultsDir(), "audit.json");
+  if (!existsSync(path)) return null;
+  return (JSON.parse(readFileSync(path, "utf8")) as { audit: AuditReport }).audit;
+}
+
+/**
+ * The "durable?" cell of a commit row: the audit's verdict and barriers per commit of that
+ * workload. The audit runs W1 and W2 only, so the bulk and read rows have none.
+ */
+function durability(audit: AuditReport | null, row: Row, contender: ContenderName): string {
+  if (row.workload !== "serial" && row.workload !== "concurrent") return "";
+  const found = audit?.contenders[contender];
+  if (audit === null || found === undefined) return "not audited";
+  const serial = row.workload === "serial";
+  const audited = serial ? found.serial : found.concurrent;
+  const calls = Object.keys(audited.barrierCalls)
+    .map((key) => key.split(" ")[0])
+    .join("+");
+  const where = serial ? "" : ` at N=${audit.concurrentCommitters}`;
+  return `${found.verdict} (${audited.barriersPerCommit.toFixed(2)} ${calls}/commit${where})`;
+}
+
+const machine = `${cpus().length}× ${cpus()[0]?.model.trim() ?? "unknown CPU"}, Linux ${release()}`;
+const started = Bun.nanoseconds();
+console.log(
+  `wal-db vs peers, size ${sizeName}, ${size.rounds} round(s), 256-byte payloads, Bun ${Bun.version}, ${machine}`,
+);
+
+const cells = new Map<Row, Map<ContenderName, Cell>>(
+  rows.map((row) => [
+    row,
+    new Map(row.contenders.map((name) => [name, { roundsNs: [], medianNs: 0, rate: 0, ratio: 0 }])),
+  ]),
+);
+for (let round = 0; round < size.rounds; round++) {
+  for (const [rowIndex, row] of rows.entries()) {
+    for (const contender of rotate(row.contenders, round + rowIndex)) {
+      const result = await runContender({
+        contender,
+        workload: row.workload,
+        count: row.count,
+        committers: row.committers,
+      });
+      consume(result.work);
+      cells
+        .get(row)!
+        .get(contender)!
+        .roundsNs.push(result.elapsedNs / result.operations);
+    }
+  }
+  const secondsSoFar = ((Bun.nanoseconds() - started) / 1e9).toFixed(0);
+  console.log(`round ${round + 1}/${size.rounds} done, ${secondsSoFar} s`);
+}
+for (const row of rows) {
+  const rowCells = cells.get(row)!;
+  for (const cell of rowCells.values()) {
+    cell.medianNs = median(cell.roundsNs);
+    cell.rate = 1e9 / cell.medianNs;
+  }
+  const baselineRate = rowCells.get(BASELINE)!.rate;
+  for (const cell of rowCells.values()) cell.ratio = cell.rate / baselineRate;
+}
+
+const memory = await runContender({
+  contender: "wal-db",
+  workload: "memory",
+  count: size.memoryCommits,
+  committers: 256,
+  sampleEvery: size.memorySampleEvery,
+});
+consume(memory.work);
+const memorySamples = memory.memorySamples ?? [];
+/** First, last and largest of one figure over the samples. */
+const span = (figure: (sample: MemorySample) => number) => {
+  const values = memorySamples.map(figure);
+  return { first: values[0] ?? 0, last: values.at(-1) ?? 0, max: Math.max(...values) };
+};
+const rss = span((sample) => sample.rss);
+const rssAfterGc = span((sample) => sample.rssAfterGc);
+const heapUsedAfterGc = span((sample) => sample.heapUsedAfterGc);
+const memoryFlat = [rssAfterGc, heapUsedAfterGc].every(
+  ({ first, last }) => last <= first * (1 + MEMORY_GROWTH_FLAT),
+);
+
+const audit = loadAudit();
+const mebibytes = (bytes: number) => `${(bytes / (1 << 20)).toFixed(1)} MiB`;
+console.log("");
+for (const row of rows) {
+  console.log(row.title);
+  console.log(
+    `  ${"contender".padEnd(20)} ${`${row.unit}/s`.padStart(12)} ${"× hand-rolled".padStart(14)}   durable? (audit)`,
+  );
+  for (const [contender, cell] of cells.get(row)!) {
+    console.log(
+      `  ${contender.padEnd(20)} ${formatCount(cell.rate).padStart(12)} ${`${cell.ratio.toFixed(2)}×`.padStart(14)}   ${durability(audit, row, contender)}`,
+    );
+  }
+}
+const describeSpan = (name: string, figures: ReturnType<typeof span>) =>
+  `  ${name.padEnd(24)} first ${mebibytes(figures.first)}, last ${mebibytes(figures.last)}, max ${mebibytes(figures.max)}`;
+console.log(
+  `memory: wal-db, 256 committers, ${formatCount(size.memoryCommits)} commits, sampled every ` +
+    `${formatCount(size.memorySampleEvery)}: ${memoryFlat ? "flat" : "GROWING"} ` +
+    `(flat: the last RSS and JS heap after GC within ${MEMORY_GROWTH_FLAT * 100}% of the first)`,
+);
+console.log(describeSpan("RSS as found", rss));
+console.log(describeSpan("RSS after Bun.gc(true)", rssAfterGc));
+console.log(describeSpan("JS heap after GC", heapUsedAfterGc));
+if (audit === null) console.log("durable?: not audited (run `bun run bench:audit`)");
+else {
+  console.log(
+    `durable?: the audit of ${audit.date} (bench/results/audit.json): W1 rows from its serial ` +
+      "commits, every W2 row from its concurrent ones; barriers per commit as strace saw them",
+  );
+}
+const elapsedSeconds = (Bun.nanoseconds() - started) / 1e9;
+console.log(`work hash ${workDigest()}, ${elapsedSeconds.toFixed(0)} s`);
+
+const date = new Date().toISOString();
+mkdirSync(resultsDir(), { recursive: true });
+const resultsPath = join(resultsDir(), `compare-${sizeName}.json`);
+writeFileSync(
+  resultsPath,
+  JSON.stringify(
+    {
+      size: sizeName,
+      date,
+      bun: Bun.version,
+      machine,
+      rounds: size.rounds,
+      elapsedSeconds,
+      rows: rows.map((row) => ({
+        id: row.id,
+        title: row.title,
+        unit: row.unit,
+        workload: row.workload,
+        count: row.count,
+        committers: row.committers,
+        results: Object.fromEntries(cells.get(row)!),
+      })),
+      memory: {
+        commits: size.memoryCommits,
+        committers: 256,
+        sampleEvery: size.memorySampleEvery,
+        samples: memorySamples,
+        rss,
+        rssAfterGc,
+        heapUsedAfterGc,
+        flat: memoryFlat,
+      },
+      audit,
+      workHash: workDigest(),
+    },
+    null,
+    2,
+  ),
+);
+console.log(`results: ${resultsPath}`);
+
+if (sizeName === "full" || process.argv.includes("--chart")) {
+  const concurrentRows = rows.filter((row) => row.workload === "concurrent");
+  writeFileSync(
+    CHART_PATH,
+    renderLineChart({
+      title: "Durable commits/s against concurrent committers, 256-byte records",
+      subtitle: `${machine}, Bun ${Bun.version}, ${date.slice(0, 10)}, median of ${size.rounds} round(s)`,
+      xLabel: "concurrent committers, each looping await commit",
+      yLabel: "commits/s",
+      series: writers.map((name) => ({
+        name,
+        points: concurrentRows.map(
+          (row) => [row.committers, cells.get(row)!.get(name)!.rate] as const,
+        ),
+      })),
+    }),
+  );
+  console.log(`chart: ${CHART_PATH}`);
+}

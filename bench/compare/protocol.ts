@@ -1,0 +1,166 @@
+/**
+ * What bench/compare.ts, bench/audit.ts and their contender children share: the contenders and
+ * the interface each implements, the workloads, the one line of JSON a child prints, and the
+ * markers a child writes for the durability audit. Each contender runs in its own process, so
+ * no peer's native module, threads or page-cache state can touch another's figures.
+ */
+
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/** Every contender, in the order tables and charts list them. */
+export const CONTENDER_NAMES = [
+  "hand-rolled",
+  "hand-rolled-staged",
+  "bun:sqlite",
+  "lmdb",
+  "lmdb-no-overlap",
+  "classic-level",
+  "wal-db",
+] as const;
+
+export type ContenderName = (typeof CONTENDER_NAMES)[number];
+
+/**
+ * The workloads a child can run:
+ *
+ *   serial      W1: `count` commits, each durable before the next starts
+ *   concurrent  W2: `committers` async loops sharing `count` commits, each `await commit`
+ *   bulk        W3: `count` records written, then one barrier
+ *   read        W4: the records of a `bulk` load (written outside the timer), reopened and read
+ *   memory      `concurrent`, sampling the child's memory every `sampleEvery` commits
+ */
+export type WorkloadName = "serial" | "concurrent" | "bulk" | "read" | "memory";
+
+/** What the parent passes a child, as one JSON argument. */
+export interface WorkloadRequest {
+  readonly contender: ContenderName;
+  readonly workload: WorkloadName;
+  /** Commits (serial, concurrent, memory) or records (bulk, read). */
+  readonly count: number;
+  /** Async committers; concurrent and memory only. */
+  readonly committers?: number;
+  /** Commits between RSS samples; memory only. */
+  readonly sampleEvery?: number;
+  /** A fresh, empty directory the child may fill; the parent removes it. */
+  readonly dir: string;
+}
+
+/** The one line of JSON a child prints on stdout when its workload is done. */
+export interface WorkloadResult {
+  /** Operations timed: commits or records. */
+  readonly operations: number;
+  readonly elapsedNs: number;
+  /** A value folded from the work, so none of it can be optimised away. */
+  readonly work: number;
+  /** One sample per `sampleEvery` commits; memory only. */
+  readonly memorySamples?: MemorySample[];
+}
+
+/**
+ * The child's memory at one point of the memory workload, in bytes. JavaScriptCore collects
+ * lazily, so the RSS as found grows by garbage not yet collected; the figures after a forced
+ * full collection (`Bun.gc(true)`) show what is actually retained, which is what a leak grows.
+ */
+export interface MemorySample {
+  readonly rss: number;
+  readonly rssAfterGc: number;
+  readonly heapUsedAfterGc: number;
+}
+
+/** A log or database opened in a child's directory, as one workload uses it. */
+export interface Store {
+  /**
+   * One commit, durable when it returns or its promise settles. A synchronous contender
+   * returns undefined, so the serial loop never awaits and pays nothing for promises.
+   */
+  commit(payload: Uint8Array): unknown;
+  /**
+   * One commit from one of many concurrent async callers. Contenders with group commit share a
+   * barrier between callers here; the others serialise (JavaScript runs one call at a time).
+   */
+  commitConcurrent(payload: Uint8Array): Promise<unknown>;
+  /** W3: appends `count` records, then makes all of them durable with one barrier. */
+  load(count: number, payload: Uint8Array): number | Promise<number>;
+  close(): void | Promise<void>;
+}
+
+/** One contender: how to open it in a directory, and how to read back what `load` wrote. */
+export interface Contender {
+  open(dir: string): Store | Promise<Store>;
+  /**
+   * W4: reopens the store in `dir` and reads every record, touching each payload, then closes
+   * it. Returns the bytes read.
+   */
+  readBack(dir: string): number | Promise<number>;
+}
+
+/** Loads a contender's module; a child imports only its own, so only its native code loads. */
+export async function loadContender(name: ContenderName): Promise<Contender> {
+  switch (name) {
+    case "hand-rolled":
+      return (await import("./hand-rolled.ts")).handRolled(false);
+    case "hand-rolled-staged":
+      return (await import("./hand-rolled.ts")).handRolled(true);
+    case "bun:sqlite":
+      return (await import("./sqlite.ts")).sqlite;
+    case "lmdb":
+      return (await import("./lmdb.ts")).lmdb(true);
+    case "lmdb-no-overlap":
+      return (await import("./lmdb.ts")).lmdb(false);
+    case "classic-level":
+      return (await import("./classic-level.ts")).classicLevel;
+    case "wal-db":
+      return (await import("./wal-db.ts")).walDb;
+  }
+}
+
+/**
+ * The durability audit's markers: with `WAL_BENCH_AUDIT` set, a child writes
+ * `wal-audit:<kind>:<id>` to /dev/null around its timed work (`begin`, `end`) and around each
+ * commit (`req` before the call, `ack` once it returned or resolved), so that strace shows
+ * where each commit started and was acknowledged among the sync calls.
+ */
+export const AUDIT_MARKER = "wal-audit";
+export const AUDIT_ENV = "WAL_BENCH_AUDIT";
+
+/** Where the bench results go: bench/results, or `WAL_BENCH_RESULTS` (the test's temp dir). */
+export function resultsDir(): string {
+  return process.env.WAL_BENCH_RESULTS ?? new URL("../results", import.meta.url).pathname;
+}
+
+const CONTENDER_SCRIPT = new URL("./contender.ts", import.meta.url).pathname;
+
+/**
+ * Runs one workload in a child process on a fresh temporary directory, which is removed
+ * afterwards. `prefix` goes before the Bun command (the audit's strace); `env` adds variables.
+ * A child that fails throws with its stderr, so a broken peer is never reported as a rate.
+ */
+export async function runContender(
+  request: Omit<WorkloadRequest, "dir">,
+  prefix: readonly string[] = [],
+  env: Record<string, string> = {},
+): Promise<WorkloadResult> {
+  const dir = mkdtempSync(join(tmpdir(), "wal-db-compare-"));
+  try {
+    const child = Bun.spawn(
+      [...prefix, process.execPath, CONTENDER_SCRIPT, JSON.stringify({ ...request, dir })],
+      { env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe" },
+    );
+    const [stdout, stderr, code] = await Promise.all([
+      new Response(child.stdout).text(),
+      new Response(child.stderr).text(),
+      child.exited,
+    ]);
+    const line = stdout.trim().split("\n").at(-1) ?? "";
+    if (code !== 0 || !line.startsWith("{")) {
+      throw new Error(
+        `${request.contender} ${request.workload} exited ${code}: ${stderr.trim() || stdout.trim()}`,
+      );
+    }
+    return JSON.parse(line) as WorkloadResult;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
