@@ -6,18 +6,12 @@
 
 import { expect, test } from "bun:test";
 import { join } from "node:path";
+import { runScript } from "./support/child.ts";
 
 test("bench/run.ts runs end to end at WAL_BENCH_SIZE=tiny", async () => {
-  const child = Bun.spawn([process.execPath, join(import.meta.dir, "..", "bench", "run.ts")], {
-    env: { ...process.env, WAL_BENCH_SIZE: "tiny" },
-    stdout: "pipe",
-    stderr: "pipe",
+  const { stdout, stderr, code } = await runScript(join(import.meta.dir, "..", "bench", "run.ts"), {
+    WAL_BENCH_SIZE: "tiny",
   });
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(child.stdout).text(),
-    new Response(child.stderr).text(),
-    child.exited,
-  ]);
   expect(stderr).toBe("");
   expect(code).toBe(0);
   for (const row of [

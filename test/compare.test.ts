@@ -11,25 +11,19 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AuditReport } from "../bench/audit.ts";
+import { runScript } from "./support/child.ts";
 
 const benchDir = join(import.meta.dir, "..", "bench");
 // Results, contender directories and traces all go here, never into bench/results.
 const scratch = mkdtempSync(join(tmpdir(), "wal-db-compare-test-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-async function runBench(script: string) {
-  const child = Bun.spawn([process.execPath, join(benchDir, script)], {
-    env: { ...process.env, WAL_BENCH_SIZE: "tiny", WAL_BENCH_RESULTS: scratch, TMPDIR: scratch },
-    stdout: "pipe",
-    stderr: "pipe",
+const runBench = (script: string) =>
+  runScript(join(benchDir, script), {
+    WAL_BENCH_SIZE: "tiny",
+    WAL_BENCH_RESULTS: scratch,
+    TMPDIR: scratch,
   });
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(child.stdout).text(),
-    new Response(child.stderr).text(),
-    child.exited,
-  ]);
-  return { stdout, stderr, code };
-}
 
 test("bench/compare.ts at WAL_BENCH_SIZE=tiny: a positive rate for every contender in every row", async () => {
   const { stdout, stderr, code } = await runBench("compare.ts");

@@ -9,23 +9,14 @@ import { describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { Wal, type WalOptions } from "../src/index.ts";
 import { walErrorOf } from "./support/errors.ts";
-import { mulberry32, randomBytes } from "./support/random.ts";
+import { seededRecords } from "./support/random.ts";
 import { allStoreKinds, type LogUnderTest, type StoreKind } from "./support/stores.ts";
 import { logPath, tempDir } from "./support/temp.ts";
 
 const dir = tempDir();
 
 /** Forty payloads of 0 to 2,999 seeded bytes: records span the 16 KiB segments. */
-const payloads = (() => {
-  const next = mulberry32(0x4e91);
-  return Array.from({ length: 40 }, () => randomBytes(next, next() % 3000));
-})();
-const lsns: number[] = [];
-let total = 0;
-for (const payload of payloads) {
-  lsns.push(total);
-  total += 8 + payload.length;
-}
+const { payloads, lsns, total } = seededRecords(0x4e91, 40, 3000);
 
 function writeLog(kind: StoreKind): LogUnderTest {
   const log = kind.create();

@@ -17,23 +17,14 @@ import { describe, expect, test } from "bun:test";
 import { closeSync, existsSync, openSync, readFileSync, statSync, writeSync } from "node:fs";
 import { Wal } from "../src/index.ts";
 import { walErrorOf } from "./support/errors.ts";
-import { mulberry32, randomBytes } from "./support/random.ts";
+import { mulberry32, randomBytes, seededRecords } from "./support/random.ts";
 import { logPath, tempDir } from "./support/temp.ts";
 
 const dir = tempDir();
 const PREALLOCATE = 4096;
 
 /** Twelve payloads of 0 to 199 seeded bytes. */
-const payloads = (() => {
-  const next = mulberry32(0x2e70);
-  return Array.from({ length: 12 }, () => randomBytes(next, next() % 200));
-})();
-const lsns: number[] = [];
-let total = 0;
-for (const payload of payloads) {
-  lsns.push(total);
-  total += 8 + payload.length;
-}
+const { payloads, lsns, total } = seededRecords(0x2e70, 12, 200);
 
 /** A closed log of the twelve records at `path`, written with `options`; returns its bytes. */
 function writeLog(path: string, preallocate: number): Uint8Array {

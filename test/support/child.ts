@@ -77,3 +77,24 @@ export function startFixture(file: string, args: string[]): Fixture {
     },
   };
 }
+
+/**
+ * Runs the script at `path` under this Bun to its end, with `env` added to the environment,
+ * and returns its exit code and whole output.
+ */
+export async function runScript(
+  path: string,
+  env: Record<string, string>,
+): Promise<{ stdout: string; stderr: string; code: number }> {
+  const child = spawn([process.execPath, path], {
+    env: { ...process.env, ...env },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(child.stdout).text(),
+    new Response(child.stderr).text(),
+    child.exited,
+  ]);
+  return { stdout, stderr, code };
+}

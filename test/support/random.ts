@@ -26,3 +26,23 @@ export function randomBytes(next: () => number, length: number): Uint8Array {
   for (let i = 0; i < length; i++) bytes[i] = next() & 0xff;
   return bytes;
 }
+
+/**
+ * `count` payloads of 0 to `maxSize - 1` bytes drawn from `seed`, with the LSN each gets when
+ * they are appended in order to an empty log, and the log's length after them.
+ */
+export function seededRecords(
+  seed: number,
+  count: number,
+  maxSize: number,
+): { payloads: Uint8Array[]; lsns: number[]; total: number } {
+  const next = mulberry32(seed);
+  const payloads = Array.from({ length: count }, () => randomBytes(next, next() % maxSize));
+  const lsns: number[] = [];
+  let total = 0;
+  for (const payload of payloads) {
+    lsns.push(total);
+    total += 8 + payload.length;
+  }
+  return { payloads, lsns, total };
+}
