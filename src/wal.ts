@@ -509,9 +509,7 @@ export class Wal {
     this.lastCuts = this.shared.cuts;
     const lsns: number[] = new Array(count);
     try {
-      if (start + total > this.filled || this.lastCuts !== this.filledCuts) {
-        this.makeRoom(start, total);
-      }
+      this.makeRoom(start, total);
       let staged = 0;
       let at = start;
       for (let index = 0; index < count; index++) {
@@ -845,9 +843,7 @@ export class Wal {
       slot = this.shared.enter(this.id);
       start = this.shared.reserve(slot, bytes);
       this.lastCuts = this.shared.cuts;
-      if (start + bytes > this.filled || this.lastCuts !== this.filledCuts) {
-        this.makeRoom(start, bytes);
-      }
+      this.makeRoom(start, bytes);
       this.store.write(frames, bytes, start);
     } catch (error) {
       batch.error = start < 0 ? error : this.abandon(slot, start, error);
@@ -872,7 +868,7 @@ export class Wal {
     const lsn = this.shared.reserve(slot, size);
     this.lastCuts = this.shared.cuts;
     try {
-      if (lsn + size > this.filled || this.lastCuts !== this.filledCuts) this.makeRoom(lsn, size);
+      this.makeRoom(lsn, size);
       this.store.write(this.scratch, size, lsn);
     } catch (error) {
       throw this.abandon(slot, lsn, error);
@@ -888,7 +884,7 @@ export class Wal {
     const lsn = this.shared.reserve(slot, size);
     this.lastCuts = this.shared.cuts;
     try {
-      if (lsn + size > this.filled || this.lastCuts !== this.filledCuts) this.makeRoom(lsn, size);
+      this.makeRoom(lsn, size);
       this.writeApart(payload, lsn);
     } catch (error) {
       throw this.abandon(slot, lsn, error);
@@ -904,6 +900,8 @@ export class Wal {
    * a write of their own and spare its single barrier little.
    */
   private makeRoom(lsn: number, size: number): void {
+    // The common case: below the filled end this writer last saw, with no cut since.
+    if (lsn + size <= this.filled && this.lastCuts === this.filledCuts) return;
     this.filledCuts = this.lastCuts;
     if (this.preallocate === 0) {
       this.filled = Number.POSITIVE_INFINITY;
