@@ -31,9 +31,10 @@
  * - `EXCLUSIVE`: set while the owner truncates either end; writers wait for it to clear.
  * - `CUTS`, `CUT_LSN[e % 16]`: how many times `truncateAfter` cut the log, and where cut `e`
  *   went; a durable call for a record written before a cut learns whether the cut removed it.
- * - `FILLED`, `FILLING`: nothing has been written at or above `FILLED` since the log was opened
- *   or last cut (the file may end there, or hold zeros there); `FILLING` is 0, or the id of the
- *   one writer moving `FILLED` up (rule 9).
+ * - `FILLED`, `FILLING`, `ZEROED_AT`: nothing has been written at or above `FILLED` since the
+ *   log was opened or last cut (the file may end there, or hold zeros there); `FILLING` is 0,
+ *   or the id of the one writer moving `FILLED` up (rule 9); `ZEROED_AT` is `BARRIERS` when
+ *   zeros were last written, -1 before the first.
  * - `START`, `APPENDS[i]`, `APPENDS`, `BARRIERS`: counters for `stats()`. Each slot counts its
  *   appends in an Int32 written only by the slot's holder and folded into the 64-bit total.
  *
@@ -73,7 +74,9 @@
  *    `FILLING` (or sleeps on it until it is free, then checks again), raises `FILLED` past its
  *    end, and may write zeros between its end and the new `FILLED` first: every writer that
  *    reserved bytes there is still waiting for `FILLED`, so no record is ever overwritten by
- *    zeros. Bytes between the old `FILLED` and the filler's end are left to the writers that
+ *    zeros. It writes them only for the first fill and when a barrier ran since the last
+ *    zeros: they make later barriers cheaper, so a log that is appended to without syncs
+ *    would write each byte twice for nothing. Bytes between the old `FILLED` and the filler's end are left to the writers that
  *    reserved them. `FILLED` only grows, except when a cut (rule 8) lowers it to the new end;
  *    a writer's cached copy of it is therefore good until the next cut.
  */
@@ -123,7 +126,8 @@ const B_FAILURE_LSN = 3;
 const B_START = 4;
 const B_APPENDS = 5;
 const B_FILLED = 6;
-const B_SLOT_LSN = 7;
+const B_ZEROED_AT = 7;
+const B_SLOT_LSN = 8;
 const B_CUT_LSN = B_SLOT_LSN + SLOTS;
 const BIG_CELLS = B_CUT_LSN + CUT_HISTORY;
 
@@ -190,6 +194,7 @@ export class SharedLog {
     const start = BigInt(end);
     for (const cell of [B_RESERVED, B_DURABLE, B_START]) Atomics.store(log.big, cell, start);
     Atomics.store(log.big, B_FILLED, BigInt(size));
+    Atomics.store(log.big, B_ZEROED_AT, -1n);
     for (let slot = 0; slot < SLOTS; slot++) Atomics.store(log.big, B_SLOT_LSN + slot, start);
     // Last: a thread that sees the magic sees the state above.
     Atomics.store(log.i32, I_MAGIC, MAGIC);
@@ -314,9 +319,10 @@ export class SharedLog {
 
   /**
    * For a writer holding a slot whose reservation ends at `end`: returns once `FILLED` is at
-   * or above `end` (rule 9), raising it itself when no other writer is. As the filler it calls
-   * `fill(end, to)` to write zeros there first (a no-op is allowed) and raises `FILLED` to the
-   * `to` that `target(end)` gives. `id` names the filler on `FILLING`.
+   * or above `end` (rule 9), raising it itself when no other writer is. As the filler it raises
+   * `FILLED` to the `to` that `target(end)` gives, first calling `fill(end, to)` to write zeros
+   * there when a barrier ran since the last zeros were written (or none were yet). `id` names
+   * the filler on `FILLING`.
    * @returns `FILLED`, at or above `end`: the caller may cache it until the next cut.
    * @throws `fill`'s error (the caller abandons its write, which poisons the log); `STALLED`
    * when another filler makes no progress for `stallTimeout`.
@@ -337,7 +343,11 @@ export class SharedLog {
           const now = Number(Atomics.load(this.big, B_FILLED));
           if (end <= now) return now;
           const to = target(end);
-          fill(end, to);
+          const barriers = Atomics.load(this.big, B_BARRIERS);
+          if (to > end && barriers !== Atomics.load(this.big, B_ZEROED_AT)) {
+            fill(end, to);
+            Atomics.store(this.big, B_ZEROED_AT, barriers);
+          }
           Atomics.store(this.big, B_FILLED, BigInt(to));
           return to;
         } finally {

@@ -61,8 +61,10 @@ export interface WalOptions {
    * after a write that grows the file (no size or allocation change to journal): about 1.4×
    * the durable commits per second on ext4. An all-zero header is never a valid record, so
    * recovery reads the zeros as the end of the log and keeps them. Writes of at least a
-   * quarter of this size are not followed by zeros: they gain nothing from them. 0 turns the
-   * zero fill off (the file then ends at its last record, as the Rust crate writes it).
+   * quarter of this size are not followed by zeros: they gain nothing from them, and neither
+   * do appends with no barrier since the last zeros, so those are written only once the log
+   * was synced since. 0 turns the zero fill off (the file then ends at its last record, as the
+   * Rust crate writes it).
    *
    * @default 1048576 (1 MiB) for a single-file log; 0 for a segmented log or another store,
    * where any other value is refused. Minimum 0, maximum 1073741824 (1 GiB).

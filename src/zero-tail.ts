@@ -6,6 +6,9 @@
  * a write that grows it: the file's size and block allocation are already on stable storage,
  * so only the data goes out.
  *
+ * Zeros are only written again after a barrier (rule 9): a log appended to without syncs gains
+ * nothing from them and would write every byte twice.
+ *
  * Recovery reads the zeros as the end of the log: an all-zero header is never a valid record
  * (the CRC-32C of a zero length field is 0x48674BC7, not 0), and the Rust crate's reader stops
  * there too. A tail that is zero to the last byte is kept as it is; anything else after the

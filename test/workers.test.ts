@@ -29,12 +29,17 @@ const WRITER = "workers-writer.ts";
 
 type Done = Extract<WriterReply, { kind: "done" }>;
 
-/** Starts one writer per worker id on `wal`, releases them together, returns their replies. */
+/**
+ * Starts one writer per worker id on `wal`, releases them together, returns their replies.
+ * With `syncing`, the main thread runs barriers until they finish: fills write zeros only
+ * after a barrier, so that is what makes the writers race with zeros on every fill.
+ */
 async function runWriters(
   wal: Wal,
   kind: "append" | "durable",
   count: number,
   sizes: SizeRange,
+  syncing = false,
 ): Promise<Done[]> {
   const handle = wal.share();
   const gate = new Int32Array(new SharedArrayBuffer(4));
@@ -47,7 +52,21 @@ async function runWriters(
     for (const writer of writers) expect((await writer.reply<WriterReply>()).kind).toBe("ready");
     Atomics.store(gate, 0, 1);
     Atomics.notify(gate, 0);
-    return await Promise.all(writers.map((writer) => writer.reply<Done>()));
+    const replies = Promise.all(writers.map((writer) => writer.reply<Done>()));
+    let running = syncing;
+    const syncer = (async () => {
+      while (running) {
+        await wal.syncAsync();
+        // A sync with nothing new to cover resolves at once: let the replies in.
+        await Bun.sleep(0);
+      }
+    })();
+    try {
+      return await replies;
+    } finally {
+      running = false;
+      await syncer;
+    }
   } finally {
     await Promise.all(writers.map((writer) => writer.terminate()));
   }
@@ -108,7 +127,8 @@ describe("Wal.attach() from Workers", () => {
   const count = 5_000;
   const sizes = { min: 0, max: 4096 };
   // With the default zero fill (1 MiB) and with one so small that Workers race to fill it
-  // every few appends: no record may ever be overwritten by another Worker's zeros.
+  // every few appends, while the main thread's barriers make each fill write zeros: no record
+  // may ever be overwritten by another Worker's zeros.
   test.each([
     ["the default zero fill", undefined],
     ["a 512-byte zero fill", 512],
@@ -119,7 +139,7 @@ describe("Wal.attach() from Workers", () => {
       const wal = Wal.open(path, preallocate === undefined ? {} : { preallocate });
       let replies: Done[];
       try {
-        replies = await runWriters(wal, "append", count, sizes);
+        replies = await runWriters(wal, "append", count, sizes, true);
         const frames = replies.flatMap((reply, worker) =>
           reply.lsns.map((_, seq) => recordPayload(SEED, worker, seq, sizes).length),
         );

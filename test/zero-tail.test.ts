@@ -7,7 +7,9 @@
  * - a torn record in the tail, and damage that valid records follow, are cut with the tail, and
  *   no stale valid record beyond the logical end ever comes back, after recovery or after
  *   `truncateAfter`, even when later appends end exactly where one started;
- * - large writes get no zeros after them; bad values are refused before anything is created.
+ * - zeros are written only by the first fill and by fills after a barrier, so appends without
+ *   syncs write each byte once; large writes get no zeros after them; bad values are refused
+ *   before anything is created.
  * Crash images (test/crash-images.test.ts) and faults (test/faults.test.ts) run every workload
  * with a 256-byte fill, so crash points fall inside fills; test/workers.test.ts runs Workers
  * racing to fill.
@@ -110,8 +112,8 @@ describe("the zero-filled tail", () => {
         wal.append(payload);
       }
       wal.appendBatch(written.slice(0, 40));
+      wal.sync(); // zeros are written again only after a barrier
       wal.append(Uint8Array.of(1)); // small again: zeros follow it
-      wal.sync();
       const file = readFileSync(path);
       expect(file.length).toBeGreaterThan(wal.len);
       expect(isZero(file.subarray(wal.len))).toBe(true);
@@ -120,6 +122,28 @@ describe("the zero-filled tail", () => {
     expect(found).toHaveLength(341);
     const expected = [...written, ...written.slice(0, 40), Uint8Array.of(1)];
     expect(found.every((r, i) => Buffer.from(r.data).equals(expected[i]!))).toBe(true);
+  });
+
+  test("zeros are written again only after a barrier: appends alone write each byte once", () => {
+    const path = logPath(dir);
+    using wal = Wal.open(path, { preallocate: PREALLOCATE });
+    const record = new Uint8Array(100).fill(7);
+    wal.append(record); // the first fill always writes zeros
+    const firstFill = statSync(path).size;
+    expect(firstFill).toBeGreaterThanOrEqual(wal.len + PREALLOCATE);
+    while (wal.len <= firstFill) wal.append(record);
+    // Five more fills' worth of appends, no barrier: the file ends at the last record.
+    const unsynced = wal.len + 5 * PREALLOCATE;
+    while (wal.len < unsynced) {
+      wal.append(record);
+      if (wal.len > firstFill) expect(statSync(path).size).toBe(wal.len);
+    }
+    wal.sync();
+    // The next fill follows a barrier: zeros again, within one fill's worth of appends.
+    const bound = wal.len + 2 * PREALLOCATE;
+    while (statSync(path).size === wal.len && wal.len < bound) wal.append(record);
+    expect(statSync(path).size).toBeGreaterThanOrEqual(wal.len + PREALLOCATE);
+    expect(isZero(readFileSync(path).subarray(wal.len))).toBe(true);
   });
 
   test("a write of at least a quarter of preallocate gets no zeros after it", () => {
