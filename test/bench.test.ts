@@ -32,3 +32,19 @@ test("bench/run.ts runs end to end at WAL_BENCH_SIZE=tiny", async () => {
   expect(stdout).toMatch(/^segmented recovery: .* peak RSS [\d.]+ MiB vs [\d.]+ MiB/m);
   expect(stdout).toMatch(/^work hash [0-9a-f]{8}$/m);
 });
+
+test("bench/append-ab.ts runs end to end at WAL_BENCH_APPENDS=500", async () => {
+  const script = join(import.meta.dir, "..", "bench", "append-ab.ts");
+  const { stdout, stderr, code } = await runScript(script, { WAL_BENCH_APPENDS: "500" });
+  expect(stderr).toBe("");
+  expect(code).toBe(0);
+  for (const side of [
+    "raw writeSync",
+    "framed by hand",
+    "Wal.append, default",
+    "Wal.append, pre",
+  ]) {
+    expect(stdout).toMatch(new RegExp(`^${side}.* \\d+ ns  \\d+\\.\\d\\d×$`, "m"));
+  }
+  expect(stdout).toMatch(/^work hash [0-9a-f]{8}$/m);
+});
