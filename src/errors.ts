@@ -19,7 +19,8 @@ export type WalErrorCode =
   | "STALLED"
   | "SEGMENT_SIZE_MISMATCH"
   | "TRUNCATED"
-  | "UNSUPPORTED_PLATFORM";
+  | "UNSUPPORTED_PLATFORM"
+  | "READ_ONLY";
 
 /** The base class of every error wal-db throws on purpose. */
 export class WalError extends Error {
@@ -120,6 +121,14 @@ export function oversizeRecordInLog(lsn: number, size: number, maxRecordSize: nu
     "RECORD_TOO_LARGE",
     `the record at LSN ${lsn} holds ${size} bytes, above maxRecordSize (${maxRecordSize} bytes); ` +
       `the log was written with a larger limit. Nothing was cut: open it with maxRecordSize >= ${size}.`,
+  );
+}
+
+/** A write, sync or truncation was asked of a log opened with `Wal.openReadOnly`. */
+export function readOnlyLog(call: string, path: string): WalError {
+  return new WalError(
+    "READ_ONLY",
+    `${path} was opened read-only (Wal.openReadOnly), so it cannot ${call}; open it with Wal.open to write`,
   );
 }
 

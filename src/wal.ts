@@ -16,6 +16,7 @@ import {
   invalidArgument,
   oversizeRecordInLog,
   poisoned,
+  readOnlyLog,
   recordTooLarge,
   WalError,
 } from "./errors.ts";
@@ -130,8 +131,13 @@ const utf8 = new TextEncoder();
  * for (const { lsn, data } of wal.iter()) apply(lsn, data);
  */
 export class Wal {
-  /** What recovery found when this log was opened (for an attached `Wal`, the owner's). */
+  /**
+   * What recovery found when this log was opened (for an attached `Wal`, the owner's). For a
+   * log opened with {@link Wal.openReadOnly}, what `Wal.open` would find and cut: nothing was.
+   */
   readonly recovery: RecoveryReport;
+  /** True for a log opened with {@link Wal.openReadOnly}: it reads, and never changes a byte. */
+  readonly readOnly: boolean;
 
   private readonly store: WalStore;
   private readonly maxRecordSize: number;
@@ -185,8 +191,10 @@ export class Wal {
     store: WalStore,
     options: ResolvedOptions,
     joining?: { shared: SharedLog; recovery: RecoveryReport },
+    readOnly = false,
   ) {
     this.store = store;
+    this.readOnly = readOnly;
     this.maxRecordSize = options.maxRecordSize;
     this.maxPendingCommits = options.maxPendingCommits;
     this.recoveryPolicy = options.recovery;
@@ -237,6 +245,40 @@ export class Wal {
         : SegmentedStore.open(path, resolved.segmentSize);
     try {
       return new Wal(store, resolved);
+    } catch (error) {
+      store.close();
+      throw error;
+    }
+  }
+
+  /**
+   * Opens the log at `path` for reading only, as a second process (an inspector, a replica, a
+   * backup) reads a log that a writer may hold open: it takes no lock, opens every file with a
+   * descriptor that cannot write, and never cuts, syncs or creates anything. It reads what the
+   * files hold when it is called; records appended later are not seen until it is opened again.
+   *
+   * Recovery scans as {@link Wal.open} does, and `recovery` reports what an open would cut
+   * (`bytesDropped`, `recordsDropped`, `reason`, `end`) without cutting it: `iter` and
+   * `iterFrom` read up to `recovery.end`. Every write, sync, truncation and `share` throws
+   * `READ_ONLY`.
+   *
+   * @param path - the log file, or the segments' directory (with `segmentSize`); must exist.
+   * @param options - the options of {@link Wal.open} that shape reading: `segmentSize`,
+   * `maxRecordSize`, `recovery`, `onCorrupt`, `onCorruption`, `replay`; the others are ignored.
+   * @throws WalError `IO` (`ENOENT`) when the log does not exist; `INVALID_ARGUMENT`,
+   * `SEGMENT_SIZE_MISMATCH`, `CORRUPTION` as {@link Wal.open} would, with nothing changed.
+   * @example
+   * using reader = Wal.openReadOnly("app.wal");
+   * for (const { lsn, data } of reader.iter()) console.log(lsn, data.length);
+   */
+  static openReadOnly(path: string, options?: WalOptions): Wal {
+    const resolved = resolveOptions(options);
+    const store =
+      resolved.segmentSize === undefined
+        ? FileStore.open(path, { readOnly: true })
+        : SegmentedStore.open(path, resolved.segmentSize, { readOnly: true });
+    try {
+      return new Wal(store, resolved, undefined, true);
     } catch (error) {
       store.close();
       throw error;
@@ -311,6 +353,7 @@ export class Wal {
    */
   share(): WalHandle {
     this.checkOpen();
+    if (this.readOnly) throw readOnlyLog("share", this.store.description);
     const descriptor = this.descriptor;
     if (descriptor === null) {
       throw invalidArgument(
@@ -359,7 +402,7 @@ export class Wal {
    * the write fails, which also poisons the log; `POISONED`, `CLOSED`, `LOG_FULL`.
    */
   append(data: Uint8Array | string): number {
-    this.checkWritable();
+    this.checkWritable("append");
     this.writeStagedCommits();
     // One UTF-16 unit never takes more than three UTF-8 bytes.
     if (typeof data === "string" && data.length * 3 <= SCRATCH_PAYLOAD_SIZE) {
@@ -385,7 +428,7 @@ export class Wal {
    * may already have dropped the unsynced pages, and must be reopened. `POISONED`, `CLOSED`.
    */
   sync(): void {
-    this.checkWritable();
+    this.checkWritable("sync");
     this.writeStagedCommits();
     this.syncTo(this.shared.reserved, null);
   }
@@ -420,7 +463,7 @@ export class Wal {
    * @example const lsn = await wal.commit(JSON.stringify(change));
    */
   async commit(data: Uint8Array | string): Promise<number> {
-    this.checkWritable();
+    this.checkWritable("commit");
     while (this.pendingCommits >= this.maxPendingCommits) await this.nextRound();
     const payload = this.payloadOf(data, "commit");
     const size = HEADER_SIZE + payload.length;
@@ -464,7 +507,7 @@ export class Wal {
    * @throws (rejects with) WalError as {@link Wal.sync}.
    */
   async syncAsync(): Promise<void> {
-    this.checkWritable();
+    this.checkWritable("syncAsync");
     this.writeStagedCommits();
     await this.durableAsync(this.shared.reserved, null);
   }
@@ -482,7 +525,7 @@ export class Wal {
    * @example const [first, second] = wal.appendBatch(["a", "b"]);
    */
   appendBatch(records: readonly (Uint8Array | string)[]): number[] {
-    this.checkWritable();
+    this.checkWritable("appendBatch");
     this.writeStagedCommits();
     if (!Array.isArray(records)) {
       throw invalidArgument(`appendBatch takes an array, got ${describeValue(records)}`);
@@ -813,8 +856,11 @@ export class Wal {
     // The barrier runs even when nothing is cut: records a crashed writer left in the page
     // cache are readable now but not yet durable, and recovery reports only durable records.
     const kept = end + zeroTail;
-    if (kept < storeSize) this.store.truncate(end);
-    else this.store.sync();
+    // A read-only open reports the cut without making it: a reader never changes the log.
+    if (!this.readOnly) {
+      if (kept < storeSize) this.store.truncate(end);
+      else this.store.sync();
+    }
     return {
       head,
       records,
@@ -966,7 +1012,7 @@ export class Wal {
   /** Resolves once every byte below `target` is durable, joining this thread's barrier rounds. */
   private async durableAsync(target: number, cuts: number | null): Promise<void> {
     while (this.shared.durable < this.shared.goal(target, cuts)) {
-      this.checkWritable();
+      this.checkWritable("sync");
       await this.nextRound();
     }
   }
@@ -1121,7 +1167,7 @@ export class Wal {
   }
 
   private checkOwner(call: string): void {
-    this.checkWritable();
+    this.checkWritable(call);
     if (this.attached) {
       throw invalidArgument(
         `an attached Wal cannot ${call}; call it on the Wal that owns the log (Wal.open)`,
@@ -1138,8 +1184,9 @@ export class Wal {
     }
   }
 
-  private checkWritable(): void {
+  private checkWritable(call: string): void {
     this.checkOpen();
+    if (this.readOnly) throw readOnlyLog(call, this.store.description);
     if (this.failure !== undefined) throw poisoned(this.failure);
     this.shared.throwIfStopped();
   }

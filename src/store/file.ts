@@ -7,7 +7,7 @@
 
 import { constants, fstatSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { describeValue, invalidArgument, ioErrorFrom, locked } from "../errors.ts";
+import { describeValue, invalidArgument, ioErrorFrom, locked, type WalError } from "../errors.ts";
 import { currentPlatform, type Platform } from "../platform/index.ts";
 import { type FileSystem, nodeFileSystem } from "./file-system.ts";
 import type { WalStore } from "./store.ts";
@@ -25,6 +25,12 @@ export interface FileStoreOptions {
    * @default `node:fs`
    */
   fileSystem?: FileSystem;
+  /**
+   * Opens an existing file for reading only: no lock, no create, no directory sync, and the
+   * descriptor cannot write, so nothing this store does can change the file.
+   * @default false
+   */
+  readOnly?: boolean;
 }
 
 /** A {@link WalStore} over one file, locked exclusively while open. */
@@ -66,6 +72,9 @@ export class FileStore implements WalStore {
     const absolute = resolve(path);
     const platform = options.platform ?? currentPlatform();
     const fs = options.fileSystem ?? nodeFileSystem;
+    if (options.readOnly === true) {
+      return new FileStore(openForReading(fs, absolute), absolute, false, platform, fs, true);
+    }
     const { fd, created } = openOrCreate(fs, absolute);
     try {
       if (!platform.tryLockExclusive(fd, absolute)) throw locked(absolute);
@@ -182,6 +191,22 @@ export class FileStore implements WalStore {
   }
 }
 
+function openForReading(fs: FileSystem, path: string): number {
+  let isDirectory: boolean;
+  try {
+    isDirectory = fs.statSync(path).isDirectory();
+  } catch (error) {
+    throw ioErrorFrom("open", path, error);
+  }
+  // Opening a directory for reading succeeds; say what was meant instead of failing at a read.
+  if (isDirectory) throw directoryWithoutSegmentSize(path);
+  try {
+    return fs.openSync(path, constants.O_RDONLY);
+  } catch (error) {
+    throw ioErrorFrom("open", path, error);
+  }
+}
+
 function openOrCreate(fs: FileSystem, path: string): { fd: number; created: boolean } {
   try {
     return {
@@ -194,13 +219,15 @@ function openOrCreate(fs: FileSystem, path: string): { fd: number; created: bool
   try {
     return { fd: fs.openSync(path, constants.O_RDWR), created: false };
   } catch (error) {
-    if ((error as { code?: string }).code === "EISDIR") {
-      throw invalidArgument(
-        `${path} is a directory: open a segmented log with its segmentSize option`,
-      );
-    }
+    if ((error as { code?: string }).code === "EISDIR") throw directoryWithoutSegmentSize(path);
     throw ioErrorFrom("open", path, error);
   }
+}
+
+function directoryWithoutSegmentSize(path: string): WalError {
+  return invalidArgument(
+    `${path} is a directory: open a segmented log with its segmentSize option`,
+  );
 }
 
 function statSize(fs: FileSystem, fd: number, path: string): number {

@@ -123,6 +123,12 @@ export interface SegmentedStoreOptions {
    * @default `node:fs`
    */
   fileSystem?: FileSystem;
+  /**
+   * Opens an existing log for reading only: no lock, nothing created, segments opened with
+   * descriptors that cannot write, so nothing this store does can change the directory.
+   * @default false
+   */
+  readOnly?: boolean;
 }
 
 /** A {@link WalStore} over a directory of segment files, locked exclusively while open. */
@@ -144,6 +150,7 @@ export class SegmentedStore implements WalStore {
     directory: string,
     /** Bytes per segment. */
     readonly segmentSize: number,
+    /** The lock file's descriptor; -1 for a read-only store, which takes no lock. */
     private readonly lockFd: number,
     private readonly platform: Platform,
     private readonly fs: FileSystem,
@@ -175,6 +182,10 @@ export class SegmentedStore implements WalStore {
     const absolute = resolve(directory);
     const platform = options.platform ?? currentPlatform();
     const fs = options.fileSystem ?? nodeFileSystem;
+    if (options.readOnly === true) {
+      const layout = readLayout(fs, absolute, segmentSize);
+      return new SegmentedStore(absolute, segmentSize, -1, platform, fs, layout);
+    }
     createDirectory(fs, absolute, platform);
     const lockPath = join(absolute, LOCK_FILE);
     let lockFd: number;
@@ -347,7 +358,7 @@ export class SegmentedStore implements WalStore {
     this.descriptors.clear();
     try {
       // Closing the lock file's descriptor releases the lock.
-      this.fs.closeSync(this.lockFd);
+      if (this.lockFd >= 0) this.fs.closeSync(this.lockFd);
     } catch (error) {
       failure ??= error;
     }
@@ -365,7 +376,9 @@ export class SegmentedStore implements WalStore {
     const path = join(this.description, segmentName(index));
     if (index <= this.highest || !create) {
       try {
-        return this.keep(index, this.fs.openSync(path, constants.O_RDWR));
+        // A read-only store (no lock) opens nothing it could write through.
+        const access = this.lockFd < 0 ? constants.O_RDONLY : constants.O_RDWR;
+        return this.keep(index, this.fs.openSync(path, access));
       } catch (error) {
         if ((error as { code?: string }).code === "ENOENT" && !create) return -1;
         throw ioErrorFrom("open", path, error);
