@@ -20,7 +20,8 @@ export type WalErrorCode =
   | "SEGMENT_SIZE_MISMATCH"
   | "TRUNCATED"
   | "UNSUPPORTED_PLATFORM"
-  | "READ_ONLY";
+  | "READ_ONLY"
+  | "CODEC";
 
 /** The base class of every error wal-db throws on purpose. */
 export class WalError extends Error {

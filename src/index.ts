@@ -4,6 +4,7 @@
  * durability contract and docs/ON_DISK_FORMAT.md for the bytes.
  */
 
+export { type Codec, codecs } from "./codec.ts";
 export type { WalStats } from "./commit.ts";
 export { CorruptionError, IoError, WalError, type WalErrorCode } from "./errors.ts";
 export {
@@ -18,4 +19,10 @@ export type { FileSystem } from "./store/file-system.ts";
 export { MemoryStore } from "./store/memory.ts";
 export { SegmentedStore, type SegmentedStoreOptions } from "./store/segmented.ts";
 export type { WalStore } from "./store/store.ts";
-export { type RecoveryReport, Wal, type WalHandle, type WalRecord } from "./wal.ts";
+export {
+  type RecoveryReport,
+  Wal,
+  type WalHandle,
+  type WalInput,
+  type WalRecord,
+} from "./wal.ts";

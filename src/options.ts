@@ -4,11 +4,25 @@
  * Validation runs before anything is opened, so a bad option never touches the disk.
  */
 
+import { type Codec, codecs } from "./codec.ts";
 import { type CorruptionError, describeValue, invalidArgument } from "./errors.ts";
 import { LSN_LIMIT, PAYLOAD_SIZE_LIMIT } from "./record.ts";
 
-/** Options for {@link Wal.open} and {@link Wal.withStore}. Every field is optional. */
-export interface WalOptions {
+/**
+ * Options for {@link Wal.open} and {@link Wal.withStore}. Every field is optional. `T` is the
+ * type of the records' values: `Uint8Array` unless a `codec` says otherwise.
+ */
+export interface WalOptions<T = Uint8Array> {
+  /**
+   * How record values become payload bytes and back (see {@link Codec}): `append` and
+   * `commit` take values of type `T`, and `iter`, `iterFrom`, `follow` and `replay` give them
+   * back. The frame format is unchanged; a codec may compress or encrypt the payload.
+   *
+   * @default codecs.bytes: payloads as they are (strings appended as UTF-8)
+   * @example Wal.open<Order>("orders.wal", { codec: codecs.json })
+   */
+  codec?: Codec<T>;
+
   /**
    * The largest payload, in bytes, that `append` accepts and that recovery believes.
    *
@@ -80,11 +94,12 @@ export interface WalOptions {
    * (after damage, by default) are not passed. If open then throws (`onCorruption: "fail"`, a
    * record over `maxRecordSize`, ...), discard what it passed; if `replay` throws, open throws
    * that error and the log is left unchanged.
+   * With a `codec`, `data` is the decoded value (decoded from a copy, which it may keep).
    *
    * @default undefined (no replay)
    * @example Wal.open("app.wal", { replay: (data, lsn) => engine.apply(lsn, data) })
    */
-  replay?: (data: Uint8Array, lsn: number) => void;
+  replay?: (data: T, lsn: number) => void;
 
   /**
    * What iteration does at a damaged record: `"stop"` throws a `CorruptionError` there;
@@ -129,7 +144,10 @@ export interface ResolvedOptions {
   readonly recovery: "stop" | "skip";
   readonly onCorrupt: ((error: CorruptionError) => void) | undefined;
   readonly onCorruption: "truncate" | "fail";
-  readonly replay: ((data: Uint8Array, lsn: number) => void) | undefined;
+  /** Called with the payload bytes when there is no codec, with the decoded value otherwise. */
+  readonly replay: ((data: never, lsn: number) => void) | undefined;
+  /** Undefined for payloads as they are (no codec, or `codecs.bytes`). */
+  readonly codec: Codec<unknown> | undefined;
 }
 
 /** 64 MiB: generous for any single state change, small enough to bound a corrupt length. */
@@ -157,6 +175,7 @@ const KNOWN_OPTIONS = new Set<string>([
   "onCorrupt",
   "onCorruption",
   "replay",
+  "codec",
 ]);
 
 /** Applies defaults and rejects unknown keys (a typo must not silently mean the default). */
@@ -182,7 +201,8 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     onCorrupt,
     onCorruption = "truncate",
     replay,
-  } = options as WalOptions;
+    codec,
+  } = options as WalOptions<unknown>;
   for (const [name, value] of [
     ["onCorrupt", onCorrupt],
     ["replay", replay],
@@ -207,7 +227,20 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     onCorrupt,
     onCorruption: checkChoice("onCorruption", onCorruption, ["truncate", "fail"] as const),
     replay,
+    codec: checkCodec(codec),
   };
+}
+
+/** `codec` when it has `encode` and `decode` functions; undefined for none or `codecs.bytes`. */
+function checkCodec(codec: unknown): Codec<unknown> | undefined {
+  if (codec === undefined || codec === codecs.bytes) return undefined;
+  const { encode, decode } = (codec ?? {}) as Partial<Codec<unknown>>;
+  if (typeof encode !== "function" || typeof decode !== "function") {
+    throw invalidArgument(
+      `codec must have encode(value) and decode(bytes) functions, got ${describeValue(codec)}`,
+    );
+  }
+  return codec as Codec<unknown>;
 }
 
 /** `value` when it is one of `choices`; otherwise an `INVALID_ARGUMENT` naming them. */

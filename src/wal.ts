@@ -6,6 +6,7 @@
  */
 
 import { RecordBoundaries } from "./boundaries.ts";
+import { type Codec, decodeWith, encodeWith } from "./codec.ts";
 import { type Barrier, SharedLog, type WalStats } from "./commit.ts";
 import { COMMIT_STAGING_LIMIT, CommitStaging } from "./commit-staging.ts";
 import {
@@ -46,12 +47,18 @@ import { type BarrierTarget, SyncThread } from "./sync-thread.ts";
 import { fillTarget, writeZeros, zeroTailStart } from "./zero-tail.ts";
 
 /** One record read back from the log. */
-export interface WalRecord {
+export interface WalRecord<T = Uint8Array> {
   /** The record's log sequence number: the byte offset where its frame starts. */
   readonly lsn: number;
-  /** The payload, a copy the caller owns. */
-  readonly data: Uint8Array;
+  /** The payload, a copy the caller owns; with a codec, the value it decodes to. */
+  readonly data: T;
 }
+
+/**
+ * What `append`, `commit` and `appendBatch` take for a record of type `T`: the value, or for
+ * plain byte records (no codec) bytes or a string, stored as UTF-8.
+ */
+export type WalInput<T> = [T] extends [Uint8Array] ? Uint8Array | string : T;
 
 /** What recovery found and did when the log was opened. */
 export interface RecoveryReport {
@@ -130,7 +137,7 @@ const utf8 = new TextEncoder();
  * wal.sync(); // now on stable storage
  * for (const { lsn, data } of wal.iter()) apply(lsn, data);
  */
-export class Wal {
+export class Wal<T = Uint8Array> {
   /**
    * What recovery found when this log was opened (for an attached `Wal`, the owner's). For a
    * log opened with {@link Wal.openReadOnly}, what `Wal.open` would find and cut: nothing was.
@@ -145,6 +152,8 @@ export class Wal {
   private readonly recoveryPolicy: ResolvedOptions["recovery"];
   private readonly onCorrupt: ResolvedOptions["onCorrupt"];
   private readonly onCorruption: ResolvedOptions["onCorruption"];
+  /** How values become payloads; undefined for payloads as they are (the fast path). */
+  private readonly codec: Codec<T> | undefined;
   /** Known record starts, from the head on; replaced when the head moves. */
   private boundaries: RecordBoundaries;
   /** The state every thread of this log shares: offsets, watermarks, barrier token, counters. */
@@ -200,6 +209,7 @@ export class Wal {
     this.recoveryPolicy = options.recovery;
     this.onCorrupt = options.onCorrupt;
     this.onCorruption = options.onCorruption;
+    this.codec = options.codec as Codec<T> | undefined;
     this.boundaries = new RecordBoundaries(store.head ?? 0);
     this.attached = joining !== undefined;
     this.preallocate = preallocationFor(store, options.preallocate);
@@ -235,7 +245,7 @@ export class Wal {
    * @example const wal = Wal.open("app.wal", { maxRecordSize: 1 << 20 });
    * @example const wal = Wal.open("wal-dir", { segmentSize: 64 * 1024 * 1024 });
    */
-  static open(path: string, options?: WalOptions): Wal {
+  static open<T = Uint8Array>(path: string, options?: WalOptions<T>): Wal<T> {
     const resolved = resolveOptions(options);
     // Checked before the store is opened: a segmented open may create its directory.
     if (resolved.segmentSize !== undefined) refuseZeroFillOfSegments(resolved.preallocate);
@@ -244,7 +254,7 @@ export class Wal {
         ? FileStore.open(path)
         : SegmentedStore.open(path, resolved.segmentSize);
     try {
-      return new Wal(store, resolved);
+      return new Wal<T>(store, resolved);
     } catch (error) {
       store.close();
       throw error;
@@ -271,14 +281,14 @@ export class Wal {
    * using reader = Wal.openReadOnly("app.wal");
    * for (const { lsn, data } of reader.iter()) console.log(lsn, data.length);
    */
-  static openReadOnly(path: string, options?: WalOptions): Wal {
+  static openReadOnly<T = Uint8Array>(path: string, options?: WalOptions<T>): Wal<T> {
     const resolved = resolveOptions(options);
     const store =
       resolved.segmentSize === undefined
         ? FileStore.open(path, { readOnly: true })
         : SegmentedStore.open(path, resolved.segmentSize, { readOnly: true });
     try {
-      return new Wal(store, resolved, undefined, true);
+      return new Wal<T>(store, resolved, undefined, true);
     } catch (error) {
       store.close();
       throw error;
@@ -291,14 +301,14 @@ export class Wal {
    * closes it on `close`.
    * @example const wal = Wal.withStore(new MemoryStore());
    */
-  static withStore(store: WalStore, options?: WalOptions): Wal {
+  static withStore<T = Uint8Array>(store: WalStore, options?: WalOptions<T>): Wal<T> {
     const resolved = resolveOptions(options);
     for (const method of ["read", "write", "truncate", "sync", "close"] as const) {
       if (typeof (store as Partial<WalStore> | null)?.[method] !== "function") {
         throw invalidArgument(`store must implement WalStore; ${method}() is missing`);
       }
     }
-    return new Wal(store, resolved);
+    return new Wal<T>(store, resolved);
   }
 
   /**
@@ -319,7 +329,7 @@ export class Wal {
    *   wal.close();
    * };
    */
-  static attach(handle: WalHandle): Wal {
+  static attach<T = Uint8Array>(handle: WalHandle, options?: { codec?: Codec<T> }): Wal<T> {
     const fields = (typeof handle === "object" && handle !== null ? handle : {}) as Record<
       string,
       unknown
@@ -327,19 +337,20 @@ export class Wal {
     if (fields.kind !== HANDLE_KIND || fields.version !== 1) {
       throw invalidArgument(`attach takes a handle from wal.share(), got ${describeValue(handle)}`);
     }
-    const options = resolveOptions({
+    const resolved = resolveOptions({
       maxRecordSize: fields.maxRecordSize,
       stallTimeout: fields.stallTimeout,
       maxPendingCommits: fields.maxPendingCommits,
       preallocate: fields.preallocate,
+      codec: options?.codec,
     });
-    const shared = SharedLog.attach(fields.buffer, options.stallTimeout);
+    const shared = SharedLog.attach(fields.buffer, resolved.stallTimeout);
     if (shared === null) throw invalidArgument("the handle's buffer is not a wal-db shared state");
     const fd = checkInteger("the handle's fd", fields.fd, 0, 2 ** 31 - 1);
     if (typeof fields.path !== "string") throw invalidArgument("the handle's path is missing");
     const recovery = checkRecoveryReport(fields.recovery);
     if (shared.isClosed) throw closed();
-    return new Wal(FileStore.attach(fd, fields.path), options, { shared, recovery });
+    return new Wal<T>(FileStore.attach(fd, fields.path), resolved, { shared, recovery });
   }
 
   /**
@@ -396,14 +407,20 @@ export class Wal {
    * (a positioned write has returned): a process crash after that keeps the record, a power
    * loss may not. Call {@link Wal.sync} to make it durable.
    *
-   * @param data - the payload: bytes, or a string stored as UTF-8. May be empty.
+   * @param value - the payload: bytes, or a string stored as UTF-8, and may be empty; with a
+   * `codec`, the value it encodes.
    * @returns the record's LSN, the byte offset where its frame starts.
    * @throws WalError `RECORD_TOO_LARGE` or `INVALID_ARGUMENT` with nothing written; `IO` when
    * the write fails, which also poisons the log; `POISONED`, `CLOSED`, `LOG_FULL`.
    */
-  append(data: Uint8Array | string): number {
+  append(value: WalInput<T>): number {
     this.checkWritable("append");
     this.writeStagedCommits();
+    return this.appendPayload(this.payloadValue(value, "append"));
+  }
+
+  /** Appends `data`, bytes or a string (already encoded by the codec, if any). */
+  private appendPayload(data: unknown): number {
     // One UTF-16 unit never takes more than three UTF-8 bytes.
     if (typeof data === "string" && data.length * 3 <= SCRATCH_PAYLOAD_SIZE) {
       const { written } = utf8.encodeInto(data, this.scratchPayload);
@@ -438,7 +455,7 @@ export class Wal {
    * once the record, and everything appended before it, is on stable storage.
    * @returns the record's LSN.
    */
-  appendAndSync(data: Uint8Array | string): number {
+  appendAndSync(data: WalInput<T>): number {
     const lsn = this.append(data);
     this.syncTo(this.lastEnd, this.lastCuts);
     return lsn;
@@ -462,10 +479,10 @@ export class Wal {
    * closed first: the record may or may not be durable.
    * @example const lsn = await wal.commit(JSON.stringify(change));
    */
-  async commit(data: Uint8Array | string): Promise<number> {
+  async commit(data: WalInput<T>): Promise<number> {
     this.checkWritable("commit");
     while (this.pendingCommits >= this.maxPendingCommits) await this.nextRound();
-    const payload = this.payloadOf(data, "commit");
+    const payload = this.payloadOf(this.payloadValue(data, "commit"), "commit");
     const size = HEADER_SIZE + payload.length;
     if (size > SCRATCH_PAYLOAD_SIZE) return this.commitApart(payload);
     const staged = this.commits;
@@ -490,7 +507,8 @@ export class Wal {
 
   /** A commit too large to stage: written on its own, after whatever is staged. */
   private async commitApart(payload: Uint8Array): Promise<number> {
-    const lsn = this.append(payload);
+    this.writeStagedCommits();
+    const lsn = this.appendPayload(payload);
     this.pendingCommits++;
     try {
       await this.durableAsync(this.lastEnd, this.lastCuts);
@@ -524,7 +542,7 @@ export class Wal {
    * as {@link Wal.append}.
    * @example const [first, second] = wal.appendBatch(["a", "b"]);
    */
-  appendBatch(records: readonly (Uint8Array | string)[]): number[] {
+  appendBatch(records: readonly WalInput<T>[]): number[] {
     this.checkWritable("appendBatch");
     this.writeStagedCommits();
     if (!Array.isArray(records)) {
@@ -534,7 +552,7 @@ export class Wal {
     const payloads: Uint8Array[] = new Array(count);
     let total = 0;
     for (let index = 0; index < count; index++) {
-      const data = records[index];
+      const data = this.payloadValue(records[index]!, `appendBatch element ${index}`);
       // The common case inline; payloadOf encodes strings and names what is wrong.
       const payload =
         data instanceof Uint8Array && data.length <= this.maxRecordSize
@@ -602,7 +620,7 @@ export class Wal {
    * damage to `onCorrupt` and goes on; `CLOSED` when the log is closed before or during the
    * iteration.
    */
-  iter(): Generator<WalRecord, void, undefined> {
+  iter(): Generator<WalRecord<T>, void, undefined> {
     this.checkReadable();
     this.writeStagedCommits();
     return this.walk(this.head, this.shared.written());
@@ -616,7 +634,7 @@ export class Wal {
    * @throws WalError `INVALID_ARGUMENT` when `lsn` is not a non-negative integer, lies below
    * the head, or falls inside a record; `CORRUPTION` when a damaged record lies on the way.
    */
-  iterFrom(lsn: number): Generator<WalRecord, void, undefined> {
+  iterFrom(lsn: number): Generator<WalRecord<T>, void, undefined> {
     this.checkReadable();
     this.writeStagedCommits();
     const end = this.shared.written();
@@ -786,7 +804,11 @@ export class Wal {
         end = scanner.offset;
         if (replay !== undefined) {
           const from = scanner.payloadOffset;
-          replay(scanner.buffer.subarray(from, from + scanner.payloadLength), scanner.lsn);
+          const view = scanner.buffer.subarray(from, from + scanner.payloadLength);
+          // A codec's value may keep the bytes it was decoded from: it gets a copy.
+          const data =
+            this.codec === undefined ? view : decodeWith(this.codec, view.slice(), scanner.lsn);
+          (replay as (data: unknown, lsn: number) => void)(data, scanner.lsn);
         }
         continue;
       }
@@ -979,6 +1001,14 @@ export class Wal {
     return lsn;
   }
 
+  /**
+   * What `value` is stored as: itself without a codec (bytes or a string, checked later), its
+   * encoding with one. `what` names the call in errors.
+   */
+  private payloadValue(value: WalInput<T>, what: string): unknown {
+    return this.codec === undefined ? value : encodeWith(this.codec, value as T, what);
+  }
+
   /** The bytes `data` stands for, checked against the size limit. */
   private payloadOf(data: unknown, what: string): Uint8Array {
     if (typeof data === "string") {
@@ -1091,13 +1121,18 @@ export class Wal {
     return scanner;
   }
 
-  private *walk(start: number, end: number): Generator<WalRecord, void, undefined> {
+  private *walk(start: number, end: number): Generator<WalRecord<T>, void, undefined> {
     const scanner = new RecordScanner(this.store, start, end, this.maxRecordSize);
     for (;;) {
       this.checkOpen();
       if (!this.advance(scanner, true)) return;
       this.boundaries.observe(scanner.lsn, scanner.offset);
-      yield { lsn: scanner.lsn, data: scanner.payload() };
+      const payload = scanner.payload();
+      yield {
+        lsn: scanner.lsn,
+        data:
+          this.codec === undefined ? (payload as T) : decodeWith(this.codec, payload, scanner.lsn),
+      };
     }
   }
 
