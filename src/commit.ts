@@ -223,6 +223,30 @@ export class SharedLog {
     return Number(Atomics.load(this.big, B_DURABLE));
   }
 
+  /**
+   * Resolves once `DURABLE` is above `lsn`, or the log failed, closed or was cut; never blocks
+   * the thread. It sleeps on `GENERATION`, which every one of those events bumps. Bun 1.4 may
+   * lose a `waitAsync` wake-up sent from another thread (see sync-thread.ts), so each sleep
+   * also ends after `recheckMs` to look at the watermark again: a load from shared memory,
+   * never a read of the log.
+   */
+  async durableBeyond(lsn: number, cuts: number, recheckMs: number): Promise<void> {
+    for (;;) {
+      // The generation first: an event after this load changes it, so the wait cannot miss it.
+      const generation = Atomics.load(this.i32, I_GENERATION);
+      if (
+        this.durable > lsn ||
+        this.isClosed ||
+        this.cuts !== cuts ||
+        Atomics.load(this.i32, I_FAILURE) !== Failure.None
+      ) {
+        return;
+      }
+      const wait = Atomics.waitAsync(this.i32, I_GENERATION, generation, recheckMs);
+      if (wait.async) await wait.value;
+    }
+  }
+
   /** How many cuts `truncateAfter` made: a writer notes it while holding its slot. */
   get cuts(): number {
     return Atomics.load(this.i32, I_CUTS);

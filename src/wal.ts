@@ -125,6 +125,12 @@ const SCRATCH_PAYLOAD_SIZE = 64 * 1024;
  */
 const BATCH_STAGING_SIZE = 4 * 1024 * 1024;
 
+/**
+ * How long a follower sleeps before it looks at the durable watermark again, in case the
+ * wake-up from another thread was lost (see `SharedLog.durableBeyond`). A load, not a read.
+ */
+const FOLLOW_RECHECK_MS = 50;
+
 const utf8 = new TextEncoder();
 
 /**
@@ -644,6 +650,56 @@ export class Wal<T = Uint8Array> {
   }
 
   /**
+   * A live tail of the log: yields every durable record from `fromLsn` on, then waits for new
+   * ones and yields each once it is durable (appended, then covered by a `sync`, `commit` or
+   * any other barrier, by this thread or a Worker attached to the log). Records appended but
+   * not yet durable are not yielded: a follower never sees a record a crash could take back.
+   *
+   * Waiting never blocks the event loop and never reads the log in a loop: the follower sleeps
+   * on the log's shared state until a barrier raises the durable watermark, and reads only the
+   * new records. The iterator ends when the log is closed (`close` on this `Wal`), or when the
+   * loop breaks out of it.
+   *
+   * @param fromLsn - a record boundary at or above `head`, or `len`. @default `head`
+   * @throws WalError `INVALID_ARGUMENT` for a `fromLsn` that is not a record boundary; from the
+   * iteration, `CORRUPTION` as {@link Wal.iter}, `TRUNCATED` when `truncateAfter` cuts records
+   * it already yielded, `POISONED` when the log fails.
+   * @example
+   * for await (const { lsn, data } of wal.follow()) replica.apply(lsn, data);
+   */
+  async *follow(fromLsn?: number): AsyncGenerator<WalRecord<T>, void, undefined> {
+    this.checkReadable();
+    this.writeStagedCommits();
+    let position = this.head;
+    if (fromLsn !== undefined) {
+      const end = this.shared.written();
+      this.checkNotDropped(this.checkLsn(fromLsn, "follow"), "follow");
+      if (fromLsn < end) this.seek(fromLsn, end);
+      position = Math.min(fromLsn, end);
+    }
+    for (;;) {
+      const cuts = this.shared.cuts;
+      const durable = this.shared.durable;
+      if (durable < position) {
+        throw new WalError(
+          "TRUNCATED",
+          `truncateAfter cut the log to ${durable}, below records up to ${position} that follow ` +
+            "already yielded; follow again from a record at or below the new end.",
+        );
+      }
+      const scanner = new RecordScanner(this.store, position, durable, this.maxRecordSize);
+      while (!this.isClosed && this.advance(scanner, true)) {
+        this.boundaries.observe(scanner.lsn, scanner.offset);
+        position = scanner.offset;
+        yield this.recordAt(scanner);
+      }
+      if (this.isClosed || this.shared.isClosed) return;
+      this.shared.throwIfStopped();
+      await this.shared.durableBeyond(position, cuts, FOLLOW_RECHECK_MS);
+    }
+  }
+
+  /**
    * The first LSN still in the log: 0 until `truncateBefore` dropped a prefix of a segmented
    * log. `iter` starts here.
    */
@@ -1127,13 +1183,16 @@ export class Wal<T = Uint8Array> {
       this.checkOpen();
       if (!this.advance(scanner, true)) return;
       this.boundaries.observe(scanner.lsn, scanner.offset);
-      const payload = scanner.payload();
-      yield {
-        lsn: scanner.lsn,
-        data:
-          this.codec === undefined ? (payload as T) : decodeWith(this.codec, payload, scanner.lsn),
-      };
+      yield this.recordAt(scanner);
     }
+  }
+
+  /** The record `scanner` stands on, its payload copied (and decoded, with a codec). */
+  private recordAt(scanner: RecordScanner): WalRecord<T> {
+    const payload = scanner.payload();
+    const data =
+      this.codec === undefined ? (payload as T) : decodeWith(this.codec, payload, scanner.lsn);
+    return { lsn: scanner.lsn, data };
   }
 
   /**
