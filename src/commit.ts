@@ -37,6 +37,9 @@
  *   zeros were last written, -1 before the first.
  * - `START`, `APPENDS[i]`, `APPENDS`, `BARRIERS`: counters for `stats()`. Each slot counts its
  *   appends in an Int32 written only by the slot's holder and folded into the 64-bit total.
+ * - `LATENCY[b]`, `LATENCY_MAX_US`, `SLOW_SYNCS`, `SLOW_THRESHOLD_US`, `LAST_SLOW_US`: how
+ *   long barriers took, counted by whichever thread ran them, how many took at least the slow
+ *   threshold, and how long the last of those took.
  *
  * ## Ordering rules (all through sequentially consistent `Atomics`)
  *
@@ -92,6 +95,13 @@ import {
 } from "./errors.ts";
 import { LSN_LIMIT } from "./record.ts";
 
+/**
+ * Barrier latencies are counted in buckets: four per power of two of microseconds, so a
+ * percentile read from them is within 19% of the true one, over 1 µs to 35 minutes.
+ */
+const LATENCY_SUBBUCKETS = 4;
+const LATENCY_BUCKETS = 31 * LATENCY_SUBBUCKETS;
+
 /** Concurrent writes in flight; a writer finding every slot busy waits for one. */
 const SLOTS = 64;
 const MAGIC = 0x57414c31; // "WAL1"
@@ -113,12 +123,18 @@ const I_NEXT_ID = 9;
 const I_EXCLUSIVE = 10;
 const I_CUTS = 11;
 const I_FILLING = 12;
+const I_LATENCY_MAX_US = 13;
+const I_SLOW_SYNCS = 14;
+const I_SLOW_THRESHOLD_US = 15;
 const I_BUSY = 16;
 const I_APPENDS = I_BUSY + SLOTS;
-const INT32_CELLS = I_APPENDS + SLOTS;
+const I_LATENCY = I_APPENDS + SLOTS;
+const I_LAST_SLOW_US = I_LATENCY + LATENCY_BUCKETS;
+const INT32_CELLS = I_LAST_SLOW_US + 1;
 
 // BigInt64 cells, after the Int32 ones.
-const BIG_OFFSET = INT32_CELLS * 4;
+/** Rounded up to 8 bytes: a BigInt64Array must start at a multiple of its element size. */
+const BIG_OFFSET = Math.ceil((INT32_CELLS * 4) / 8) * 8;
 const B_RESERVED = 0;
 const B_DURABLE = 1;
 const B_BARRIERS = 2;
@@ -154,13 +170,29 @@ enum Failure {
 export type Barrier = (from: number, to: number) => void;
 
 /** Counters of the whole log, across every thread. */
-export interface WalStats {
+export interface BarrierLatency {
+  /** Barriers timed: every one a sync, commit or close ran since the log was opened. */
+  readonly count: number;
+  /** The median barrier, in milliseconds (from buckets: within 19%). 0 with no barrier. */
+  readonly p50: number;
+  /** The 99th percentile, in milliseconds (from buckets: within 19%). 0 with no barrier. */
+  readonly p99: number;
+  /** The slowest barrier, in milliseconds (to the microsecond). 0 with no barrier. */
+  readonly max: number;
+}
+
+/** The counters of the whole log that every thread shares; see `Wal.stats`. */
+export interface SharedStats {
   /** Records written since the log was opened. */
   readonly appends: number;
   /** Bytes of whole records written since the log was opened, frame headers included. */
   readonly bytes: number;
   /** Durability barriers (fdatasync and the like) issued by syncs since the log was opened. */
   readonly barriers: number;
+  /** How long those barriers took. */
+  readonly barrierLatency: BarrierLatency;
+  /** Barriers that took at least `slowSyncThreshold` milliseconds. */
+  readonly slowSyncs: number;
 }
 
 const utf8 = new TextEncoder();
@@ -507,10 +539,12 @@ export class SharedLog {
   }
 
   /**
-   * Raises `DURABLE` to `lsn` after a barrier that covered every byte below it. Used by
-   * leaders, and by a single-threaded store's async barrier, which needs no token.
+   * Raises `DURABLE` to `lsn` after a barrier that covered every byte below it, which took
+   * `elapsedMs` when it is given. Used by a single-threaded store's async barrier, which needs
+   * no token, and by `truncateBefore`.
    */
-  publishDurable(lsn: number): void {
+  publishDurable(lsn: number, elapsedMs?: number): void {
+    if (elapsedMs !== undefined) this.timeBarrier(elapsedMs * 1000);
     this.raiseDurable(lsn);
     this.wakeSyncers();
   }
@@ -566,7 +600,7 @@ export class SharedLog {
   }
 
   /** The counters of the whole log. */
-  stats(): WalStats {
+  stats(): SharedStats {
     let appends = Number(Atomics.load(this.big, B_APPENDS));
     for (let slot = 0; slot < SLOTS; slot++) appends += Atomics.load(this.i32, I_APPENDS + slot);
     return {
@@ -574,6 +608,74 @@ export class SharedLog {
       // Whole records written since open: the watermark has passed exactly those bytes.
       bytes: this.written() - Number(Atomics.load(this.big, B_START)),
       barriers: Number(Atomics.load(this.big, B_BARRIERS)),
+      barrierLatency: this.barrierLatency(),
+      slowSyncs: this.slowSyncs,
+    };
+  }
+
+  /** Barriers that took at least the slow threshold, since the log was opened. */
+  get slowSyncs(): number {
+    return Atomics.load(this.i32, I_SLOW_SYNCS);
+  }
+
+  /** How long the last slow barrier took, in milliseconds; 0 before the first. */
+  get lastSlowSync(): number {
+    return Atomics.load(this.i32, I_LAST_SLOW_US) / 1000;
+  }
+
+  /** Barriers at or above this many milliseconds count as slow (see `slowSyncs`). */
+  set slowSyncThreshold(ms: number) {
+    Atomics.store(this.i32, I_SLOW_THRESHOLD_US, Math.min(2 ** 31 - 1, Math.round(ms * 1000)));
+  }
+
+  /** Counts one barrier that took `us` microseconds. */
+  private timeBarrier(us: number): void {
+    const micros = Math.min(2 ** 31 - 1, Math.max(1, Math.round(us)));
+    const octave = 31 - Math.clz32(micros);
+    const sub = Math.floor((micros / 2 ** octave - 1) * LATENCY_SUBBUCKETS);
+    Atomics.add(
+      this.i32,
+      I_LATENCY + Math.min(LATENCY_BUCKETS - 1, octave * LATENCY_SUBBUCKETS + sub),
+      1,
+    );
+    let max = Atomics.load(this.i32, I_LATENCY_MAX_US);
+    while (micros > max) {
+      const seen = Atomics.compareExchange(this.i32, I_LATENCY_MAX_US, max, micros);
+      if (seen === max) break;
+      max = seen;
+    }
+    if (micros >= Atomics.load(this.i32, I_SLOW_THRESHOLD_US)) {
+      Atomics.store(this.i32, I_LAST_SLOW_US, micros);
+      Atomics.add(this.i32, I_SLOW_SYNCS, 1);
+    }
+  }
+
+  private barrierLatency(): BarrierLatency {
+    const counts = Array.from({ length: LATENCY_BUCKETS }, (_, b) =>
+      Atomics.load(this.i32, I_LATENCY + b),
+    );
+    const count = counts.reduce((sum, n) => sum + n, 0);
+    /** The upper bound, in ms, of the bucket holding the barrier at `rank` (1-based). */
+    const percentile = (fraction: number): number => {
+      if (count === 0) return 0;
+      const rank = Math.max(1, Math.ceil(count * fraction));
+      let seen = 0;
+      for (let b = 0; b < LATENCY_BUCKETS; b++) {
+        seen += counts[b]!;
+        if (seen >= rank) {
+          const octave = Math.floor(b / LATENCY_SUBBUCKETS);
+          const sub = b % LATENCY_SUBBUCKETS;
+          return (2 ** octave * (1 + (sub + 1) / LATENCY_SUBBUCKETS)) / 1000;
+        }
+      }
+      return 0;
+    };
+    const max = Atomics.load(this.i32, I_LATENCY_MAX_US) / 1000;
+    return {
+      count,
+      p50: Math.min(percentile(0.5), max),
+      p99: Math.min(percentile(0.99), max),
+      max,
     };
   }
 
@@ -585,12 +687,14 @@ export class SharedLog {
       const upTo = this.written();
       const from = this.durable;
       if (upTo > from) {
+        const started = performance.now();
         try {
           barrier(from, upTo);
         } catch (error) {
           this.failBarrier(error);
           throw error;
         }
+        this.timeBarrier((performance.now() - started) * 1000);
         this.raiseDurable(upTo);
       }
     } finally {

@@ -5,7 +5,7 @@
  */
 
 export { type Codec, codecs } from "./codec.ts";
-export type { WalStats } from "./commit.ts";
+export type { BarrierLatency } from "./commit.ts";
 export { CorruptionError, IoError, WalError, type WalErrorCode } from "./errors.ts";
 export {
   DEFAULT_MAX_PENDING_COMMITS,
@@ -25,4 +25,5 @@ export {
   type WalHandle,
   type WalInput,
   type WalRecord,
+  type WalStats,
 } from "./wal.ts";

@@ -131,6 +131,25 @@ export interface WalOptions<T = Uint8Array> {
    * @default "truncate"
    */
   onCorruption?: "truncate" | "fail";
+
+  /**
+   * Called when a durability barrier took at least `slowSyncThreshold` milliseconds, with how
+   * long it took: the disk is in trouble long before it fails (etcd warns at one second).
+   * Barriers run in whichever thread syncs; the hook runs in this `Wal`'s thread, when a sync,
+   * `appendAndSync` or `commit` of it returns after the slow barrier (once per such return).
+   *
+   * @default undefined (slow barriers are only counted, in `stats().slowSyncs`)
+   * @example Wal.open("app.wal", { onSlowSync: (ms) => console.warn(`fdatasync took ${ms} ms`) })
+   */
+  onSlowSync?: (ms: number) => void;
+
+  /**
+   * How long, in milliseconds, a barrier must take to count as slow (`onSlowSync`,
+   * `stats().slowSyncs`). For the whole log: the last `Wal` opened or attached with it sets it.
+   *
+   * @default 1000. Minimum 0, maximum 2000000.
+   */
+  slowSyncThreshold?: number;
 }
 
 /** {@link WalOptions} with every default applied and every value checked. */
@@ -148,6 +167,8 @@ export interface ResolvedOptions {
   readonly replay: ((data: never, lsn: number) => void) | undefined;
   /** Undefined for payloads as they are (no codec, or `codecs.bytes`). */
   readonly codec: Codec<unknown> | undefined;
+  readonly onSlowSync: ((ms: number) => void) | undefined;
+  readonly slowSyncThreshold: number;
 }
 
 /** 64 MiB: generous for any single state change, small enough to bound a corrupt length. */
@@ -158,6 +179,9 @@ export const DEFAULT_PREALLOCATE = 1024 * 1024;
 
 /** The most zero-filled space `preallocate` asks for: more gains nothing and wastes disk. */
 const PREALLOCATE_LIMIT = 1024 * 1024 * 1024;
+
+/** 1 s, as etcd: a barrier that long means the disk, not the load, is the problem. */
+export const DEFAULT_SLOW_SYNC_THRESHOLD = 1000;
 
 /** 30 s: far beyond any healthy write or barrier, short enough that a dead Worker surfaces. */
 export const DEFAULT_STALL_TIMEOUT = 30_000;
@@ -176,6 +200,8 @@ const KNOWN_OPTIONS = new Set<string>([
   "onCorruption",
   "replay",
   "codec",
+  "onSlowSync",
+  "slowSyncThreshold",
 ]);
 
 /** Applies defaults and rejects unknown keys (a typo must not silently mean the default). */
@@ -202,10 +228,13 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     onCorruption = "truncate",
     replay,
     codec,
+    onSlowSync,
+    slowSyncThreshold = DEFAULT_SLOW_SYNC_THRESHOLD,
   } = options as WalOptions<unknown>;
   for (const [name, value] of [
     ["onCorrupt", onCorrupt],
     ["replay", replay],
+    ["onSlowSync", onSlowSync],
   ] as const) {
     if (value !== undefined && typeof value !== "function") {
       throw invalidArgument(`${name} must be a function, got ${describeValue(value)}`);
@@ -228,6 +257,8 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     onCorruption: checkChoice("onCorruption", onCorruption, ["truncate", "fail"] as const),
     replay,
     codec: checkCodec(codec),
+    onSlowSync,
+    slowSyncThreshold: checkInteger("slowSyncThreshold", slowSyncThreshold, 0, 2_000_000),
   };
 }
 

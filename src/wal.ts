@@ -7,8 +7,9 @@
 
 import { RecordBoundaries } from "./boundaries.ts";
 import { type Codec, decodeWith, encodeWith } from "./codec.ts";
-import { type Barrier, SharedLog, type WalStats } from "./commit.ts";
+import { type Barrier, SharedLog, type SharedStats } from "./commit.ts";
 import { COMMIT_STAGING_LIMIT, CommitStaging } from "./commit-staging.ts";
+import { crc32c } from "./crc32c.ts";
 import {
   CorruptionError,
   closed,
@@ -59,6 +60,25 @@ export interface WalRecord<T = Uint8Array> {
  * plain byte records (no codec) bytes or a string, stored as UTF-8.
  */
 export type WalInput<T> = [T] extends [Uint8Array] ? Uint8Array | string : T;
+
+/**
+ * What `Wal.stats()` reports: the log's counters, summed over every thread, and this `Wal`'s.
+ */
+export interface WalStats extends SharedStats {
+  /** `appends / barriers`: how many records each barrier made durable on average (0 with none). */
+  readonly recordsPerBarrier: number;
+  /** Segment files created since the log was opened (0 for a single-file log). */
+  readonly segmentsCreated: number;
+  /** Segment files `truncateBefore` deleted since the log was opened. */
+  readonly segmentsDeleted: number;
+  /** `truncateBefore` and `truncateAfter` calls that changed the log, by this `Wal`. */
+  readonly truncations: number;
+  /**
+   * Damaged regions this `Wal` met: at open (the cut tail, torn or not, and each region
+   * `recovery: "skip"` kept), then each one an iteration threw at or stepped over.
+   */
+  readonly corruptionsSeen: number;
+}
 
 /** What recovery found and did when the log was opened. */
 export interface RecoveryReport {
@@ -158,6 +178,11 @@ export class Wal<T = Uint8Array> {
   private readonly recoveryPolicy: ResolvedOptions["recovery"];
   private readonly onCorrupt: ResolvedOptions["onCorrupt"];
   private readonly onCorruption: ResolvedOptions["onCorruption"];
+  private readonly onSlowSync: ResolvedOptions["onSlowSync"];
+  /** `stats().slowSyncs` when this `Wal` last called `onSlowSync`. */
+  private slowSyncsReported = 0;
+  private truncations = 0;
+  private corruptionsSeen = 0;
   /** How values become payloads; undefined for payloads as they are (the fast path). */
   private readonly codec: Codec<T> | undefined;
   /** Known record starts, from the head on; replaced when the head moves. */
@@ -216,6 +241,7 @@ export class Wal<T = Uint8Array> {
     this.onCorrupt = options.onCorrupt;
     this.onCorruption = options.onCorruption;
     this.codec = options.codec as Codec<T> | undefined;
+    this.onSlowSync = options.onSlowSync;
     this.boundaries = new RecordBoundaries(store.head ?? 0);
     this.attached = joining !== undefined;
     this.preallocate = preallocationFor(store, options.preallocate);
@@ -223,6 +249,8 @@ export class Wal<T = Uint8Array> {
     this.shared =
       joining?.shared ?? SharedLog.create(this.recovery.end, this.store.size, options.stallTimeout);
     this.id = this.shared.newId();
+    if (joining === undefined) this.shared.slowSyncThreshold = options.slowSyncThreshold;
+    this.corruptionsSeen = this.recovery.damagedRegions + (this.recovery.bytesDropped > 0 ? 1 : 0);
     this.barrier = (from, to) => this.store.sync(from, to);
     this.descriptor = store instanceof FileStore ? store.shareable() : null;
     this.barrierTarget =
@@ -615,7 +643,16 @@ export class Wal<T = Uint8Array> {
   stats(): WalStats {
     this.checkOpen();
     this.writeStagedCommits();
-    return this.shared.stats();
+    const shared = this.shared.stats();
+    const segments = this.store instanceof SegmentedStore ? this.store : undefined;
+    return {
+      ...shared,
+      recordsPerBarrier: shared.barriers === 0 ? 0 : shared.appends / shared.barriers,
+      segmentsCreated: segments?.segmentsCreated ?? 0,
+      segmentsDeleted: segments?.segmentsDeleted ?? 0,
+      truncations: this.truncations,
+      corruptionsSeen: this.corruptionsSeen,
+    };
   }
 
   /**
@@ -647,6 +684,47 @@ export class Wal<T = Uint8Array> {
     this.checkNotDropped(this.checkLsn(lsn, "iterFrom"), "iterFrom");
     if (lsn < end) this.seek(lsn, end);
     return this.walk(Math.min(lsn, end), end);
+  }
+
+  /**
+   * The CRC-32C of the log's bytes from `fromLsn` to `toLsn`: the frames of the records in
+   * that range, headers included. Two logs that hold the same records at the same LSNs give the
+   * same checksum, so a replica compares its log with the leader's range by range without
+   * sending the records. Every record on the way is checksum-checked as it is read.
+   *
+   * @param fromLsn - a record boundary at or above `head`.
+   * @param toLsn - a record boundary at or above `fromLsn`, at most `len`.
+   * @returns an unsigned 32-bit number; `crc32c` of nothing (0) when the range is empty.
+   * @throws WalError `INVALID_ARGUMENT` when either end is not a record boundary of the log;
+   * `CORRUPTION` when a record in the range is damaged.
+   * @example if (leader.checksum(a, b) !== replica.checksum(a, b)) resync(a, b);
+   */
+  checksum(fromLsn: number, toLsn: number): number {
+    this.checkReadable();
+    this.writeStagedCommits();
+    const end = this.shared.written();
+    this.checkNotDropped(this.checkLsn(fromLsn, "checksum"), "checksum");
+    this.checkLsn(toLsn, "checksum");
+    if (toLsn < fromLsn || toLsn > end) {
+      throw invalidArgument(
+        `checksum(${fromLsn}, ${toLsn}) needs ${fromLsn} <= toLsn <= ${end}, the end of the log`,
+      );
+    }
+    if (fromLsn === toLsn) return 0;
+    const scanner = this.seek(fromLsn, end);
+    let crc = 0;
+    while (scanner.offset < toLsn && this.advance(scanner, true)) {
+      this.boundaries.observe(scanner.lsn, scanner.offset);
+      const frameStart = scanner.payloadOffset - HEADER_SIZE;
+      crc = crc32c(scanner.buffer, frameStart, scanner.payloadOffset + scanner.payloadLength, crc);
+    }
+    // A record running past `toLsn` means `toLsn` is inside it.
+    if (scanner.offset !== toLsn) {
+      throw invalidArgument(
+        `toLsn ${toLsn} is not a record boundary: the record at ${scanner.lsn} runs past it`,
+      );
+    }
+    return crc;
   }
 
   /**
@@ -744,12 +822,14 @@ export class Wal<T = Uint8Array> {
       this.failStop(() => {
         // Everything written becomes durable first, so no barrier ever needs a deleted segment.
         if (this.shared.durable < end) {
+          const started = performance.now();
           store.sync(this.shared.durable, end);
-          this.shared.publishDurable(end);
+          this.shared.publishDurable(end, performance.now() - started);
         }
         store.truncateBefore!(lsn);
       });
       this.boundaries = new RecordBoundaries(lsn);
+      this.truncations++;
       return lsn;
     });
   }
@@ -785,6 +865,7 @@ export class Wal<T = Uint8Array> {
       const cut = scanner.offset;
       if (cut === end) return;
       this.failStop(() => this.store.truncate(cut));
+      this.truncations++;
       this.shared.cut(cut);
       this.boundaries.cut(cut);
     });
@@ -1093,6 +1174,16 @@ export class Wal<T = Uint8Array> {
     } catch (error) {
       throw this.noteFailure(error);
     }
+    this.reportSlowSyncs();
+  }
+
+  /** Calls `onSlowSync` when a barrier since the last call took at least the threshold. */
+  private reportSlowSyncs(): void {
+    if (this.onSlowSync === undefined) return;
+    const slowSyncs = this.shared.slowSyncs;
+    if (slowSyncs === this.slowSyncsReported) return;
+    this.slowSyncsReported = slowSyncs;
+    this.onSlowSync(this.shared.lastSlowSync);
   }
 
   /** Resolves once every byte below `target` is durable, joining this thread's barrier rounds. */
@@ -1101,6 +1192,7 @@ export class Wal<T = Uint8Array> {
       this.checkWritable("sync");
       await this.nextRound();
     }
+    this.reportSlowSyncs();
   }
 
   /**
@@ -1146,13 +1238,14 @@ export class Wal<T = Uint8Array> {
     const upTo = this.shared.written();
     const from = this.shared.durable;
     if (upTo <= from) return;
+    const started = performance.now();
     try {
       await (this.store.syncAsync ? this.store.syncAsync() : this.store.sync(from, upTo));
     } catch (error) {
       this.shared.failBarrier(error);
       throw error;
     }
-    this.shared.publishDurable(upTo);
+    this.shared.publishDurable(upTo, performance.now() - started);
   }
 
   /**
@@ -1205,6 +1298,7 @@ export class Wal<T = Uint8Array> {
       const found = scanner.next();
       if (found === Scan.Record) return true;
       if (found === Scan.End) return false;
+      if (report) this.corruptionsSeen++;
       if (this.recoveryPolicy === "stop") throw new CorruptionError(scanner.lsn, scanner.reason);
       const damaged = scanner.lsn;
       const why = scanner.reason;

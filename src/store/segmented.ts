@@ -145,6 +145,10 @@ export class SegmentedStore implements WalStore {
    */
   private highest: number;
   private closed = false;
+  /** Segment files this store created since it was opened (for `Wal.stats`). */
+  segmentsCreated = 0;
+  /** Segment files this store deleted since it was opened (`truncateBefore`). */
+  segmentsDeleted = 0;
 
   private constructor(
     directory: string,
@@ -396,6 +400,7 @@ export class SegmentedStore implements WalStore {
     this.keep(index, fd);
     this.highest = index;
     this.platform.syncDirectory(this.description);
+    this.segmentsCreated++;
     return fd;
   }
 
@@ -433,6 +438,7 @@ export class SegmentedStore implements WalStore {
     const path = join(this.description, segmentName(index));
     try {
       this.fs.unlinkSync(path);
+      this.segmentsDeleted++;
     } catch (error) {
       if ((error as { code?: string }).code !== "ENOENT") throw ioErrorFrom("unlink", path, error);
     }

@@ -1,0 +1,148 @@
+/**
+ * What a log reports about itself: `stats()` (barriers and their latency, records per barrier,
+ * segments, truncations, damage met), the `onSlowSync` hook, and `checksum(from, to)`, which
+ * must equal the CRC-32C of the bytes in the range and tell two logs apart by one record.
+ */
+
+import { describe, expect, test } from "bun:test";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { crc32c } from "../src/crc32c.ts";
+import { MemoryStore, Wal } from "../src/index.ts";
+import { walErrorOf } from "./support/errors.ts";
+import { seededRecords } from "./support/random.ts";
+import { logPath, tempDir } from "./support/temp.ts";
+
+const dir = tempDir();
+const { payloads } = seededRecords(0x3e7, 30, 500);
+
+/** A MemoryStore whose barrier takes `delayMs` (a slow disk). */
+function slowStore(delayMs: number): MemoryStore {
+  const store = new MemoryStore();
+  const sync = store.sync.bind(store);
+  store.sync = (from?: number, to?: number) => {
+    Bun.sleepSync(delayMs);
+    sync(from, to);
+  };
+  return store;
+}
+
+describe("stats()", () => {
+  test("counts barriers with their latency, records per barrier and truncations", async () => {
+    using wal = Wal.withStore(slowStore(3));
+    expect(wal.stats()).toMatchObject({
+      appends: 0,
+      barriers: 0,
+      recordsPerBarrier: 0,
+      barrierLatency: { count: 0, p50: 0, p99: 0, max: 0 },
+    });
+    for (let i = 0; i < 4; i++) wal.appendAndSync(payloads[i]!);
+    await Promise.all(payloads.slice(4, 12).map((p) => wal.commit(p)));
+    const lsn = wal.append(payloads[12]!);
+    wal.append(payloads[13]!);
+    wal.sync();
+    wal.truncateAfter(lsn);
+    const stats = wal.stats();
+    expect(stats.appends).toBe(14);
+    expect(stats.barriers).toBeGreaterThanOrEqual(6);
+    expect(stats.barrierLatency.count).toBe(stats.barriers);
+    expect(stats.recordsPerBarrier).toBeCloseTo(14 / stats.barriers, 10);
+    // Every barrier slept 3 ms: the median bucket holds that, within its 19% width.
+    expect(stats.barrierLatency.p50).toBeGreaterThanOrEqual(3 * 0.8);
+    expect(stats.barrierLatency.p99).toBeGreaterThanOrEqual(stats.barrierLatency.p50);
+    expect(stats.barrierLatency.max).toBeGreaterThanOrEqual(stats.barrierLatency.p99 / 1.2);
+    expect(stats.truncations).toBe(1);
+    expect(stats.slowSyncs).toBe(0);
+  });
+
+  test("counts segments created and deleted, and damage met at open and by iteration", () => {
+    const logDir = join(dir, "segments");
+    {
+      using wal = Wal.open(logDir, { segmentSize: 1024 });
+      const lsns = payloads.map((p) => wal.append(p));
+      wal.sync();
+      const created = wal.stats().segmentsCreated;
+      expect(created).toBe(Math.ceil(wal.len / 1024));
+      wal.truncateBefore(lsns[20]!);
+      expect(wal.stats().segmentsDeleted).toBe(Math.floor(lsns[20]! / 1024));
+      expect(wal.stats().truncations).toBe(1);
+    }
+    const path = logPath(dir);
+    let lsns: number[];
+    {
+      using wal = Wal.open(path, { preallocate: 0 });
+      lsns = payloads.map((p) => wal.append(p));
+      wal.sync();
+      expect(wal.stats().corruptionsSeen).toBe(0);
+    }
+    const image = new Uint8Array(readFileSync(path));
+    image[lsns[5]! + 8]! ^= 1; // two damaged records with valid ones after each
+    image[lsns[15]! + 8]! ^= 1;
+    writeFileSync(path, image);
+    using wal = Wal.open(path, { recovery: "skip" });
+    expect(wal.stats().corruptionsSeen).toBe(2);
+    expect([...wal.iter()]).toHaveLength(payloads.length - 2);
+    expect(wal.stats().corruptionsSeen).toBe(4);
+  });
+});
+
+describe("onSlowSync", () => {
+  test("is called with the barrier's time when it reaches slowSyncThreshold, and only then", async () => {
+    const slow: number[] = [];
+    using wal = Wal.withStore(slowStore(30), {
+      slowSyncThreshold: 20,
+      onSlowSync: (ms) => slow.push(ms),
+    });
+    wal.appendAndSync("one");
+    await wal.commit("two");
+    expect(slow).toHaveLength(2);
+    for (const ms of slow) expect(ms).toBeGreaterThanOrEqual(20);
+    expect(wal.stats().slowSyncs).toBe(2);
+    using fast = Wal.withStore(new MemoryStore(), {
+      slowSyncThreshold: 1000,
+      onSlowSync: (ms) => slow.push(ms),
+    });
+    fast.appendAndSync("three");
+    expect(slow).toHaveLength(2);
+    expect(
+      walErrorOf(() => Wal.withStore(new MemoryStore(), { onSlowSync: 5 } as never)).code,
+    ).toBe("INVALID_ARGUMENT");
+  });
+});
+
+describe("checksum(from, to)", () => {
+  test("is the CRC-32C of the log's bytes in the range, and tells logs apart", () => {
+    const path = logPath(dir);
+    using wal = Wal.open(path, { preallocate: 0 });
+    const lsns = payloads.map((p) => wal.append(p));
+    wal.sync();
+    const bytes = new Uint8Array(readFileSync(path));
+    expect(wal.checksum(0, wal.len)).toBe(crc32c(bytes));
+    expect(wal.checksum(lsns[3]!, lsns[9]!)).toBe(crc32c(bytes, lsns[3]!, lsns[9]!));
+    expect(wal.checksum(lsns[4]!, lsns[4]!)).toBe(0);
+    using replica = Wal.withStore(new MemoryStore());
+    payloads.forEach((p, i) => {
+      replica.append(i === 7 ? p.map((b) => b ^ 1) : p);
+    });
+    expect(replica.checksum(0, lsns[7]!)).toBe(wal.checksum(0, lsns[7]!));
+    expect(replica.checksum(lsns[7]!, lsns[8]!)).not.toBe(wal.checksum(lsns[7]!, lsns[8]!));
+    expect(replica.checksum(lsns[8]!, replica.len)).toBe(wal.checksum(lsns[8]!, wal.len));
+  });
+
+  test("ends that are not record boundaries of the log are INVALID_ARGUMENT", () => {
+    using wal = Wal.withStore(new MemoryStore());
+    const lsns = wal.appendBatch(["aaaa", "bbbb", "cccc"]);
+    for (const [from, to] of [
+      [lsns[0]! + 1, lsns[2]!],
+      [lsns[0]!, lsns[2]! + 3],
+      [lsns[2]!, lsns[1]!],
+      [0, wal.len + 1],
+      [-1, 4],
+      [0.5, 4],
+    ] as const) {
+      expect(walErrorOf(() => wal.checksum(from, to)).code, `${from}..${to}`).toBe(
+        "INVALID_ARGUMENT",
+      );
+    }
+  });
+});
