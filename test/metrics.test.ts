@@ -20,9 +20,9 @@ const { payloads } = seededRecords(0x3e7, 30, 500);
 function slowStore(delayMs: number): MemoryStore {
   const store = new MemoryStore();
   const sync = store.sync.bind(store);
-  store.sync = (from?: number, to?: number) => {
+  store.sync = () => {
     Bun.sleepSync(delayMs);
-    sync(from, to);
+    sync();
   };
   return store;
 }
