@@ -1,0 +1,85 @@
+/**
+ * @module
+ * `wal-db dump <path>`: one line per record, from an LSN, in JSON, hex or escaped text.
+ * Read-only; stops where the valid records end, as an open would.
+ */
+
+import { parseChoice, parseCommandArgs, parseInteger } from "./args.ts";
+import { type Command, EXIT } from "./command.ts";
+import { LOG_FLAGS, LOG_FLAGS_HELP, openLogForReading } from "./open-log.ts";
+import { Output } from "./output.ts";
+import { formatRecord, RECORD_FORMATS } from "./record-format.ts";
+import { scanLog } from "./scan.ts";
+
+const HELP = `Usage: wal-db dump <path> [options]
+
+Prints one record per line, in LSN order, up to where the valid records end (what Wal.open
+would keep). Read-only: takes no lock and never changes a byte.
+
+Formats:
+  json   {"lsn":0,"length":14,"data":"<payload in base64>"}
+  hex    <lsn><TAB><payload in lowercase hex>
+  text   <lsn><TAB><payload as UTF-8; \\n \\t \\r \\\\ and \\xNN escape control
+         characters, backslashes and bytes that are not UTF-8>
+
+Options:
+      --from LSN          start at this record (an LSN a record starts at; default the head)
+      --limit N           print at most N records
+      --format FORMAT     json, hex or text (default json)
+${LOG_FLAGS_HELP}
+  -h, --help              show this help
+
+Exit codes: 0 printed, 2 bad arguments (--from inside a record), 3 the log could not be read.`;
+
+/** `wal-db dump`. */
+export const dumpCommand: Command = {
+  name: "dump",
+  summary: "print records one per line (json, hex or text)",
+  help: HELP,
+  async run(argv) {
+    const { values, positionals, help } = parseCommandArgs(
+      argv,
+      {
+        from: { type: "string" },
+        limit: { type: "string" },
+        format: { type: "string" },
+        ...LOG_FLAGS,
+      },
+      ["path"],
+    );
+    const out = new Output();
+    if (help) {
+      out.line(HELP);
+      out.flush();
+      return EXIT.ok;
+    }
+    const format = parseChoice("format", values.format, RECORD_FORMATS, "json");
+    const limit = parseInteger("limit", values.limit, Number.MAX_SAFE_INTEGER, {
+      min: 0,
+      max: Number.MAX_SAFE_INTEGER,
+    });
+    const from =
+      values.from === undefined
+        ? undefined
+        : parseInteger("from", values.from, 0, { min: 0, max: Number.MAX_SAFE_INTEGER });
+    const log = openLogForReading(positionals[0]!, values);
+    try {
+      let printed = 0;
+      if (limit > 0) {
+        scanLog(
+          log.wal,
+          "dump",
+          ({ lsn, data }) => {
+            out.line(formatRecord(format, lsn, data));
+            return ++printed < limit && !out.closed;
+          },
+          from,
+        );
+      }
+    } finally {
+      log.wal.close();
+      out.flush();
+    }
+    return EXIT.ok;
+  },
+};

@@ -1,0 +1,243 @@
+/**
+ * @module
+ * `wal-db inspect <path>`: what a log holds and what an open would do to it, read-only.
+ * Records, bytes, first and last LSN, head, segments, a histogram of record sizes, and the cut
+ * `Wal.open` would make (offset, bytes, records, reason), which this command never makes.
+ */
+
+import { parseCommandArgs } from "./args.ts";
+import { type Command, EXIT } from "./command.ts";
+import { LOG_FLAGS, LOG_FLAGS_HELP, type OpenedLog, openLogForReading } from "./open-log.ts";
+import { Output } from "./output.ts";
+import { scanLog } from "./scan.ts";
+
+/** One power-of-two bucket of the size histogram: payloads of `min` to `max` bytes. */
+interface SizeBucket {
+  readonly min: number;
+  readonly max: number;
+  records: number;
+}
+
+/** The cut an open would make, as `inspect` and `verify` report it. */
+export interface WouldCut {
+  /** Where the valid records end and the cut starts. */
+  readonly offset: number;
+  /** Bytes from there to the end of the files (a zero-filled tail after them included). */
+  readonly bytes: number;
+  /** Whole, valid records after the damage that the cut takes with it. */
+  readonly records: number;
+  /** "torn tail" when no valid record follows (a crash mid-append), else "damage". */
+  readonly kind: "torn tail" | "damage";
+  /** Why the bytes at `offset` are not a record. */
+  readonly reason: string;
+}
+
+/** The cut `wal.recovery` says an open would make, or null when it would cut nothing. */
+export function wouldCut(log: OpenedLog): WouldCut | null {
+  const { end, bytesDropped, recordsDropped, reason } = log.wal.recovery;
+  if (bytesDropped === 0) return null;
+  return {
+    offset: end,
+    bytes: bytesDropped,
+    records: recordsDropped,
+    kind: recordsDropped > 0 ? "damage" : "torn tail",
+    reason: reason ?? "no valid record",
+  };
+}
+
+/** How a cut reads in one line: where, how much, why. */
+export function describeCut(cut: WouldCut): string {
+  const what =
+    cut.kind === "torn tail"
+      ? "a torn tail, no valid record after it"
+      : `damage, with ${cut.records} valid record${cut.records === 1 ? "" : "s"} after it`;
+  return `${cut.bytes} bytes at offset ${cut.offset} (${what}): ${cut.reason}`;
+}
+
+const HELP = `Usage: wal-db inspect <path> [options]
+
+Prints what a log holds: records, bytes, first and last LSN, head, segments, a histogram of
+record sizes, and what Wal.open would cut (offset, bytes, records, reason). Read-only: takes
+no lock and never changes a byte, so it is safe on a log another process is writing.
+<path> is a log file, or the directory of a segmented log.
+
+Options:
+      --json              print one JSON object instead of text
+${LOG_FLAGS_HELP}
+  -h, --help              show this help
+
+Exit codes: 0 printed (even when the log is damaged: see 'wal-db verify'), 2 bad arguments,
+3 the log could not be read.`;
+
+/** `wal-db inspect`. */
+export const inspectCommand: Command = {
+  name: "inspect",
+  summary: "records, sizes, segments, and what an open would cut (read-only)",
+  help: HELP,
+  async run(argv) {
+    const { values, positionals, help } = parseCommandArgs(
+      argv,
+      { json: { type: "boolean" }, ...LOG_FLAGS },
+      ["path"],
+    );
+    const out = new Output();
+    if (help) {
+      out.line(HELP);
+      out.flush();
+      return EXIT.ok;
+    }
+    const path = positionals[0]!;
+    const log = openLogForReading(path, values);
+    try {
+      const report = inspect(path, log);
+      if (values.json === true) out.line(JSON.stringify(report, null, 2));
+      else for (const line of formatReport(report)) out.line(line);
+    } finally {
+      log.wal.close();
+    }
+    out.flush();
+    return EXIT.ok;
+  },
+};
+
+/** What `inspect` found; printed as text, or as JSON with `--json`. */
+interface InspectReport {
+  readonly path: string;
+  readonly kind: "file" | "segments";
+  readonly records: number;
+  /** Payload bytes of all records, and the frames they take (payload plus 8-byte headers). */
+  readonly payloadBytes: number;
+  readonly firstLsn: number | null;
+  readonly lastLsn: number | null;
+  readonly head: number;
+  /** Where the valid records end: the LSN the next append gets. */
+  readonly end: number;
+  /** Bytes of the log from head to end. */
+  readonly logBytes: number;
+  /** Bytes the files hold. */
+  readonly diskBytes: number;
+  /** Zeros after the end that an open keeps (the preallocated tail of a file log). */
+  readonly zeroTailBytes: number;
+  readonly segments: {
+    readonly count: number;
+    readonly segmentSize: number;
+    readonly segmentSizeFrom: string;
+    readonly firstIndex: number;
+    readonly lastSize: number;
+  } | null;
+  readonly sizes: readonly SizeBucket[];
+  readonly wouldCut: WouldCut | null;
+}
+
+function inspect(path: string, log: OpenedLog): InspectReport {
+  const { wal } = log;
+  const buckets: SizeBucket[] = [];
+  let records = 0;
+  let payloadBytes = 0;
+  let firstLsn: number | null = null;
+  let lastLsn: number | null = null;
+  scanLog(wal, "inspect", ({ lsn, data }) => {
+    records++;
+    payloadBytes += data.length;
+    firstLsn ??= lsn;
+    lastLsn = lsn;
+    const bucket = bucketIndex(data.length);
+    while (buckets.length <= bucket) buckets.push(bucketAt(buckets.length));
+    buckets[bucket]!.records++;
+    return true;
+  });
+  const { head, end, storeSize, bytesDropped } = wal.recovery;
+  const lastSegment = log.segments.at(-1);
+  return {
+    path,
+    kind: log.kind,
+    records,
+    payloadBytes,
+    firstLsn,
+    lastLsn,
+    head,
+    end,
+    logBytes: end - head,
+    diskBytes: log.diskSize,
+    zeroTailBytes: bytesDropped === 0 ? storeSize - end : 0,
+    segments:
+      log.kind === "segments"
+        ? {
+            count: log.segments.length,
+            segmentSize: log.segmentSize!,
+            segmentSizeFrom: log.segmentSizeSource!,
+            firstIndex: log.segments[0]?.index ?? 0,
+            lastSize: lastSegment?.size ?? 0,
+          }
+        : null,
+    sizes: buckets.filter((bucket) => bucket.records > 0),
+    wouldCut: wouldCut(log),
+  };
+}
+
+/** Bucket 0 holds empty payloads; bucket k ≥ 1 holds sizes from 2^(k-1) to 2^k - 1. */
+function bucketIndex(size: number): number {
+  return size === 0 ? 0 : 32 - Math.clz32(size);
+}
+
+function bucketAt(index: number): SizeBucket {
+  return index === 0
+    ? { min: 0, max: 0, records: 0 }
+    : { min: 2 ** (index - 1), max: 2 ** index - 1, records: 0 };
+}
+
+/** Width of the histogram's longest bar. */
+const HISTOGRAM_WIDTH = 40;
+
+function formatReport(report: InspectReport): string[] {
+  const row = (name: string, value: string | number) => `${name.padEnd(15)}${value}`;
+  const lines = [
+    row("log", `${report.path} (${report.kind === "file" ? "single file" : "segmented"})`),
+    row("records", report.records),
+    row("payload bytes", report.payloadBytes),
+    row("first LSN", report.firstLsn ?? "-"),
+    row("last LSN", report.lastLsn ?? "-"),
+    row("head", report.head),
+    row("end", `${report.end} (the next append's LSN)`),
+    row("log bytes", report.logBytes),
+    row(
+      "disk bytes",
+      `${report.diskBytes}${report.zeroTailBytes > 0 ? ` (${report.zeroTailBytes} of them a zero-filled tail, kept)` : ""}`,
+    ),
+  ];
+  const segments = report.segments;
+  if (segments !== null) {
+    lines.push(
+      row(
+        "segments",
+        `${segments.count} from index ${segments.firstIndex}, size ${segments.segmentSize} ` +
+          `(${segmentSizeNote(segments.segmentSizeFrom)}), last ${segments.lastSize} bytes`,
+      ),
+    );
+  }
+  lines.push("record sizes (payload bytes: records)");
+  const widest = Math.max(1, ...report.sizes.map((bucket) => bucket.records));
+  for (const bucket of report.sizes) {
+    const range = bucket.min === bucket.max ? `${bucket.min}` : `${bucket.min}-${bucket.max}`;
+    const bar = "#".repeat(Math.max(1, Math.round((bucket.records / widest) * HISTOGRAM_WIDTH)));
+    lines.push(`  ${range.padStart(21)}: ${String(bucket.records).padStart(9)} ${bar}`);
+  }
+  if (report.sizes.length === 0) lines.push("  (no records)");
+  lines.push(
+    row("open would cut", report.wouldCut === null ? "nothing" : describeCut(report.wouldCut)),
+  );
+  return lines;
+}
+
+function segmentSizeNote(source: string): string {
+  switch (source) {
+    case "flag":
+      return "from --segment-size";
+    case "files":
+      return "read from the files";
+    case "single segment":
+      return "one segment: any size at least this reads the same";
+    default:
+      return "no segments";
+  }
+}

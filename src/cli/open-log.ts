@@ -1,0 +1,165 @@
+/**
+ * @module
+ * How the read-only commands (inspect, verify, dump, tail) open a log: with
+ * `Wal.openReadOnly`, which takes no lock, writes nothing and cuts nothing, so they can run on
+ * a log another process is writing and on a damaged log an operator has not decided about.
+ * A directory is a segmented log; its segment size is read back from its files when they
+ * say it (see {@link inferSegmentSize}), or taken from `--segment-size`.
+ */
+
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { type CorruptionError, Wal } from "../index.ts";
+import { parseInteger } from "./args.ts";
+import { CliError, EXIT, usageError } from "./command.ts";
+
+/** The flags every reading command takes to say how to read the log. */
+export const LOG_FLAGS = {
+  "segment-size": { type: "string" },
+  "max-record-size": { type: "string" },
+} as const;
+
+/** Help lines for {@link LOG_FLAGS}, shared by every reading command's help. */
+export const LOG_FLAGS_HELP = `  --segment-size SIZE     segment size of a segmented log (a directory); read from its
+                          files when it has two or more segments (k, M, G suffixes)
+  --max-record-size SIZE  the maxRecordSize the log was written with (default 64M)`;
+
+/** Segment file names: the index as 20 zero-padded decimal digits, then `.wal`. */
+const SEGMENT_NAME = /^(\d{20})\.wal$/;
+/** The largest segment size the library takes: an LSN must stay exact. */
+const SEGMENT_SIZE_MAX = Number.MAX_SAFE_INTEGER;
+/** The largest `--max-record-size`: the length field is a u32. */
+const RECORD_SIZE_MAX = 0xffff_ffff;
+
+/** One segment file of a segmented log, as listed. */
+export interface SegmentFile {
+  readonly index: number;
+  readonly size: number;
+}
+
+/** What {@link openLogForReading} opened. */
+export interface OpenedLog {
+  readonly wal: Wal;
+  /** "file" for a single-file log, "segments" for a directory of segments. */
+  readonly kind: "file" | "segments";
+  /** Bytes the log's files hold on disk, zero-filled tail and leftover segments included. */
+  readonly diskSize: number;
+  /** The segments, for a segmented log; empty for a file. */
+  readonly segments: readonly SegmentFile[];
+  /** The segment size the log was opened with, for a segmented log. */
+  readonly segmentSize: number | undefined;
+  /** How the segment size was found: "flag", "files" or "single segment" (any size ≥ it reads the same). */
+  readonly segmentSizeSource: "flag" | "files" | "single segment" | "empty" | undefined;
+}
+
+/**
+ * Opens the log at `path` read-only. `values` are the parsed {@link LOG_FLAGS}.
+ * @param onCorrupt - with `skip`, called for each damaged region iteration steps over.
+ * @throws CliError (exit 3) when `path` does not exist; (exit 2) when a segmented log's
+ * segment size cannot be read from its files and `--segment-size` is absent.
+ */
+export function openLogForReading(
+  path: string,
+  values: { "segment-size"?: string; "max-record-size"?: string },
+  recovery: "stop" | "skip" = "stop",
+  onCorrupt?: (error: CorruptionError) => void,
+): OpenedLog {
+  let isDirectory: boolean;
+  let fileSize: number;
+  try {
+    const stat = statSync(path);
+    isDirectory = stat.isDirectory();
+    fileSize = stat.size;
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === "ENOENT") throw new CliError(`${path}: no such file or directory`, EXIT.failed);
+    throw new CliError(`${path}: ${code ?? String(error)}`, EXIT.failed);
+  }
+  const maxRecordSize = parseInteger(
+    "max-record-size",
+    values["max-record-size"],
+    64 * 1024 * 1024,
+    {
+      min: 0,
+      max: RECORD_SIZE_MAX,
+      units: true,
+    },
+  );
+  const options = { maxRecordSize, recovery, ...(onCorrupt === undefined ? {} : { onCorrupt }) };
+  if (!isDirectory) {
+    if (values["segment-size"] !== undefined) {
+      throw usageError(`${path} is a file; --segment-size is for a segmented log's directory`);
+    }
+    return {
+      wal: Wal.openReadOnly(path, options),
+      kind: "file",
+      diskSize: fileSize,
+      segments: [],
+      segmentSize: undefined,
+      segmentSizeSource: undefined,
+    };
+  }
+  const segments = listSegments(path);
+  const given = values["segment-size"];
+  const inferred = inferSegmentSize(segments);
+  let segmentSize: number;
+  let source: OpenedLog["segmentSizeSource"];
+  if (given !== undefined) {
+    segmentSize = parseInteger("segment-size", given, 0, {
+      min: 1,
+      max: SEGMENT_SIZE_MAX,
+      units: true,
+    });
+    source = "flag";
+  } else if (inferred !== null) {
+    segmentSize = inferred.size;
+    source = inferred.source;
+  } else {
+    throw usageError(
+      `${path}: cannot tell the segment size from one segment that does not start the log; pass --segment-size`,
+    );
+  }
+  return {
+    wal: Wal.openReadOnly(path, { ...options, segmentSize }),
+    kind: "segments",
+    diskSize: segments.reduce((sum, segment) => sum + segment.size, 0),
+    segments,
+    segmentSize,
+    segmentSizeSource: source,
+  };
+}
+
+/** The segment files in `directory`, by increasing index. Other names are not the log's. */
+export function listSegments(directory: string): SegmentFile[] {
+  const segments: SegmentFile[] = [];
+  for (const name of readdirSync(directory)) {
+    const match = SEGMENT_NAME.exec(name);
+    if (match === null) continue;
+    const stat = statSync(join(directory, name));
+    if (stat.isFile()) segments.push({ index: Number(match[1]), size: stat.size });
+  }
+  return segments.sort((a, b) => a.index - b.index);
+}
+
+/**
+ * The segment size the files of a segmented log say, or null when they do not say it.
+ *
+ * The size is not stored (docs/ON_DISK_FORMAT.md), but every segment except the last is
+ * exactly that size, leftovers below the head included; so with two or more segments the
+ * lowest one's length is the size (the open still checks every other against it). With one
+ * segment, index 0, every size at least its length maps its bytes to the same LSNs, so its
+ * length reads the log correctly. With no segment the log is empty and any size reads it.
+ * One segment above index 0 is the case the files cannot answer: its first LSN is index × S.
+ */
+export function inferSegmentSize(
+  segments: readonly SegmentFile[],
+): { size: number; source: "files" | "single segment" | "empty" } | null {
+  const lowest = segments[0];
+  if (lowest === undefined) return { size: 1, source: "empty" };
+  if (segments.length >= 2) {
+    if (lowest.size === 0) return null;
+    return { size: lowest.size, source: "files" };
+  }
+  if (lowest.index === 0) return { size: Math.max(1, lowest.size), source: "single segment" };
+  return null;
+}

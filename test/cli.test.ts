@@ -1,0 +1,458 @@
+/**
+ * The `wal-db` command line, run as a user runs it: `bun src/cli/main.ts <command> ...` in a
+ * child process, checking its exit code, stdout and stderr together. Logs are made with the
+ * library, then damaged byte by byte: a flipped byte mid-record, a torn tail, damage that valid
+ * records follow. The read-only commands must leave every byte as they found it.
+ */
+
+import { describe, expect, test } from "bun:test";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { spawn, spawnSync } from "bun";
+import { ProgressBar } from "../src/cli/progress.ts";
+import { escapeText } from "../src/cli/record-format.ts";
+import { judge } from "../src/cli/torture-judge.ts";
+import { payloadHash, torturePayload } from "../src/cli/torture-records.ts";
+import { Wal } from "../src/index.ts";
+import { startFixture } from "./support/child.ts";
+import { logPath, tempDir } from "./support/temp.ts";
+
+const MAIN = join(import.meta.dir, "..", "src", "cli", "main.ts");
+const INDEX = join(import.meta.dir, "..", "src", "index.ts");
+const dir = tempDir("wal-db-cli-");
+const COMMANDS = ["inspect", "verify", "dump", "tail", "torture", "bench"];
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `wal-db ...args` to its end. */
+async function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  const child = spawn([process.execPath, MAIN, ...args], {
+    env: { ...process.env, ...env },
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(child.stdout).text(),
+    new Response(child.stderr).text(),
+    child.exited,
+  ]);
+  return { code, stdout, stderr };
+}
+
+const PAYLOADS = ["a state change", "", "line\nbreak\ttab\\slash", "é ünïcödé", "x".repeat(300)];
+
+/** A single-file log of `payloads` with no zero-filled tail, so its bytes are exactly its frames. */
+function writeLog(payloads: readonly (string | Uint8Array)[] = PAYLOADS): {
+  path: string;
+  lsns: number[];
+  end: number;
+} {
+  const path = logPath(dir);
+  using wal = Wal.open(path, { preallocate: 0 });
+  const lsns = payloads.map((payload) => wal.append(payload));
+  wal.sync();
+  return { path, lsns, end: wal.len };
+}
+
+/** Flips one byte of the file at `offset`. */
+function flipByte(path: string, offset: number): void {
+  const bytes = readFileSync(path);
+  bytes[offset]! ^= 0xff;
+  writeFileSync(path, bytes);
+}
+
+/** Expects `run` to have failed with exactly one line on stderr, starting with `prefix`. */
+function expectOneErrorLine(run: Run, code: number, prefix: string): void {
+  expect(run.code).toBe(code);
+  expect(run.stderr.startsWith(prefix)).toBe(true);
+  expect(run.stderr.endsWith("\n")).toBe(true);
+  expect(run.stderr.trimEnd().split("\n")).toHaveLength(1);
+}
+
+describe("usage", () => {
+  test.each(COMMANDS)("%s --help prints its usage and exits 0", async (command) => {
+    const run = await cli([command, "--help"]);
+    expect(run).toMatchObject({ code: 0, stderr: "" });
+    expect(run.stdout).toStartWith(`Usage: wal-db ${command}`);
+    expect(run.stdout).toContain("Exit codes:");
+  });
+
+  test("wal-db --help lists every command; no command is a usage error", async () => {
+    const help = await cli(["--help"]);
+    expect(help.code).toBe(0);
+    for (const command of COMMANDS) expect(help.stdout).toContain(`  ${command} `);
+    const bare = await cli([]);
+    expect(bare.code).toBe(2);
+    expect(bare.stdout).toContain("Usage: wal-db <command>");
+  });
+
+  test("an unknown command exits 2 with one line", async () => {
+    expectOneErrorLine(await cli(["frobnicate"]), 2, "wal-db: unknown command 'frobnicate'");
+  });
+
+  test.each([
+    [["verify", "x.wal", "--bogus"], "wal-db: verify: unknown option '--bogus'"],
+    [["dump"], "wal-db: dump: missing <path>"],
+    [["inspect", "a", "b"], "wal-db: inspect: unexpected argument 'b'"],
+    [["dump", "x.wal", "--format", "xml"], "wal-db: dump: --format must be json, hex, text"],
+    [["dump", "x.wal", "--limit=-3"], "wal-db: dump: --limit takes an integer, got '-3'"],
+    [["dump", "x.wal", "--limit", "ten"], "wal-db: dump: --limit takes an integer, got 'ten'"],
+    [["tail", "x.wal", "--from"], "wal-db: tail: option '--from' needs a value"],
+    [["torture", dir, "--kills", "0"], "wal-db: torture: --kills must be from 1"],
+    [["bench", "extra"], "wal-db: bench: unexpected argument 'extra'"],
+  ])("bad arguments %j exit 2 with one line", async (args, prefix) => {
+    expectOneErrorLine(await cli(args), 2, prefix);
+  });
+
+  test("verify of a missing file exits 3 naming the path", async () => {
+    const missing = join(dir, "nope.wal");
+    const run = await cli(["verify", missing]);
+    expect(run).toEqual({
+      code: 3,
+      stdout: "",
+      stderr: `wal-db: verify: ${missing}: no such file or directory\n`,
+    });
+  });
+});
+
+describe("inspect", () => {
+  test("a clean log: counts, LSNs, size histogram, nothing to cut", async () => {
+    const { path, lsns, end } = writeLog();
+    const run = await cli(["inspect", path]);
+    expect(run).toMatchObject({ code: 0, stderr: "" });
+    expect(run.stdout).toMatch(/^records +5$/m);
+    expect(run.stdout).toMatch(new RegExp(`^last LSN +${lsns.at(-1)}$`, "m"));
+    expect(run.stdout).toMatch(new RegExp(`^end +${end} `, "m"));
+    expect(run.stdout).toMatch(/^ +0: +1 #+$/m); // the empty payload
+    expect(run.stdout).toMatch(/^ +256-511: +1 #+$/m); // the 300-byte one
+    expect(run.stdout).toMatch(/^open would cut nothing$/m);
+
+    const json = JSON.parse((await cli(["inspect", path, "--json"])).stdout);
+    expect(json).toMatchObject({
+      records: 5,
+      firstLsn: 0,
+      lastLsn: lsns.at(-1),
+      end,
+      head: 0,
+      wouldCut: null,
+    });
+    expect(json.sizes.reduce((sum: number, b: { records: number }) => sum + b.records, 0)).toBe(5);
+  });
+
+  test("damage that valid records follow: what open would cut, and nothing is cut", async () => {
+    const { path, lsns } = writeLog();
+    flipByte(path, lsns[2]! + 10); // inside the third record's payload
+    const before = readFileSync(path);
+    const json = JSON.parse((await cli(["inspect", path, "--json"])).stdout);
+    expect(json.records).toBe(2);
+    expect(json.wouldCut).toMatchObject({
+      offset: lsns[2],
+      bytes: before.length - lsns[2]!,
+      records: 2,
+      kind: "damage",
+    });
+    expect(json.wouldCut.reason).toStartWith("checksum mismatch");
+    const text = await cli(["inspect", path]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(
+      new RegExp(
+        `^open would cut ${before.length - lsns[2]!} bytes at offset ${lsns[2]} \\(damage, with 2 valid records after it\\): checksum mismatch`,
+        "m",
+      ),
+    );
+    expect(readFileSync(path).equals(before)).toBe(true);
+  });
+
+  test("a segmented log: the segment size is read from its files", async () => {
+    const path = join(dir, "segments-inspect");
+    {
+      using wal = Wal.open(path, { segmentSize: 64 });
+      for (let i = 0; i < 10; i++) wal.append(`record number ${i}`);
+      wal.sync();
+    }
+    const json = JSON.parse((await cli(["inspect", path, "--json"])).stdout);
+    expect(json).toMatchObject({ kind: "segments", records: 10, wouldCut: null });
+    expect(json.segments).toMatchObject({ segmentSize: 64, segmentSizeFrom: "files" });
+    expect(json.segments.count).toBeGreaterThan(2);
+    // A size that contradicts the files is refused, not misread.
+    const wrong = await cli(["verify", path, "--segment-size", "128"]);
+    expectOneErrorLine(wrong, 3, "wal-db: verify: ");
+    expect(wrong.stderr).toContain("128");
+  });
+
+  test("one segment that does not start the log needs --segment-size", async () => {
+    const path = join(dir, "segments-lonely");
+    mkdirSync(path);
+    writeFileSync(join(path, `${"3".padStart(20, "0")}.wal`), new Uint8Array(10));
+    const run = await cli(["inspect", path]);
+    expectOneErrorLine(run, 2, "wal-db: inspect: ");
+    expect(run.stderr).toContain("--segment-size");
+  });
+});
+
+describe("verify", () => {
+  test("a clean log exits 0 with one OK line", async () => {
+    const { path, end } = writeLog();
+    const run = await cli(["verify", path]);
+    expect(run).toEqual({
+      code: 0,
+      stdout: `OK ${path}: 5 records, LSN 0 to ${end}\n`,
+      stderr: "",
+    });
+    const json = JSON.parse((await cli(["verify", path, "--json"])).stdout);
+    expect(json).toMatchObject({ ok: true, records: 5, end, damage: null });
+  });
+
+  test("a zero-filled tail after the last record is clean", async () => {
+    const path = logPath(dir);
+    {
+      using wal = Wal.open(path); // keeps the default zero-filled tail
+      wal.appendAndSync("one");
+    }
+    expect((await cli(["verify", path])).code).toBe(0);
+  });
+
+  test("a flipped byte mid-record with valid records after it: exit 1, offset and reason", async () => {
+    const { path, lsns } = writeLog();
+    flipByte(path, lsns[4]! + 100);
+    flipByte(path, lsns[0]! + 9);
+    const run = await cli(["verify", path]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe("");
+    expect(run.stdout).toStartWith(`DAMAGED ${path}: 0 records, LSN 0 to 0, then `);
+    expect(run.stdout).toContain(
+      "at offset 0 (damage, with 3 valid records after it): checksum mismatch",
+    );
+    const json = JSON.parse((await cli(["verify", path, "--json"])).stdout);
+    expect(json).toMatchObject({ ok: false, damage: { offset: 0, kind: "damage", records: 3 } });
+  });
+
+  test("a torn tail: exit 1, reported as a torn tail", async () => {
+    const { path, lsns, end } = writeLog();
+    writeFileSync(path, readFileSync(path).subarray(0, end - 5));
+    const run = await cli(["verify", path, "--json"]);
+    expect(run.code).toBe(1);
+    expect(JSON.parse(run.stdout)).toMatchObject({
+      ok: false,
+      records: 4,
+      damage: { offset: lsns[4], bytes: end - 5 - lsns[4]!, records: 0, kind: "torn tail" },
+    });
+    expect(JSON.parse(run.stdout).damage.reason).toStartWith("incomplete payload");
+  });
+
+  test("a piped scan draws no progress bar, even past the delay", async () => {
+    const { path } = writeLog(Array.from({ length: 5000 }, (_, i) => `record ${i}`));
+    const run = await cli(["verify", path], { WAL_DB_PROGRESS_DELAY_MS: "0" });
+    expect(run).toMatchObject({ code: 0, stderr: "" });
+  });
+
+  // The control for the test above: on a terminal, the same scan does draw the bar.
+  test.skipIf(Bun.which("script") === null)("on a terminal the scan draws a progress bar", () => {
+    const { path } = writeLog(Array.from({ length: 5000 }, (_, i) => `record ${i}`));
+    const command = `${process.execPath} ${MAIN} verify ${path}`;
+    const run = spawnSync(["script", "-qec", command, "/dev/null"], {
+      env: { ...process.env, WAL_DB_PROGRESS_DELAY_MS: "0" },
+    });
+    expect(run.exitCode).toBe(0);
+    expect(run.stdout.toString()).toMatch(/verify \[#*-*\] +\d+%/);
+  });
+});
+
+describe("dump", () => {
+  test("--format json gives every payload back exactly", async () => {
+    const { path, lsns } = writeLog();
+    const run = await cli(["dump", path]);
+    expect(run).toMatchObject({ code: 0, stderr: "" });
+    const lines = run.stdout
+      .trimEnd()
+      .split("\n")
+      .map((line) => JSON.parse(line));
+    expect(lines.map((line) => line.lsn)).toEqual(lsns);
+    expect(lines.map((line) => Buffer.from(line.data, "base64").toString())).toEqual(PAYLOADS);
+    expect(lines.map((line) => line.length)).toEqual(PAYLOADS.map((p) => Buffer.byteLength(p)));
+  });
+
+  test("--format hex and text, --from and --limit", async () => {
+    const { path, lsns } = writeLog();
+    const hex = await cli(["dump", path, "--format", "hex", "--limit", "1"]);
+    expect(hex.stdout).toBe(`0\t${Buffer.from("a state change").toString("hex")}\n`);
+    const text = await cli([
+      "dump",
+      path,
+      "--format",
+      "text",
+      "--from",
+      String(lsns[1]),
+      "--limit",
+      "3",
+    ]);
+    expect(text.stdout).toBe(
+      `${lsns[1]}\t\n${lsns[2]}\tline\\nbreak\\ttab\\\\slash\n${lsns[3]}\té ünïcödé\n`,
+    );
+  });
+
+  test("--from inside a record is a usage error", async () => {
+    const { path } = writeLog();
+    expectOneErrorLine(
+      await cli(["dump", path, "--from", "3"]),
+      2,
+      "wal-db: dump: lsn 3 is not a record boundary",
+    );
+  });
+
+  test("a damaged log is dumped up to the damage, and left unchanged", async () => {
+    const { path, lsns } = writeLog();
+    flipByte(path, lsns[3]! + 4); // the length field
+    const before = readFileSync(path);
+    const run = await cli(["dump", path, "--format", "hex"]);
+    expect(run.code).toBe(0);
+    expect(
+      run.stdout
+        .trimEnd()
+        .split("\n")
+        .map((line) => Number(line.split("\t")[0])),
+    ).toEqual(lsns.slice(0, 3));
+    expect(readFileSync(path).equals(before)).toBe(true);
+  });
+
+  test("escapeText: control characters, backslashes and bytes that are not UTF-8", () => {
+    expect(escapeText(new TextEncoder().encode("a\r\n\x01\\é\u0085"))).toBe(
+      "a\\r\\n\\x01\\\\é\\u{85}",
+    );
+    expect(escapeText(new Uint8Array([0x61, 0xff, 0x0a, 0x5c]))).toBe("a\\xff\\n\\\\");
+    expect(escapeText(new Uint8Array([0xef, 0xbb, 0xbf, 0x41]))).toBe("\ufeffA");
+  });
+});
+
+describe("tail", () => {
+  test("prints the last records, or every record from --from", async () => {
+    const { path, lsns } = writeLog(Array.from({ length: 15 }, (_, i) => `r${i}`));
+    const last = await cli(["tail", path]);
+    expect(last.code).toBe(0);
+    expect(last.stdout.trimEnd().split("\n")).toEqual(
+      lsns.slice(5).map((lsn, i) => `${lsn}\tr${i + 5}`),
+    );
+    const from = await cli(["tail", path, "--from", String(lsns[13])]);
+    expect(from.stdout).toBe(`${lsns[13]}\tr13\n${lsns[14]}\tr14\n`);
+  });
+
+  test("tail --follow prints what another process appends and syncs, and exits on SIGTERM", async () => {
+    const { path, end } = writeLog(["before the follower"]);
+    const tail = startFixture("../src/cli/main.ts", ["tail", path, "--follow"]);
+    // The first line comes after the watch is set: from here every append raises an event.
+    expect(await tail.line("0\t")).toBe("0\tbefore the follower");
+    const writerScript = join(dir, "append-child.ts");
+    writeFileSync(
+      writerScript,
+      `import { Wal } from ${JSON.stringify(INDEX)};
+using wal = Wal.open(process.argv[2]);
+for (const text of process.argv.slice(3)) console.log(wal.appendAndSync(text));`,
+    );
+    const writer = spawnSync([process.execPath, writerScript, path, "one", "two", "three"]);
+    expect(writer.exitCode).toBe(0);
+    const appended = writer.stdout.toString().trimEnd().split("\n").map(Number);
+    expect(appended[0]).toBe(end);
+    expect(await tail.line(`${appended[2]}\t`)).toBe(`${appended[2]}\tthree`);
+    tail.process.kill("SIGTERM");
+    const exit = await tail.exited();
+    expect(exit).toMatchObject({ code: 0, stderr: "" });
+    expect(exit.stdout).toEqual([
+      "0\tbefore the follower",
+      `${appended[0]}\tone`,
+      `${appended[1]}\ttwo`,
+      `${appended[2]}\tthree`,
+    ]);
+  });
+});
+
+describe("torture", () => {
+  test("torture --kills 3 loses nothing and finds no phantom", async () => {
+    const target = join(dir, "torture");
+    mkdirSync(target);
+    const run = await cli(["torture", target, "--kills", "3", "--max-run-ms", "40"]);
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^kill 3\/3: /m);
+    expect(run.stdout).toMatch(/^acknowledged \d+, recovered \d+, lost 0, phantom 0$/m);
+  });
+
+  // The checker itself, on outcomes a broken log could give: each must be counted.
+  describe("judge", () => {
+    const seed = 42;
+    const frame = (lsn: number, data: Uint8Array) => ({ lsn, data });
+    const attempt = (seq: number) => torturePayload(seed, 0, seq);
+    const ackOf = (seq: number, lsn: number) => {
+      const payload = attempt(seq);
+      return { seq, lsn, length: payload.length, hash: payloadHash(payload) };
+    };
+    const first = frame(0, attempt(0));
+    const secondLsn = 8 + first.data.length;
+    const second = frame(secondLsn, attempt(1));
+    const thirdLsn = secondLsn + 8 + second.data.length;
+
+    test("everything acknowledged is there, plus the one record in flight: clean", () => {
+      const verdict = judge(seed, 0, [], [ackOf(0, 0)], [first, second]);
+      expect(verdict).toMatchObject({ recovered: 2, lost: 0, phantom: 0 });
+    });
+
+    test("an acknowledged record missing is lost", () => {
+      expect(judge(seed, 0, [], [ackOf(0, 0), ackOf(1, secondLsn)], [first])).toMatchObject({
+        lost: 1,
+        phantom: 0,
+      });
+    });
+
+    test("two unacknowledged records, or changed bytes, are phantoms", () => {
+      const third = frame(thirdLsn, attempt(2));
+      expect(judge(seed, 0, [], [], [first, second, third]).phantom).toBe(2);
+      const changed = frame(
+        0,
+        attempt(0).map((byte, i) => (i === 9 ? byte ^ 1 : byte)),
+      );
+      expect(judge(seed, 0, [], [], [changed])).toMatchObject({ phantom: 1, recovered: 0 });
+    });
+
+    test("a baseline record that changed is lost and its replacement a phantom", () => {
+      const other = frame(0, torturePayload(seed, 9, 0));
+      expect(judge(seed, 1, [first], [], [other])).toMatchObject({ lost: 1, phantom: 1 });
+    });
+  });
+});
+
+describe("bench", () => {
+  test("bench --quick prints every row with a rate and a ratio", async () => {
+    const run = await cli(["bench", "--quick", "--dir", dir]);
+    expect(run).toMatchObject({ code: 0, stderr: "" });
+    for (const row of [
+      "durable commit: wal-db appendAndSync",
+      "durable commit: writeSync \\+ fdatasyncSync",
+      "append: wal-db append",
+      "append: writeSync",
+    ]) {
+      expect(run.stdout).toMatch(new RegExp(`^${row} +[\\d,]+ /s  \\([\\d.]+ MiB/s\\)$`, "m"));
+    }
+    expect(run.stdout.match(/ratio wal-db \/ hand-rolled +\d+\.\d\d×$/gm)).toHaveLength(2);
+    expect(run.stdout).toMatch(/^work [1-9]\d* bytes$/m);
+  });
+});
+
+describe("progress bar", () => {
+  test("draws on a terminal after its delay and erases itself; never on a pipe", () => {
+    const drawn: string[] = [];
+    const terminal = new ProgressBar("scan", 100, { isTTY: true, write: (t) => drawn.push(t) }, 0);
+    terminal.update(50);
+    terminal.finish();
+    expect(drawn[0]).toBe(`\rscan [${"#".repeat(15)}${"-".repeat(15)}]  50%`);
+    expect(drawn[1]).toBe("\r\x1b[2K");
+    const piped: string[] = [];
+    const pipe = new ProgressBar("scan", 100, { isTTY: false, write: (t) => piped.push(t) }, 0);
+    pipe.update(50);
+    pipe.finish();
+    expect(piped).toEqual([]);
+  });
+});
