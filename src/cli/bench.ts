@@ -46,17 +46,12 @@ export const benchCommand: Command = {
   summary: "durable commits/s and appends/s on this disk, against hand-rolled fs calls",
   help: HELP,
   async run(argv) {
-    const { values, help } = parseCommandArgs(
+    const { values } = parseCommandArgs(
       argv,
       { quick: { type: "boolean" }, dir: { type: "string" }, "record-size": { type: "string" } },
       [],
     );
     const out = new Output();
-    if (help) {
-      out.line(HELP);
-      out.flush();
-      return EXIT.ok;
-    }
     const shape = values.quick === true ? QUICK : FULL;
     const recordSize = parseInteger("record-size", values["record-size"], DEFAULT_RECORD_SIZE, {
       min: 0,

@@ -37,7 +37,7 @@ export const dumpCommand: Command = {
   summary: "print records one per line (json, hex or text)",
   help: HELP,
   async run(argv) {
-    const { values, positionals, help } = parseCommandArgs(
+    const { values, positionals } = parseCommandArgs(
       argv,
       {
         from: { type: "string" },
@@ -48,11 +48,6 @@ export const dumpCommand: Command = {
       ["path"],
     );
     const out = new Output();
-    if (help) {
-      out.line(HELP);
-      out.flush();
-      return EXIT.ok;
-    }
     const format = parseChoice("format", values.format, RECORD_FORMATS, "json");
     const limit = parseInteger("limit", values.limit, Number.MAX_SAFE_INTEGER, {
       min: 0,

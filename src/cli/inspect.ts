@@ -75,17 +75,12 @@ export const inspectCommand: Command = {
   summary: "records, sizes, segments, and what an open would cut (read-only)",
   help: HELP,
   async run(argv) {
-    const { values, positionals, help } = parseCommandArgs(
+    const { values, positionals } = parseCommandArgs(
       argv,
       { json: { type: "boolean" }, ...LOG_FLAGS },
       ["path"],
     );
     const out = new Output();
-    if (help) {
-      out.line(HELP);
-      out.flush();
-      return EXIT.ok;
-    }
     const path = positionals[0]!;
     const log = openLogForReading(path, values);
     try {

@@ -48,6 +48,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`wal-db: unknown command '${name}' (see 'wal-db --help')\n`);
     return EXIT.usage;
   }
+  // Every command's help, here rather than in each command.
+  if (rest.includes("--help") || rest.includes("-h")) {
+    process.stdout.write(`${command.help}\n`);
+    return EXIT.ok;
+  }
   try {
     return await command.run(rest);
   } catch (error) {

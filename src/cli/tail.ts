@@ -48,7 +48,7 @@ export const tailCommand: Command = {
   summary: "print the last records; --follow prints new ones as another process appends",
   help: HELP,
   async run(argv) {
-    const { values, positionals, help } = parseCommandArgs(
+    const { values, positionals } = parseCommandArgs(
       argv,
       {
         lines: { type: "string", short: "n" },
@@ -60,11 +60,6 @@ export const tailCommand: Command = {
       ["path"],
     );
     const out = new Output();
-    if (help) {
-      out.line(HELP);
-      out.flush();
-      return EXIT.ok;
-    }
     const path = positionals[0]!;
     const format = parseChoice("format", values.format, RECORD_FORMATS, "text");
     const lines = parseInteger("lines", values.lines, DEFAULT_LINES, {

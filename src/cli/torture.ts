@@ -64,7 +64,7 @@ export const tortureCommand: Command = {
   summary: "kill a writer at random moments and check no acknowledged record is lost",
   help: HELP,
   async run(argv) {
-    const { values, positionals, help } = parseCommandArgs(
+    const { values, positionals } = parseCommandArgs(
       argv,
       {
         kills: { type: "string" },
@@ -75,11 +75,6 @@ export const tortureCommand: Command = {
       ["dir"],
     );
     const out = new Output();
-    if (help) {
-      out.line(HELP);
-      out.flush();
-      return EXIT.ok;
-    }
     const dir = positionals[0]!;
     if (!existsSync(dir) || !statSync(dir).isDirectory()) {
       throw new CliError(`${dir}: no such directory`, EXIT.failed);

@@ -49,17 +49,12 @@ export const verifyCommand: Command = {
   summary: "check every record; exit 1 with the first damage's offset and reason",
   help: HELP,
   async run(argv) {
-    const { values, positionals, help } = parseCommandArgs(
+    const { values, positionals } = parseCommandArgs(
       argv,
       { json: { type: "boolean" }, ...LOG_FLAGS },
       ["path"],
     );
     const out = new Output();
-    if (help) {
-      out.line(HELP);
-      out.flush();
-      return EXIT.ok;
-    }
     const path = positionals[0]!;
     const report = verify(path, values);
     if (values.json === true) out.line(JSON.stringify(report));
