@@ -8,17 +8,10 @@ export function seedFromEnv(fallback: number): number {
   return Number(process.env.WAL_SEED ?? fallback) >>> 0;
 }
 
-/** mulberry32: a tiny seedable PRNG returning unsigned 32-bit integers. */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
+// mulberry32, the one the `wal-db torture` command seeds its records with.
+import { mulberry32 } from "../../src/cli/torture-records.ts";
+
+export { mulberry32 };
 
 /** `length` bytes drawn from `next`. */
 export function randomBytes(next: () => number, length: number): Uint8Array {
