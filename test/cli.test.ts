@@ -8,13 +8,13 @@
 import { describe, expect, test } from "bun:test";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { spawn, spawnSync } from "bun";
+import { spawnSync } from "bun";
 import { ProgressBar } from "../src/cli/progress.ts";
 import { escapeText } from "../src/cli/record-format.ts";
 import { judge } from "../src/cli/torture-judge.ts";
 import { payloadHash, torturePayload } from "../src/cli/torture-records.ts";
 import { Wal } from "../src/index.ts";
-import { startFixture } from "./support/child.ts";
+import { runScript, startFixture } from "./support/child.ts";
 import { logPath, tempDir } from "./support/temp.ts";
 
 const MAIN = join(import.meta.dir, "..", "src", "cli", "main.ts");
@@ -29,19 +29,8 @@ interface Run {
 }
 
 /** Runs `wal-db ...args` to its end. */
-async function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const child = spawn([process.execPath, MAIN, ...args], {
-    env: { ...process.env, ...env },
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(child.stdout).text(),
-    new Response(child.stderr).text(),
-    child.exited,
-  ]);
-  return { code, stdout, stderr };
+function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return runScript(MAIN, env, args);
 }
 
 const PAYLOADS = ["a state change", "", "line\nbreak\ttab\\slash", "é ünïcödé", "x".repeat(300)];

@@ -118,3 +118,10 @@ export function parseChoice<const T extends string>(
   }
   return text as T;
 }
+
+/** The `--from` LSN, or undefined when the flag is absent. */
+export function parseFromLsn(text: string | undefined): number | undefined {
+  return text === undefined
+    ? undefined
+    : parseInteger("from", text, 0, { min: 0, max: Number.MAX_SAFE_INTEGER });
+}

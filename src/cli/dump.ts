@@ -4,7 +4,7 @@
  * Read-only; stops where the valid records end, as an open would.
  */
 
-import { parseChoice, parseCommandArgs, parseInteger } from "./args.ts";
+import { parseChoice, parseCommandArgs, parseFromLsn, parseInteger } from "./args.ts";
 import { type Command, EXIT } from "./command.ts";
 import { LOG_FLAGS, LOG_FLAGS_HELP, openLogForReading } from "./open-log.ts";
 import { Output } from "./output.ts";
@@ -53,10 +53,7 @@ export const dumpCommand: Command = {
       min: 0,
       max: Number.MAX_SAFE_INTEGER,
     });
-    const from =
-      values.from === undefined
-        ? undefined
-        : parseInteger("from", values.from, 0, { min: 0, max: Number.MAX_SAFE_INTEGER });
+    const from = parseFromLsn(values.from);
     const log = openLogForReading(positionals[0]!, values);
     try {
       let printed = 0;

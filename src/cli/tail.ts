@@ -13,7 +13,7 @@
 
 import { type FSWatcher, watch } from "node:fs";
 import type { WalRecord } from "../index.ts";
-import { parseChoice, parseCommandArgs, parseInteger } from "./args.ts";
+import { parseChoice, parseCommandArgs, parseFromLsn, parseInteger } from "./args.ts";
 import { CliError, type Command, describeError, EXIT, exitCodeOf } from "./command.ts";
 import { LOG_FLAGS, LOG_FLAGS_HELP, openLogForReading } from "./open-log.ts";
 import { Output } from "./output.ts";
@@ -66,10 +66,7 @@ export const tailCommand: Command = {
       min: 0,
       max: Number.MAX_SAFE_INTEGER,
     });
-    const from =
-      values.from === undefined
-        ? undefined
-        : parseInteger("from", values.from, 0, { min: 0, max: Number.MAX_SAFE_INTEGER });
+    const from = parseFromLsn(values.from);
     const reader = new LogReader(path, values, format, out);
     if (values.follow !== true) {
       if (from === undefined) reader.printLast(lines);

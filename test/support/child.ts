@@ -79,15 +79,17 @@ export function startFixture(file: string, args: string[]): Fixture {
 }
 
 /**
- * Runs the script at `path` under this Bun to its end, with `env` added to the environment,
- * and returns its exit code and whole output.
+ * Runs the script at `path` with `args` under this Bun to its end, with `env` added to the
+ * environment and no stdin, and returns its exit code and whole output.
  */
 export async function runScript(
   path: string,
   env: Record<string, string>,
+  args: readonly string[] = [],
 ): Promise<{ stdout: string; stderr: string; code: number }> {
-  const child = spawn([process.execPath, path], {
+  const child = spawn([process.execPath, path, ...args], {
     env: { ...process.env, ...env },
+    stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
   });
