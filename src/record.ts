@@ -122,11 +122,16 @@ export class RecordScanner {
     /** Where the range ends: the scanner never reads at or past it. */
     readonly end: number,
     private readonly maxRecordSize: number,
+    /**
+     * How much to read ahead per call. A reader that expects only a few new records before
+     * a zero-filled tail (a live tail) passes less, so that each look reads little of it.
+     */
+    private readonly chunkSize = SCAN_CHUNK_SIZE,
   ) {
     this.offset = start;
     this.lsn = start;
     this.recordsBefore = end;
-    this.buffer = new Uint8Array(Math.min(SCAN_CHUNK_SIZE, Math.max(HEADER_SIZE, end - start)));
+    this.buffer = new Uint8Array(Math.min(chunkSize, Math.max(HEADER_SIZE, end - start)));
   }
 
   /** Classifies the bytes at `offset`; on `Record`, advances `offset` past them. */
@@ -210,7 +215,7 @@ export class RecordScanner {
     const have = this.bufferPosition + this.bufferFilled - position;
     if (position >= this.bufferPosition && have >= size) return true;
 
-    const want = Math.min(Math.max(size, SCAN_CHUNK_SIZE), this.end - position);
+    const want = Math.min(Math.max(size, this.chunkSize), this.end - position);
     let kept = 0;
     if (want > this.buffer.length) {
       // A record longer than the chunk: its own buffer, replaced by a chunk-sized one later.
@@ -223,8 +228,8 @@ export class RecordScanner {
       // Slide the bytes already read to the front rather than reading them again.
       this.buffer.copyWithin(0, position - this.bufferPosition, this.bufferFilled);
       kept = have;
-    } else if (this.buffer.length > SCAN_CHUNK_SIZE && want <= SCAN_CHUNK_SIZE) {
-      this.buffer = new Uint8Array(SCAN_CHUNK_SIZE);
+    } else if (this.buffer.length > this.chunkSize && want <= this.chunkSize) {
+      this.buffer = new Uint8Array(this.chunkSize);
     }
     const target = this.buffer.subarray(kept, Math.min(this.buffer.length, want));
     const read = target.length > 0 ? this.store.read(target, position + kept) : 0;

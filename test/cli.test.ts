@@ -330,21 +330,36 @@ describe("tail", () => {
     expect(from.stdout).toBe(`${lsns[13]}\tr13\n${lsns[14]}\tr14\n`);
   });
 
+  /**
+   * Runs a writer in its own process on the log at `path` (opened with `options`): each step
+   * `text` is appended and synced, `cut:LSN` keeps records up to LSN, `drop:LSN` moves the
+   * head there. Resolves with the LSN each append returned.
+   */
+  function writeInChild(path: string, options: object, steps: string[]): number[] {
+    const script = join(dir, "writer-child.ts");
+    writeFileSync(
+      script,
+      `import { Wal } from ${JSON.stringify(INDEX)};
+using wal = Wal.open(process.argv[2], JSON.parse(process.argv[3]));
+for (const step of process.argv.slice(4)) {
+  const [verb, lsn] = step.split(":");
+  if (verb === "cut") wal.truncateAfter(Number(lsn));
+  else if (verb === "drop") wal.truncateBefore(Number(lsn));
+  else console.log(wal.appendAndSync(step));
+}`,
+    );
+    const writer = spawnSync([process.execPath, script, path, JSON.stringify(options), ...steps]);
+    expect(writer.stderr.toString()).toBe("");
+    expect(writer.exitCode).toBe(0);
+    return writer.stdout.toString().trimEnd().split("\n").filter(Boolean).map(Number);
+  }
+
   test("tail --follow prints what another process appends and syncs, and exits on SIGTERM", async () => {
     const { path, end } = writeLog(["before the follower"]);
     const tail = startFixture("../src/cli/main.ts", ["tail", path, "--follow"]);
     // The first line comes after the watch is set: from here every append raises an event.
     expect(await tail.line("0\t")).toBe("0\tbefore the follower");
-    const writerScript = join(dir, "append-child.ts");
-    writeFileSync(
-      writerScript,
-      `import { Wal } from ${JSON.stringify(INDEX)};
-using wal = Wal.open(process.argv[2]);
-for (const text of process.argv.slice(3)) console.log(wal.appendAndSync(text));`,
-    );
-    const writer = spawnSync([process.execPath, writerScript, path, "one", "two", "three"]);
-    expect(writer.exitCode).toBe(0);
-    const appended = writer.stdout.toString().trimEnd().split("\n").map(Number);
+    const appended = writeInChild(path, {}, ["one", "two", "three"]);
     expect(appended[0]).toBe(end);
     expect(await tail.line(`${appended[2]}\t`)).toBe(`${appended[2]}\tthree`);
     tail.process.kill("SIGTERM");
@@ -356,6 +371,97 @@ for (const text of process.argv.slice(3)) console.log(wal.appendAndSync(text));`
       `${appended[1]}\ttwo`,
       `${appended[2]}\tthree`,
     ]);
+  });
+
+  test("tail --follow --poll finds appends without a change event, by looking every --interval", async () => {
+    const { path } = writeLog(["first"]);
+    const tail = startFixture("../src/cli/main.ts", [
+      ...["tail", path, "--follow", "--poll", "--interval", "20"],
+    ]);
+    expect(await tail.line("0\t")).toBe("0\tfirst");
+    const appended = writeInChild(path, {}, ["second", "third"]);
+    expect(await tail.line(`${appended[1]}\t`)).toBe(`${appended[1]}\tthird`);
+    tail.process.kill("SIGINT");
+    expect(await tail.exited()).toMatchObject({
+      code: 0,
+      stderr: "",
+      stdout: ["0\tfirst", `${appended[0]}\tsecond`, `${appended[1]}\tthird`],
+    });
+  });
+
+  test("tail --follow on a segmented log reads across new segments, from one that is still growing", async () => {
+    const path = join(dir, "follow-segments");
+    // One segment 0 only: its size is read from its length, which grows under the follower.
+    const [first] = writeInChild(path, { segmentSize: 64 }, ["seed"]);
+    const tail = startFixture("../src/cli/main.ts", [
+      ...["tail", path, "--follow", "--interval", "20"],
+    ]);
+    expect(await tail.line(`${first}\t`)).toBe(`${first}\tseed`);
+    const texts = Array.from({ length: 12 }, (_, i) => `record ${i} ${"x".repeat(i * 3)}`);
+    const appended = writeInChild(path, { segmentSize: 64 }, texts);
+    expect(appended.at(-1)! + 8 + texts.at(-1)!.length).toBeGreaterThan(3 * 64);
+    expect(await tail.line(`${appended.at(-1)}\t`)).toBe(`${appended.at(-1)}\t${texts.at(-1)}`);
+    tail.process.kill("SIGTERM");
+    const exit = await tail.exited();
+    expect(exit).toMatchObject({ code: 0, stderr: "" });
+    expect(exit.stdout).toEqual([
+      `${first}\tseed`,
+      ...appended.map((lsn, i) => `${lsn}\t${texts[i]}`),
+    ]);
+  });
+
+  test("tail --follow exits 1 when the log is cut below a record it printed", async () => {
+    const { path, lsns } = writeLog(["kept", "printed, then cut"]);
+    const tail = startFixture("../src/cli/main.ts", [
+      ...["tail", path, "--follow", "--interval", "20"],
+    ]);
+    expect(await tail.line(`${lsns[1]}\t`)).toBe(`${lsns[1]}\tprinted, then cut`);
+    // The same LSN gets other bytes: a reader at the old end would skip the new record.
+    writeInChild(path, {}, [`cut:${lsns[0]}`, "the new second record"]);
+    const exit = await tail.exited();
+    expect(exit.code).toBe(1);
+    expect(exit.stderr).toBe(
+      `wal-db: tail: the record at LSN ${lsns[1]}, already printed, is gone: the log was cut or replaced\n`,
+    );
+    expect(exit.stdout).toEqual([`${lsns[0]}\tkept`, `${lsns[1]}\tprinted, then cut`]);
+  });
+
+  test("tail --follow keeps the segment size it saw once truncateBefore leaves one segment", async () => {
+    const path = join(dir, "follow-compacted");
+    const options = { segmentSize: 64 };
+    const [first] = writeInChild(path, options, ["seed"]);
+    const tail = startFixture("../src/cli/main.ts", [
+      ...["tail", path, "--follow", "--interval", "20"],
+    ]);
+    expect(await tail.line(`${first}\t`)).toBe(`${first}\tseed`);
+    const spread = writeInChild(path, options, ["a".repeat(60), "b".repeat(60), "c"]);
+    expect(await tail.line(`${spread[2]}\t`)).toBe(`${spread[2]}\tc`);
+    // Only segment 2 is left, above index 0: its files no longer say the segment size.
+    const after = writeInChild(path, options, [`drop:${spread[2]}`, "after the drop"]);
+    expect(await tail.line(`${after[0]}\t`)).toBe(`${after[0]}\tafter the drop`);
+    tail.process.kill("SIGTERM");
+    expect(await tail.exited()).toMatchObject({ code: 0, stderr: "" });
+  });
+
+  test("tail --follow exits 1 when truncateBefore drops records it had not printed", async () => {
+    const path = join(dir, "follow-dropped");
+    const options = { segmentSize: 64 };
+    const [first] = writeInChild(path, options, ["seed"]);
+    const tail = startFixture("../src/cli/main.ts", [
+      ...["tail", path, "--follow", "--poll", "--interval", "20", "--segment-size", "64"],
+    ]);
+    expect(await tail.line(`${first}\t`)).toBe(`${first}\tseed`);
+    // Stopped, the follower cannot look while the writer appends and drops past its position.
+    tail.process.kill("SIGSTOP");
+    const appended = writeInChild(path, options, ["a".repeat(60), "b".repeat(60), "c"]);
+    writeInChild(path, options, [`drop:${appended[2]}`]);
+    tail.process.kill("SIGCONT");
+    const exit = await tail.exited();
+    expect(exit.code).toBe(1);
+    expect(exit.stderr).toBe(
+      `wal-db: tail: records from LSN ${appended[0]} to ${appended[2]} were dropped (truncateBefore) before they were printed\n`,
+    );
+    expect(exit.stdout).toEqual([`${first}\tseed`]);
   });
 });
 

@@ -9,7 +9,14 @@
 
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { type CorruptionError, Wal } from "../index.ts";
+import {
+  type CorruptionError,
+  FileStore,
+  SegmentedStore,
+  Wal,
+  WalError,
+  type WalStore,
+} from "../index.ts";
 import { parseInteger } from "./args.ts";
 import { CliError, EXIT, usageError } from "./command.ts";
 
@@ -24,8 +31,13 @@ export const LOG_FLAGS_HELP = `  --segment-size SIZE     segment size of a segme
                           files when it has two or more segments (k, M, G suffixes)
   --max-record-size SIZE  the maxRecordSize the log was written with (default 64M)`;
 
+/** The parsed {@link LOG_FLAGS}. */
+export type LogFlagValues = { "segment-size"?: string; "max-record-size"?: string };
+
 /** Segment file names: the index as 20 zero-padded decimal digits, then `.wal`. */
 const SEGMENT_NAME = /^(\d{20})\.wal$/;
+/** Opens {@link openStoreForReading} tries while the segment files are changing under it. */
+const LAYOUT_ATTEMPTS = 3;
 /** The largest segment size the library takes: an LSN must stay exact. */
 const SEGMENT_SIZE_MAX = Number.MAX_SAFE_INTEGER;
 /** The largest `--max-record-size`: the length field is a u32. */
@@ -37,33 +49,98 @@ export interface SegmentFile {
   readonly size: number;
 }
 
-/** What {@link openLogForReading} opened. */
-export interface OpenedLog {
-  readonly wal: Wal;
+/** Where a log's files are and how to read them, as {@link locateLog} found them. */
+export interface LogLocation {
   /** "file" for a single-file log, "segments" for a directory of segments. */
   readonly kind: "file" | "segments";
   /** Bytes the log's files hold on disk, zero-filled tail and leftover segments included. */
   readonly diskSize: number;
   /** The segments, for a segmented log; empty for a file. */
   readonly segments: readonly SegmentFile[];
-  /** The segment size the log was opened with, for a segmented log. */
+  /** The segment size to read a segmented log with. */
   readonly segmentSize: number | undefined;
   /** How the segment size was found: "flag", "files" or "single segment" (any size ≥ it reads the same). */
   readonly segmentSizeSource: "flag" | "files" | "single segment" | "empty" | undefined;
+  /** The `maxRecordSize` to read with (`--max-record-size`). */
+  readonly maxRecordSize: number;
+}
+
+/** What {@link openLogForReading} opened. */
+export interface OpenedLog extends LogLocation {
+  readonly wal: Wal;
 }
 
 /**
  * Opens the log at `path` read-only. `values` are the parsed {@link LOG_FLAGS}.
  * @param onCorrupt - with `skip`, called for each damaged region iteration steps over.
- * @throws CliError (exit 3) when `path` does not exist; (exit 2) when a segmented log's
- * segment size cannot be read from its files and `--segment-size` is absent.
+ * @throws CliError as {@link locateLog} does.
  */
 export function openLogForReading(
   path: string,
-  values: { "segment-size"?: string; "max-record-size"?: string },
+  values: LogFlagValues,
   recovery: "stop" | "skip" = "stop",
   onCorrupt?: (error: CorruptionError) => void,
 ): OpenedLog {
+  const location = locateLog(path, values);
+  const { maxRecordSize, segmentSize } = location;
+  const options = { maxRecordSize, recovery, ...(onCorrupt === undefined ? {} : { onCorrupt }) };
+  const wal =
+    segmentSize === undefined
+      ? Wal.openReadOnly(path, options)
+      : Wal.openReadOnly(path, { ...options, segmentSize });
+  return { ...location, wal };
+}
+
+/**
+ * Opens the bytes of the log at `path` read-only, without the recovery scan a `Wal` runs at
+ * open: for a reader that already knows where records start, such as `tail --follow` looking
+ * past the last record it printed. Its size and segments are the files' as they are now.
+ *
+ * A writer may grow or add a segment between the listing that read the segment size and the
+ * open that checks it, so a size mismatch is looked at again, a few times, before it counts.
+ * @param knownSegmentSize - the size an earlier call returned: once a log has shown it, it
+ * stays readable after `truncateBefore` leaves one segment that cannot show it.
+ * @returns the store, and `segmentSize` when it is certain (from the flag or the files).
+ * @throws CliError as {@link locateLog} does; WalError when the segments do not form a log.
+ */
+export function openStoreForReading(
+  path: string,
+  values: LogFlagValues,
+  knownSegmentSize?: number,
+): { store: WalStore; maxRecordSize: number; segmentSize: number | undefined } {
+  for (let attempt = 1; ; attempt++) {
+    const location = locateLog(path, values, knownSegmentSize);
+    const { segmentSizeSource, maxRecordSize } = location;
+    const certain = segmentSizeSource === "flag" || segmentSizeSource === "files";
+    const segmentSize = certain ? location.segmentSize : undefined;
+    try {
+      // A lone first segment reads the same under any size at least its length: the largest
+      // keeps it valid while it grows.
+      const store =
+        location.segmentSize === undefined
+          ? FileStore.open(path, { readOnly: true })
+          : SegmentedStore.open(path, segmentSize ?? SEGMENT_SIZE_MAX, { readOnly: true });
+      return { store, maxRecordSize, segmentSize };
+    } catch (error) {
+      const changing = error instanceof WalError && error.code === "SEGMENT_SIZE_MISMATCH";
+      if (!changing || attempt === LAYOUT_ATTEMPTS) throw error;
+    }
+  }
+}
+
+/**
+ * Finds what kind of log `path` holds and the sizes to read it with, from its files and the
+ * flags, or `knownSegmentSize` (what the files said earlier). A segment size read from a
+ * single growing segment is that segment's length now, so a reader that looks again later
+ * calls this again.
+ * @throws CliError (exit 3) when `path` does not exist; (exit 2) when a segmented log's
+ * segment size cannot be read from its files and `--segment-size` is absent.
+ */
+export function locateLog(
+  path: string,
+  values: LogFlagValues,
+  knownSegmentSize?: number,
+): LogLocation {
   let isDirectory: boolean;
   let fileSize: number;
   try {
@@ -85,25 +162,24 @@ export function openLogForReading(
       units: true,
     },
   );
-  const options = { maxRecordSize, recovery, ...(onCorrupt === undefined ? {} : { onCorrupt }) };
   if (!isDirectory) {
     if (values["segment-size"] !== undefined) {
       throw usageError(`${path} is a file; --segment-size is for a segmented log's directory`);
     }
     return {
-      wal: Wal.openReadOnly(path, options),
       kind: "file",
       diskSize: fileSize,
       segments: [],
       segmentSize: undefined,
       segmentSizeSource: undefined,
+      maxRecordSize,
     };
   }
   const segments = listSegments(path);
   const given = values["segment-size"];
   const inferred = inferSegmentSize(segments);
   let segmentSize: number;
-  let source: OpenedLog["segmentSizeSource"];
+  let source: LogLocation["segmentSizeSource"];
   if (given !== undefined) {
     segmentSize = parseInteger("segment-size", given, 0, {
       min: 1,
@@ -111,6 +187,9 @@ export function openLogForReading(
       units: true,
     });
     source = "flag";
+  } else if (knownSegmentSize !== undefined) {
+    segmentSize = knownSegmentSize;
+    source = "files";
   } else if (inferred !== null) {
     segmentSize = inferred.size;
     source = inferred.source;
@@ -120,12 +199,12 @@ export function openLogForReading(
     );
   }
   return {
-    wal: Wal.openReadOnly(path, { ...options, segmentSize }),
     kind: "segments",
     diskSize: segments.reduce((sum, segment) => sum + segment.size, 0),
     segments,
     segmentSize,
     segmentSizeSource: source,
+    maxRecordSize,
   };
 }
 

@@ -3,44 +3,68 @@
  * `wal-db tail <path>`: the last records of a log, and with `--follow` every record another
  * process appends after them, as it lands.
  *
- * Following works across processes, which share no memory with the writer: the command
- * watches the log's file (its directory, for a segmented log) with `fs.watch`, which is
- * inotify on Linux and kqueue or FSEvents elsewhere, so an idle log costs nothing; when a
- * change is reported, it reopens the log read-only and prints the records from the one after
- * the last it printed. The watch is set before the first read, so a record that lands between
- * the two is caught by the event it raises.
+ * Following works across processes, which share no memory with the writer. The first read is
+ * a read-only open, as every reading command makes. After it, the command remembers where the
+ * next record starts and looks only there: it reopens the log's bytes (no recovery scan) and
+ * reads the frames that now validate, so each look costs what it prints, not the log's size.
+ * A frame that does not validate yet (a write in progress, the zero-filled tail) ends the look.
+ *
+ * It looks when `fs.watch` reports a change (inotify on Linux, kqueue or FSEvents elsewhere),
+ * and at least every `--interval` ms whatever the watch says: Bun's `fs.watch` has lost
+ * change events (oven-sh/bun#7919, #14568, #3657), and network file systems report none. The
+ * watch is set before the first read, so a record that lands between the two raises an event.
  */
 
 import { type FSWatcher, watch } from "node:fs";
 import type { WalRecord } from "../index.ts";
+import { HEADER_SIZE, RecordScanner, Scan, writeHeader } from "../record.ts";
 import { parseChoice, parseCommandArgs, parseFromLsn, parseInteger } from "./args.ts";
 import { CliError, type Command, describeError, EXIT, exitCodeOf } from "./command.ts";
-import { LOG_FLAGS, LOG_FLAGS_HELP, openLogForReading } from "./open-log.ts";
+import {
+  LOG_FLAGS,
+  LOG_FLAGS_HELP,
+  type LogFlagValues,
+  openLogForReading,
+  openStoreForReading,
+} from "./open-log.ts";
 import { Output } from "./output.ts";
 import { formatRecord, RECORD_FORMATS, type RecordFormat } from "./record-format.ts";
 import { scanLog } from "./scan.ts";
 
-/** Frame header bytes before a payload (docs/ON_DISK_FORMAT.md): the next LSN is lsn + 8 + n. */
-const FRAME_HEADER_SIZE = 8;
 /** Records printed without `--from`, as Unix `tail` prints ten lines. */
 const DEFAULT_LINES = 10;
+/** The longest wait for a record when no change event comes (`--interval`). */
+const DEFAULT_INTERVAL_MS = 1000;
+/**
+ * Bytes read ahead per look while following. Between two looks a few records land, then the
+ * zero-filled tail starts: a scan-sized chunk would read a megabyte of zeros each time.
+ */
+const FOLLOW_CHUNK_SIZE = 64 * 1024;
+/** How soon a look that found records looks again (see `follow`). */
+const RELOOK_MS = 10;
 
 const HELP = `Usage: wal-db tail <path> [options]
 
 Prints the last records of a log (text format: <lsn><TAB><payload, escaped>). With --follow,
-keeps running and prints each record another process appends, once it is in the file: the
-log's file is watched (inotify on Linux), never polled, and reopened read-only when it
-changes. Stops cleanly on Ctrl-C (SIGINT) or SIGTERM. Read-only: takes no lock.
+keeps running and prints each record another process appends, once it is in the file. Each
+look reads only past the last record printed. It looks when the file system reports a change
+(fs.watch: inotify on Linux) and at least every --interval ms, since change events can be
+lost and network file systems send none. Stops cleanly on Ctrl-C (SIGINT) or SIGTERM.
+Read-only: takes no lock.
 
 Options:
   -n, --lines N           print the last N records (default ${DEFAULT_LINES}); ignored with --from
       --from LSN          print every record from this LSN (a record's start) on instead
   -f, --follow            keep printing records as they are appended
+      --interval MS       with --follow, look at least this often (default ${DEFAULT_INTERVAL_MS})
+      --poll              with --follow, do not watch the file; look every --interval ms
       --format FORMAT     text, json or hex (default text; see 'wal-db dump --help')
 ${LOG_FLAGS_HELP}
   -h, --help              show this help
 
-Exit codes: 0 done (or stopped by a signal), 2 bad arguments, 3 the log could not be read.`;
+Exit codes: 0 done (or stopped by a signal); 1 while following, the log was cut below a
+record already printed, or records were dropped before they were printed; 2 bad arguments;
+3 the log could not be read.`;
 
 /** `wal-db tail`. */
 export const tailCommand: Command = {
@@ -54,6 +78,8 @@ export const tailCommand: Command = {
         lines: { type: "string", short: "n" },
         from: { type: "string" },
         follow: { type: "boolean", short: "f" },
+        interval: { type: "string" },
+        poll: { type: "boolean" },
         format: { type: "string" },
         ...LOG_FLAGS,
       },
@@ -66,6 +92,10 @@ export const tailCommand: Command = {
       min: 0,
       max: Number.MAX_SAFE_INTEGER,
     });
+    const intervalMs = parseInteger("interval", values.interval, DEFAULT_INTERVAL_MS, {
+      min: 1,
+      max: 24 * 60 * 60 * 1000,
+    });
     const from = parseFromLsn(values.from);
     const reader = new LogReader(path, values, format, out);
     if (values.follow !== true) {
@@ -73,23 +103,26 @@ export const tailCommand: Command = {
       else reader.printFrom(from);
       return EXIT.ok;
     }
-    return follow(path, reader, from, lines);
+    return follow(reader, from, lines, { intervalMs, watch: values.poll !== true });
   },
 };
 
 /** Prints records of one log, remembering where the next unprinted one starts. */
 class LogReader {
-  /** The LSN after the last record printed (or skipped over): where the next read starts. */
-  next = 0;
+  /** The LSN after the last record printed (or skipped over): where the next look starts. */
+  private next = 0;
   /**
-   * True once a read found the log reaching `next`. A log that ends before `next` after that
-   * was cut behind the reader; before it, `--from` is just ahead of the writer.
+   * The LSN and header bytes of the last record printed or passed, or null before there is
+   * one. Each look checks those bytes are still there: if not, the log was cut (or replaced)
+   * below what was printed, and records appended since sit at LSNs this reader has passed.
    */
-  reached = false;
+  private last: { lsn: number; header: Uint8Array } | null = null;
+  /** A segmented log's segment size, once its files have shown it. */
+  private segmentSize: number | undefined;
 
   constructor(
-    private readonly path: string,
-    private readonly flags: Parameters<typeof openLogForReading>[1],
+    readonly path: string,
+    private readonly flags: LogFlagValues,
     private readonly format: RecordFormat,
     private readonly out: Output,
   ) {}
@@ -98,17 +131,17 @@ class LogReader {
   printLast(count: number): void {
     const log = openLogForReading(this.path, this.flags);
     try {
-      // A ring of the last `count` records: memory stays bounded by what is printed.
-      const last: WalRecord[] = [];
-      if (count > 0) {
-        scanLog(log.wal, "tail", (record) => {
-          if (last.push(record) > count) last.shift();
-          return true;
-        });
+      // A ring of the last records, one at least (it is `last`): memory stays bounded by what is printed.
+      const ring: WalRecord[] = [];
+      scanLog(log.wal, "tail", (record) => {
+        if (ring.push(record) > Math.max(count, 1)) ring.shift();
+        return true;
+      });
+      for (const record of ring.slice(ring.length - Math.min(count, ring.length))) {
+        this.print(record.lsn, record.data);
       }
-      for (const record of last) this.print(record);
+      this.pass(ring.at(-1));
       this.next = log.wal.recovery.end;
-      this.reached = true;
     } finally {
       log.wal.close();
       this.out.flush();
@@ -116,29 +149,97 @@ class LogReader {
   }
 
   /**
-   * Prints every record from `from` (or from `next`) to the end of the log as it is now.
-   * @returns false when the log now ends before `next` although an earlier read reached it:
-   * it was cut behind this reader.
+   * Prints every record from `from` to the end of the log as it is now. A `from` past the end
+   * is where following starts: it prints nothing now.
    */
-  printFrom(from = this.next): boolean {
+  printFrom(from: number): void {
     const log = openLogForReading(this.path, this.flags);
     try {
-      const { end, head } = log.wal.recovery;
-      this.next = from;
-      if (end < from) return !this.reached;
-      this.reached = true;
-      scanLog(log.wal, "tail", (record) => this.print(record), Math.max(from, head));
-      return true;
+      // Below the head there is nothing left to print: the first record kept is the start.
+      const start = Math.max(from, log.wal.recovery.head);
+      this.next = start;
+      if (log.wal.recovery.end < start) return;
+      let printed: WalRecord | undefined;
+      scanLog(
+        log.wal,
+        "tail",
+        (record) => {
+          printed = record;
+          return this.print(record.lsn, record.data);
+        },
+        start,
+      );
+      this.pass(printed);
     } finally {
       log.wal.close();
       this.out.flush();
     }
   }
 
-  private print({ lsn, data }: WalRecord): boolean {
+  /**
+   * Looks past the last record printed and prints the records that are whole there now.
+   * @returns how many it printed.
+   * @throws CliError (exit 1) when the log was cut below `next`, or its head moved past
+   * records not yet printed.
+   */
+  printNew(): number {
+    const opened = openStoreForReading(this.path, this.flags, this.segmentSize);
+    const { store, maxRecordSize } = opened;
+    this.segmentSize = opened.segmentSize;
+    try {
+      const head = store.head ?? 0;
+      if (head > this.next) {
+        throw new CliError(
+          `records from LSN ${this.next} to ${head} were dropped (truncateBefore) before they were printed`,
+          EXIT.damaged,
+        );
+      }
+      if (this.last !== null && this.last.lsn >= head) {
+        const header = new Uint8Array(HEADER_SIZE);
+        const read = store.read(header, this.last.lsn);
+        if (read < HEADER_SIZE || !header.every((byte, i) => byte === this.last!.header[i])) {
+          throw new CliError(
+            `the record at LSN ${this.last.lsn}, already printed, is gone: the log was cut or replaced`,
+            EXIT.damaged,
+          );
+        }
+      }
+      const scanner = new RecordScanner(
+        store,
+        this.next,
+        Math.max(this.next, store.size),
+        maxRecordSize,
+        FOLLOW_CHUNK_SIZE,
+      );
+      let printed = 0;
+      while (scanner.next() === Scan.Record) {
+        printed++;
+        const { lsn, buffer, payloadOffset, payloadLength } = scanner;
+        const payload = buffer.subarray(payloadOffset, payloadOffset + payloadLength);
+        this.print(lsn, payload);
+        this.last = { lsn, header: buffer.slice(payloadOffset - HEADER_SIZE, payloadOffset) };
+        if (this.out.closed) break;
+      }
+      return printed;
+    } finally {
+      store.close();
+      this.out.flush();
+    }
+  }
+
+  /** Prints one record and moves `next` past it; false once stdout's reader went away. */
+  private print(lsn: number, data: Uint8Array): boolean {
     this.out.line(formatRecord(this.format, lsn, data));
-    this.next = lsn + FRAME_HEADER_SIZE + data.length;
+    this.next = lsn + HEADER_SIZE + data.length;
     return !this.out.closed;
+  }
+
+  /** Notes `record` as the last one read: its header is what later looks check is still there. */
+  private pass(record: WalRecord | undefined): void {
+    if (record === undefined) return;
+    const header = new Uint8Array(HEADER_SIZE);
+    writeHeader(header, record.data);
+    this.last = { lsn: record.lsn, header };
   }
 }
 
@@ -147,17 +248,21 @@ class LogReader {
  * it, until SIGINT or SIGTERM. Resolves with the exit code.
  */
 function follow(
-  path: string,
   reader: LogReader,
   from: number | undefined,
   lines: number,
+  how: { intervalMs: number; watch: boolean },
 ): Promise<number> {
   return new Promise<number>((resolve) => {
     let watcher: FSWatcher | undefined;
+    let timer: ReturnType<typeof setInterval> | undefined;
+    let stopped = false;
     let scheduled = false;
     const stop = (code: number) => {
+      if (stopped) return;
+      stopped = true;
       watcher?.close();
-      watcher = undefined;
+      clearInterval(timer);
       process.off("SIGINT", onSignal);
       process.off("SIGTERM", onSignal);
       resolve(code);
@@ -167,32 +272,32 @@ function follow(
       process.stderr.write(`wal-db: tail: ${describeError(error)}\n`);
       stop(exitCodeOf(error));
     };
-    const readNew = () => {
+    const look = () => {
       scheduled = false;
-      if (watcher === undefined) return;
+      if (stopped) return;
       try {
-        if (!reader.printFrom()) {
-          throw new CliError(
-            `${path} now ends before LSN ${reader.next}: the log was cut or replaced`,
-            EXIT.failed,
-          );
-        }
+        // Bun's watcher merges events, so writes just after the ones it reported may raise
+        // none: a look that found records looks again soon, until one finds nothing.
+        if (reader.printNew() > 0) setTimeout(schedule, RELOOK_MS);
       } catch (error) {
         fail(error);
       }
     };
+    // A burst of writes (a record, its zero fill, the next record) becomes one look.
+    const schedule = () => {
+      if (scheduled) return;
+      scheduled = true;
+      setImmediate(look);
+    };
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
     try {
-      // Watch first, read second: a record appended in between raises an event read below.
-      watcher = watch(path, () => {
-        // A burst of writes (a record, its zero fill, the next record) becomes one reread.
-        if (!scheduled) {
-          scheduled = true;
-          setImmediate(readNew);
-        }
-      });
-      watcher.on("error", fail);
+      // Watch first, read second: a record appended in between raises an event looked at below.
+      if (how.watch) {
+        watcher = watch(reader.path, schedule);
+        watcher.on("error", fail);
+      }
+      timer = setInterval(schedule, how.intervalMs);
       if (from === undefined) reader.printLast(lines);
       else reader.printFrom(from);
     } catch (error) {

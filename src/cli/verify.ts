@@ -9,7 +9,7 @@ import { WalError } from "../index.ts";
 import { parseCommandArgs } from "./args.ts";
 import { type Command, EXIT } from "./command.ts";
 import { describeCut, type WouldCut, wouldCut } from "./inspect.ts";
-import { LOG_FLAGS, LOG_FLAGS_HELP, openLogForReading } from "./open-log.ts";
+import { LOG_FLAGS, LOG_FLAGS_HELP, type LogFlagValues, openLogForReading } from "./open-log.ts";
 import { Output } from "./output.ts";
 import { scanLog } from "./scan.ts";
 
@@ -64,7 +64,7 @@ export const verifyCommand: Command = {
   },
 };
 
-function verify(path: string, values: Parameters<typeof openLogForReading>[1]): VerifyReport {
+function verify(path: string, values: LogFlagValues): VerifyReport {
   let log: ReturnType<typeof openLogForReading>;
   try {
     log = openLogForReading(path, values);
