@@ -294,19 +294,47 @@ describe("dump", () => {
     );
   });
 
-  test("a damaged log is dumped up to the damage, and left unchanged", async () => {
+  const lsnsOf = (run: Run) =>
+    run.stdout
+      .trimEnd()
+      .split("\n")
+      .map((line) => Number(line.split("\t")[0]));
+
+  test("a damaged log is dumped up to the damage, says where it stopped, and is left unchanged", async () => {
     const { path, lsns } = writeLog();
     flipByte(path, lsns[3]! + 4); // the length field
     const before = readFileSync(path);
     const run = await cli(["dump", path, "--format", "hex"]);
-    expect(run.code).toBe(0);
-    expect(
-      run.stdout
-        .trimEnd()
-        .split("\n")
-        .map((line) => Number(line.split("\t")[0])),
-    ).toEqual(lsns.slice(0, 3));
+    expectOneErrorLine(
+      run,
+      1,
+      `wal-db: dump: stopped at ${readFileSync(path).length - lsns[3]!} bytes at offset ${lsns[3]} (damage, with 1 valid record after it): `,
+    );
+    expect(run.stderr).toEndWith("; --skip-damage prints the records after it\n");
+    expect(lsnsOf(run)).toEqual(lsns.slice(0, 3));
     expect(readFileSync(path).equals(before)).toBe(true);
+    // --limit ending the dump before the damage is not a damaged dump.
+    expect(await cli(["dump", path, "--limit", "2"])).toMatchObject({ code: 0, stderr: "" });
+  });
+
+  test("--skip-damage prints the valid records after damage and names each region", async () => {
+    const { path, lsns } = writeLog();
+    flipByte(path, lsns[1]!); // the stored CRC of the record with an empty payload
+    flipByte(path, lsns[3]! + 4); // the length field
+    const before = readFileSync(path);
+    const run = await cli(["dump", path, "--format", "hex", "--skip-damage"]);
+    expect(run.code).toBe(1);
+    expect(lsnsOf(run)).toEqual([0, 2, 4].map((i) => lsns[i]!));
+    expect(run.stderr.trimEnd().split("\n")).toEqual([
+      expect.stringMatching(new RegExp(`^wal-db: dump: skipped damage at offset ${lsns[1]}: `)),
+      expect.stringMatching(new RegExp(`^wal-db: dump: skipped damage at offset ${lsns[3]}: `)),
+    ]);
+    expect(readFileSync(path).equals(before)).toBe(true);
+    // A clean log dumps the same with or without it.
+    const clean = writeLog();
+    expect(await cli(["dump", clean.path, "--skip-damage"])).toEqual(
+      await cli(["dump", clean.path]),
+    );
   });
 
   test("escapeText: control characters, backslashes and bytes that are not UTF-8", () => {

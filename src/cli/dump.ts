@@ -1,11 +1,13 @@
 /**
  * @module
  * `wal-db dump <path>`: one line per record, from an LSN, in JSON, hex or escaped text.
- * Read-only; stops where the valid records end, as an open would.
+ * Read-only; stops where the valid records end, as an open would, and says so when valid
+ * records follow; `--skip-damage` prints those too, naming each damaged region it steps over.
  */
 
 import { parseChoice, parseCommandArgs, parseFromLsn, parseInteger } from "./args.ts";
 import { type Command, EXIT } from "./command.ts";
+import { describeCut, wouldCut } from "./inspect.ts";
 import { LOG_FLAGS, LOG_FLAGS_HELP, openLogForReading } from "./open-log.ts";
 import { Output } from "./output.ts";
 import { formatRecord, RECORD_FORMATS } from "./record-format.ts";
@@ -14,7 +16,9 @@ import { scanLog } from "./scan.ts";
 const HELP = `Usage: wal-db dump <path> [options]
 
 Prints one record per line, in LSN order, up to where the valid records end (what Wal.open
-would keep). Read-only: takes no lock and never changes a byte.
+would keep). When valid records follow damage, it says where it stopped on stderr and exits 1;
+--skip-damage prints them as well, with a line on stderr for each damaged region stepped over.
+Read-only: takes no lock and never changes a byte.
 
 Formats:
   json   {"lsn":0,"length":14,"data":"<payload in base64>"}
@@ -26,10 +30,13 @@ Options:
       --from LSN          start at this record (an LSN a record starts at; default the head)
       --limit N           print at most N records
       --format FORMAT     json, hex or text (default json)
+      --skip-damage       step over damaged regions to the valid records after them
 ${LOG_FLAGS_HELP}
   -h, --help              show this help
 
-Exit codes: 0 printed, 2 bad arguments (--from inside a record), 3 the log could not be read.`;
+Exit codes: 0 printed, 1 the log is damaged and valid records follow the damage (printed
+with --skip-damage, else not), 2 bad arguments (--from inside a record), 3 the log could not
+be read.`;
 
 /** `wal-db dump`. */
 export const dumpCommand: Command = {
@@ -43,6 +50,7 @@ export const dumpCommand: Command = {
         from: { type: "string" },
         limit: { type: "string" },
         format: { type: "string" },
+        "skip-damage": { type: "boolean" },
         ...LOG_FLAGS,
       },
       ["path"],
@@ -54,24 +62,44 @@ export const dumpCommand: Command = {
       max: Number.MAX_SAFE_INTEGER,
     });
     const from = parseFromLsn(values.from);
-    const log = openLogForReading(positionals[0]!, values);
+    let damaged = false;
+    const log = values["skip-damage"]
+      ? openLogForReading(positionals[0]!, values, "skip", (error) => {
+          damaged = true;
+          out.flush(); // the note lands after the records before the damage
+          process.stderr.write(
+            `wal-db: dump: skipped damage at offset ${error.offset}: ${error.reason}\n`,
+          );
+        })
+      : openLogForReading(positionals[0]!, values);
     try {
       let printed = 0;
-      if (limit > 0) {
+      // False once --limit or a closed pipe ended the dump before the end of the records.
+      let toTheEnd = limit > 0;
+      if (toTheEnd) {
         scanLog(
           log.wal,
           "dump",
           ({ lsn, data }) => {
             out.line(formatRecord(format, lsn, data));
-            return ++printed < limit && !out.closed;
+            toTheEnd = ++printed < limit && !out.closed;
+            return toTheEnd;
           },
           from,
         );
+      }
+      const cut = wouldCut(log);
+      if (toTheEnd && cut?.kind === "damage") {
+        out.flush();
+        process.stderr.write(
+          `wal-db: dump: stopped at ${describeCut(cut)}; --skip-damage prints the records after it\n`,
+        );
+        damaged = true;
       }
     } finally {
       log.wal.close();
       out.flush();
     }
-    return EXIT.ok;
+    return damaged ? EXIT.damaged : EXIT.ok;
   },
 };
