@@ -65,21 +65,35 @@ export const codecs = {
 
 /**
  * `codec.encode(value)`, checked: a codec that throws or returns something other than bytes
- * fails with `CODEC`, naming `what` (the call and element).
+ * fails with `CODEC`, naming the call and, for a batch, the element (the name is built only
+ * then: a batch of small records would otherwise build a string per record).
  */
-export function encodeWith<T>(codec: Codec<T>, value: T, what: string): Uint8Array {
+export function encodeWith<T>(
+  codec: Codec<T>,
+  value: T,
+  call: string,
+  element?: number,
+): Uint8Array {
   let bytes: unknown;
   try {
     bytes = codec.encode(value);
   } catch (error) {
-    throw codecError(`${what}: the codec could not encode the value: ${messageOf(error)}`, error);
+    throw codecError(
+      `${callName(call, element)}: the codec could not encode the value: ${messageOf(error)}`,
+      error,
+    );
   }
   if (!(bytes instanceof Uint8Array)) {
     throw codecError(
-      `${what}: the codec's encode returned ${describeValue(bytes)}, not a Uint8Array`,
+      `${callName(call, element)}: the codec's encode returned ${describeValue(bytes)}, not a Uint8Array`,
     );
   }
   return bytes;
+}
+
+/** "appendBatch element 3", or the call alone. */
+function callName(call: string, element: number | undefined): string {
+  return element === undefined ? call : `${call} element ${element}`;
 }
 
 /** `codec.decode(bytes)` of the record at `lsn`; a codec that throws fails with `CODEC`. */

@@ -586,7 +586,7 @@ export class Wal<T = Uint8Array> {
     const payloads: Uint8Array[] = new Array(count);
     let total = 0;
     for (let index = 0; index < count; index++) {
-      const data = this.payloadValue(records[index]!, `appendBatch element ${index}`);
+      const data = this.payloadValue(records[index]!, "appendBatch", index);
       // The common case inline; payloadOf encodes strings and names what is wrong.
       const payload =
         data instanceof Uint8Array && data.length <= this.maxRecordSize
@@ -1142,8 +1142,8 @@ export class Wal<T = Uint8Array> {
    * What `value` is stored as: itself without a codec (bytes or a string, checked later), its
    * encoding with one. `what` names the call in errors.
    */
-  private payloadValue(value: WalInput<T>, what: string): unknown {
-    return this.codec === undefined ? value : encodeWith(this.codec, value as T, what);
+  private payloadValue(value: WalInput<T>, call: string, element?: number): unknown {
+    return this.codec === undefined ? value : encodeWith(this.codec, value as T, call, element);
   }
 
   /** The bytes `data` stands for, checked against the size limit. */
