@@ -6,7 +6,7 @@
  */
 
 import { describe, expect, test } from "bun:test";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { spawnSync } from "bun";
 import { ProgressBar } from "../src/cli/progress.ts";
@@ -310,7 +310,7 @@ describe("dump", () => {
       1,
       `wal-db: dump: stopped at ${readFileSync(path).length - lsns[3]!} bytes at offset ${lsns[3]} (damage, with 1 valid record after it): `,
     );
-    expect(run.stderr).toEndWith("; --skip-damage prints the records after it\n");
+    expect(run.stderr).toEndWith("; 'wal-db dump --skip-damage' prints the records after it\n");
     expect(lsnsOf(run)).toEqual(lsns.slice(0, 3));
     expect(readFileSync(path).equals(before)).toBe(true);
     // --limit ending the dump before the damage is not a damaged dump.
@@ -356,6 +356,17 @@ describe("tail", () => {
     );
     const from = await cli(["tail", path, "--from", String(lsns[13])]);
     expect(from.stdout).toBe(`${lsns[13]}\tr13\n${lsns[14]}\tr14\n`);
+  });
+
+  test("a damaged log: the records before the damage, a line saying where it stopped, exit 1", async () => {
+    const { path, lsns } = writeLog(["r0", "r1", "r2", "r3"]);
+    flipByte(path, lsns[2]! + 8); // r2's payload: valid r3 follows the damage
+    const before = readFileSync(path);
+    const run = await cli(["tail", path, "-n", "1"]);
+    expectOneErrorLine(run, 1, `wal-db: tail: stopped at `);
+    expect(run.stderr).toContain(`at offset ${lsns[2]} (damage, with 1 valid record after it)`);
+    expect(run.stdout).toBe(`${lsns[1]}\tr1\n`);
+    expect(readFileSync(path).equals(before)).toBe(true);
   });
 
   /**
@@ -438,6 +449,23 @@ for (const step of process.argv.slice(4)) {
     ]);
   });
 
+  test("tail --follow on a damaged log prints what a writer appends once its open cut the damage", async () => {
+    const { path, lsns } = writeLog(["r0", "r1", "r2"]);
+    flipByte(path, lsns[1]! + 8);
+    const tail = startFixture("../src/cli/main.ts", [
+      ...["tail", path, "--follow", "--interval", "20"],
+    ]);
+    expect(await tail.line(`${lsns[0]}\t`)).toBe(`${lsns[0]}\tr0`);
+    const [next] = writeInChild(path, {}, ["after the cut"]);
+    expect(next).toBe(lsns[1]);
+    expect(await tail.line(`${next}\t`)).toBe(`${next}\tafter the cut`);
+    tail.process.kill("SIGTERM");
+    const exit = await tail.exited();
+    expect(exit.code).toBe(0);
+    expect(exit.stderr).toStartWith(`wal-db: tail: stopped at `);
+    expect(exit.stdout).toEqual([`${lsns[0]}\tr0`, `${next}\tafter the cut`]);
+  });
+
   test("tail --follow exits 1 when the log is cut below a record it printed", async () => {
     const { path, lsns } = writeLog(["kept", "printed, then cut"]);
     const tail = startFixture("../src/cli/main.ts", [
@@ -504,6 +532,29 @@ describe("torture", () => {
     expect(run.stdout).toMatch(/^acknowledged \d+, recovered \d+, lost 0, phantom 0$/m);
   });
 
+  test("torture on a log that acknowledges a record it never wrote: lost, exit 1, log kept", async () => {
+    const target = join(dir, "torture-sabotaged");
+    mkdirSync(target);
+    // Preloaded into every process of the run: each writer's third appendAndSync returns the
+    // next LSN without writing, so the record it acknowledges is not there.
+    const sabotage = join(dir, "sabotage.ts");
+    writeFileSync(
+      sabotage,
+      `import { Wal } from ${JSON.stringify(INDEX)};
+const real = Wal.prototype.appendAndSync;
+let calls = 0;
+Wal.prototype.appendAndSync = function (value) {
+  return ++calls === 3 ? this.len : real.call(this, value);
+};`,
+    );
+    const run = await cli(["torture", target, "--kills", "1", "--max-run-ms", "300"], {
+      BUN_OPTIONS: `--preload ${sabotage}`,
+    });
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/^acknowledged \d+, recovered \d+, lost [1-9]\d*, phantom \d+$/m);
+    expect(readdirSync(target)).toContain("torture.wal");
+  });
+
   // The checker itself, on outcomes a broken log could give: each must be counted.
   describe("judge", () => {
     const seed = 42;
@@ -548,6 +599,14 @@ describe("torture", () => {
 });
 
 describe("bench", () => {
+  test("a --dir that does not exist exits 3 with one line", async () => {
+    expectOneErrorLine(
+      await cli(["bench", "--quick", "--dir", join(dir, "missing")]),
+      3,
+      `wal-db: bench: ${join(dir, "missing")}: no such directory`,
+    );
+  });
+
   test("bench --quick prints every row with a rate and a ratio", async () => {
     const run = await cli(["bench", "--quick", "--dir", dir]);
     expect(run).toMatchObject({ code: 0, stderr: "" });

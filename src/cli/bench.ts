@@ -10,7 +10,7 @@ import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } fr
 import { join } from "node:path";
 import { Wal } from "../index.ts";
 import { parseCommandArgs, parseInteger } from "./args.ts";
-import { type Command, EXIT } from "./command.ts";
+import { type Command, EXIT, existingDirectory } from "./command.ts";
 import { Output } from "./output.ts";
 
 /** Frame header bytes before a payload (docs/ON_DISK_FORMAT.md). */
@@ -58,7 +58,7 @@ export const benchCommand: Command = {
       max: 16 * 1024 * 1024,
       units: true,
     });
-    const dir = mkdtempSync(join(values.dir ?? process.cwd(), ".wal-db-bench-"));
+    const dir = mkdtempSync(join(existingDirectory(values.dir ?? process.cwd()), ".wal-db-bench-"));
     try {
       out.line(
         `bench in ${dir}: ${recordSize}-byte records, ${shape.rounds} rounds × ${shape.caseMs} ms per case, interleaved`,

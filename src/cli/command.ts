@@ -4,6 +4,7 @@
  * (`main.ts`) turns a thrown {@link CliError} or `WalError` into one line on stderr and a code.
  */
 
+import { existsSync, statSync } from "node:fs";
 import { WalError } from "../index.ts";
 
 /** Exit codes, the same for every command (docs/CLI.md lists them). */
@@ -46,6 +47,14 @@ export class CliError extends Error {
 /** A wrong command line: exit code 2. */
 export function usageError(message: string): CliError {
   return new CliError(message, EXIT.usage);
+}
+
+/** Returns `path` when it is a directory; otherwise fails with exit 3, naming it. */
+export function existingDirectory(path: string): string {
+  if (!existsSync(path) || !statSync(path).isDirectory()) {
+    throw new CliError(`${path}: no such directory`, EXIT.failed);
+  }
+  return path;
 }
 
 /**

@@ -7,7 +7,7 @@
 
 import { parseChoice, parseCommandArgs, parseFromLsn, parseInteger } from "./args.ts";
 import { type Command, EXIT } from "./command.ts";
-import { describeCut, wouldCut } from "./inspect.ts";
+import { damageNote } from "./inspect.ts";
 import { LOG_FLAGS, LOG_FLAGS_HELP, openLogForReading } from "./open-log.ts";
 import { Output } from "./output.ts";
 import { formatRecord, RECORD_FORMATS } from "./record-format.ts";
@@ -88,12 +88,10 @@ export const dumpCommand: Command = {
           from,
         );
       }
-      const cut = wouldCut(log);
-      if (toTheEnd && cut?.kind === "damage") {
+      const note = toTheEnd ? damageNote("dump", log) : null;
+      if (note !== null) {
         out.flush();
-        process.stderr.write(
-          `wal-db: dump: stopped at ${describeCut(cut)}; --skip-damage prints the records after it\n`,
-        );
+        process.stderr.write(note);
         damaged = true;
       }
     } finally {

@@ -54,6 +54,17 @@ export function describeCut(cut: WouldCut): string {
   return `${cut.bytes} bytes at offset ${cut.offset} (${what}): ${cut.reason}`;
 }
 
+/**
+ * For a command that prints records (dump, tail): the stderr line that says it stopped at
+ * damage that valid records follow, so that records it did not print are not taken for the
+ * end of the log; null when it stopped at the end (a torn tail is the end a crash leaves).
+ */
+export function damageNote(command: string, log: OpenedLog): string | null {
+  const cut = wouldCut(log);
+  if (cut?.kind !== "damage") return null;
+  return `wal-db: ${command}: stopped at ${describeCut(cut)}; 'wal-db dump --skip-damage' prints the records after it\n`;
+}
+
 const HELP = `Usage: wal-db inspect <path> [options]
 
 Prints what a log holds: records, bytes, first and last LSN, head, segments, a histogram of

@@ -20,10 +20,12 @@ import type { WalRecord } from "../index.ts";
 import { HEADER_SIZE, RecordScanner, Scan, writeHeader } from "../record.ts";
 import { parseChoice, parseCommandArgs, parseFromLsn, parseInteger } from "./args.ts";
 import { CliError, type Command, describeError, EXIT, exitCodeOf } from "./command.ts";
+import { damageNote } from "./inspect.ts";
 import {
   LOG_FLAGS,
   LOG_FLAGS_HELP,
   type LogFlagValues,
+  type OpenedLog,
   openLogForReading,
   openStoreForReading,
 } from "./open-log.ts";
@@ -62,9 +64,14 @@ Options:
 ${LOG_FLAGS_HELP}
   -h, --help              show this help
 
-Exit codes: 0 done (or stopped by a signal); 1 while following, the log was cut below a
-record already printed, or records were dropped before they were printed; 2 bad arguments;
-3 the log could not be read.`;
+When valid records follow damage, the records printed stop at the damage, as an open would
+keep them; a line on stderr says so. With --follow it goes on looking there: a writer's open
+cuts the damage, and appends from that point.
+
+Exit codes: 0 done (or stopped by a signal); 1 without --follow, the records printed stop at
+damage that valid records follow; while following, the log was cut below a record already
+printed, or records were dropped before they were printed; 2 bad arguments; 3 the log could
+not be read.`;
 
 /** `wal-db tail`. */
 export const tailCommand: Command = {
@@ -101,7 +108,7 @@ export const tailCommand: Command = {
     if (values.follow !== true) {
       if (from === undefined) reader.printLast(lines);
       else reader.printFrom(from);
-      return EXIT.ok;
+      return reader.damaged ? EXIT.damaged : EXIT.ok;
     }
     return follow(reader, from, lines, { intervalMs, watch: values.poll !== true });
   },
@@ -117,6 +124,8 @@ class LogReader {
    * below what was printed, and records appended since sit at LSNs this reader has passed.
    */
   private last: { lsn: number; header: Uint8Array } | null = null;
+  /** Whether the first read stopped at damage that valid records follow. */
+  damaged = false;
   /** A segmented log's segment size, once its files have shown it. */
   private segmentSize: number | undefined;
 
@@ -142,6 +151,7 @@ class LogReader {
       }
       this.pass(ring.at(-1));
       this.next = log.wal.recovery.end;
+      this.noteDamage(log);
     } finally {
       log.wal.close();
       this.out.flush();
@@ -170,6 +180,7 @@ class LogReader {
         start,
       );
       this.pass(printed);
+      if (!this.out.closed) this.noteDamage(log);
     } finally {
       log.wal.close();
       this.out.flush();
@@ -232,6 +243,15 @@ class LogReader {
     this.out.line(formatRecord(this.format, lsn, data));
     this.next = lsn + HEADER_SIZE + data.length;
     return !this.out.closed;
+  }
+
+  /** Says on stderr when the records printed stop at damage that valid records follow. */
+  private noteDamage(log: OpenedLog): void {
+    const note = damageNote("tail", log);
+    if (note === null) return;
+    this.out.flush();
+    process.stderr.write(note);
+    this.damaged = true;
   }
 
   /** Notes `record` as the last one read: its header is what later looks check is still there. */

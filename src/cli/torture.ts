@@ -10,12 +10,12 @@
  * inside the barrier, or between the barrier and the ACK line.
  */
 
-import { existsSync, rmSync, statSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { type Subprocess, spawn } from "bun";
 import { Wal, type WalRecord } from "../index.ts";
 import { parseCommandArgs, parseInteger } from "./args.ts";
-import { CliError, type Command, EXIT } from "./command.ts";
+import { CliError, type Command, EXIT, existingDirectory } from "./command.ts";
 import { Output } from "./output.ts";
 import { judge } from "./torture-judge.ts";
 import { type Ack, mulberry32, parseAck, READY_LINE } from "./torture-records.ts";
@@ -75,10 +75,7 @@ export const tortureCommand: Command = {
       ["dir"],
     );
     const out = new Output();
-    const dir = positionals[0]!;
-    if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-      throw new CliError(`${dir}: no such directory`, EXIT.failed);
-    }
+    const dir = existingDirectory(positionals[0]!);
     const plan: TorturePlan = {
       path: join(dir, LOG_NAME),
       kills: parseInteger("kills", values.kills, DEFAULT_KILLS, { min: 1, max: 1_000_000 }),
