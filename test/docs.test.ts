@@ -41,6 +41,20 @@ afterAll(() => {
   } catch {}
 });
 
+test("docs/API.md names every export of the package", () => {
+  const index = readFileSync(join(root, "src", "index.ts"), "utf8");
+  const names = [...index.matchAll(/export (?:type )?\{([^}]*)\}/g)].flatMap((list) =>
+    list[1]!
+      .split(",")
+      .map((name) => name.replace(/^\s*type\s+/, "").trim())
+      .filter(Boolean),
+  );
+  expect(names.length).toBeGreaterThan(20);
+  const api = readFileSync(join(root, "docs", "API.md"), "utf8");
+  const undocumented = names.filter((name) => !new RegExp(`\`${name}[\\s\`<.(]`).test(api));
+  expect(undocumented).toEqual([]);
+});
+
 describe.each(["docs/API.md", "README.md"])("%s", (file) => {
   const blocks = examples(file);
 
