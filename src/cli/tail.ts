@@ -140,16 +140,20 @@ class LogReader {
   printLast(count: number): void {
     const log = openLogForReading(this.path, this.flags);
     try {
-      // A ring of the last records, one at least (it is `last`): memory stays bounded by what is printed.
+      // A ring of the last records, one at least (it becomes `last`): memory stays bounded by
+      // what is printed, and each record costs one store, not a shift of the whole ring.
+      const size = Math.max(count, 1);
       const ring: WalRecord[] = [];
+      let seen = 0;
       scanLog(log.wal, "tail", (record) => {
-        if (ring.push(record) > Math.max(count, 1)) ring.shift();
+        ring[seen++ % size] = record;
         return true;
       });
-      for (const record of ring.slice(ring.length - Math.min(count, ring.length))) {
+      for (let k = Math.max(0, seen - count); k < seen; k++) {
+        const record = ring[k % size]!;
         this.print(record.lsn, record.data);
       }
-      this.pass(ring.at(-1));
+      this.pass(seen > 0 ? ring[(seen - 1) % size] : undefined);
       this.next = log.wal.recovery.end;
       this.noteDamage(log);
     } finally {
