@@ -173,7 +173,7 @@ function inspect(path: string, log: OpenedLog): InspectReport {
             segmentSize: log.segmentSize!,
             segmentSizeFrom: log.segmentSizeSource!,
             firstIndex: log.segments[0]?.index ?? 0,
-            lastSize: lastSegment?.size ?? 0,
+            lastSize: lastSegment?.length ?? 0,
           }
         : null,
     sizes: buckets.filter((bucket) => bucket.records > 0),

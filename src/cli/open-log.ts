@@ -7,8 +7,7 @@
  * say it (see {@link inferSegmentSize}), or taken from `--segment-size`.
  */
 
-import { readdirSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { statSync } from "node:fs";
 import {
   type CorruptionError,
   FileStore,
@@ -17,6 +16,8 @@ import {
   WalError,
   type WalStore,
 } from "../index.ts";
+import { nodeFileSystem } from "../store/file-system.ts";
+import { listSegments, type SegmentFile } from "../store/segmented.ts";
 import { parseInteger } from "./args.ts";
 import { CliError, EXIT, usageError } from "./command.ts";
 
@@ -34,20 +35,12 @@ export const LOG_FLAGS_HELP = `  --segment-size SIZE     segment size of a segme
 /** The parsed {@link LOG_FLAGS}. */
 export type LogFlagValues = { "segment-size"?: string; "max-record-size"?: string };
 
-/** Segment file names: the index as 20 zero-padded decimal digits, then `.wal`. */
-const SEGMENT_NAME = /^(\d{20})\.wal$/;
 /** Opens {@link openStoreForReading} tries while the segment files are changing under it. */
 const LAYOUT_ATTEMPTS = 3;
 /** The largest segment size the library takes: an LSN must stay exact. */
 const SEGMENT_SIZE_MAX = Number.MAX_SAFE_INTEGER;
 /** The largest `--max-record-size`: the length field is a u32. */
 const RECORD_SIZE_MAX = 0xffff_ffff;
-
-/** One segment file of a segmented log, as listed. */
-export interface SegmentFile {
-  readonly index: number;
-  readonly size: number;
-}
 
 /** Where a log's files are and how to read them, as {@link locateLog} found them. */
 export interface LogLocation {
@@ -175,7 +168,7 @@ export function locateLog(
       maxRecordSize,
     };
   }
-  const segments = listSegments(path);
+  const segments = listSegments(nodeFileSystem, path);
   const given = values["segment-size"];
   const inferred = inferSegmentSize(segments);
   let segmentSize: number;
@@ -200,24 +193,12 @@ export function locateLog(
   }
   return {
     kind: "segments",
-    diskSize: segments.reduce((sum, segment) => sum + segment.size, 0),
+    diskSize: segments.reduce((sum, segment) => sum + segment.length, 0),
     segments,
     segmentSize,
     segmentSizeSource: source,
     maxRecordSize,
   };
-}
-
-/** The segment files in `directory`, by increasing index. Other names are not the log's. */
-export function listSegments(directory: string): SegmentFile[] {
-  const segments: SegmentFile[] = [];
-  for (const name of readdirSync(directory)) {
-    const match = SEGMENT_NAME.exec(name);
-    if (match === null) continue;
-    const stat = statSync(join(directory, name));
-    if (stat.isFile()) segments.push({ index: Number(match[1]), size: stat.size });
-  }
-  return segments.sort((a, b) => a.index - b.index);
 }
 
 /**
@@ -236,9 +217,9 @@ export function inferSegmentSize(
   const lowest = segments[0];
   if (lowest === undefined) return { size: 1, source: "empty" };
   if (segments.length >= 2) {
-    if (lowest.size === 0) return null;
-    return { size: lowest.size, source: "files" };
+    if (lowest.length === 0) return null;
+    return { size: lowest.length, source: "files" };
   }
-  if (lowest.index === 0) return { size: Math.max(1, lowest.size), source: "single segment" };
+  if (lowest.index === 0) return { size: Math.max(1, lowest.length), source: "single segment" };
   return null;
 }

@@ -484,8 +484,10 @@ interface Layout {
   readonly highest: number;
 }
 
-interface SegmentFile {
+/** One segment file of a segmented log, as listed. */
+export interface SegmentFile {
   readonly index: number;
+  /** Its length in bytes. */
   readonly length: number;
 }
 
@@ -509,8 +511,12 @@ function createDirectory(fs: FileSystem, path: string, platform: Platform): void
   platform.syncDirectory(dirname(path));
 }
 
-/** The segment files in `directory`, by increasing index, with their lengths. */
-function listSegments(fs: FileSystem, directory: string): SegmentFile[] {
+/**
+ * The segment files in `directory`, by increasing index, with their lengths. Other names are
+ * not the log's. A file gone between the listing and its stat is not listed: a read-only
+ * reader lists while the writer deletes segments (the layout check then judges what is left).
+ */
+export function listSegments(fs: FileSystem, directory: string): SegmentFile[] {
   let names: string[];
   try {
     names = fs.readdirSync(directory);
@@ -529,6 +535,7 @@ function listSegments(fs: FileSystem, directory: string): SegmentFile[] {
       if (!stat.isFile()) continue;
       length = stat.size;
     } catch (error) {
+      if ((error as { code?: string }).code === "ENOENT") continue;
       throw ioErrorFrom("stat", path, error);
     }
     segments.push({ index, length });
