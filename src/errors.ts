@@ -133,6 +133,16 @@ export function readOnlyLog(call: string, path: string): WalError {
   );
 }
 
+/** `follow` on a read-only log, which would wait for barriers that can never come. */
+export function readOnlyFollow(path: string): WalError {
+  return new WalError(
+    "READ_ONLY",
+    `${path} was opened read-only (Wal.openReadOnly): it holds what the files held at open and ` +
+      "sees no later append, so follow would wait forever; iterate it, or follow another " +
+      "process's appends with 'wal-db tail --follow'",
+  );
+}
+
 /** Another open `Wal`, in this process or another, holds the log's exclusive lock. */
 export function locked(path: string): WalError {
   return new WalError(

@@ -18,6 +18,7 @@ import {
   invalidArgument,
   oversizeRecordInLog,
   poisoned,
+  readOnlyFollow,
   readOnlyLog,
   recordTooLarge,
   WalError,
@@ -739,7 +740,8 @@ export class Wal<T = Uint8Array> {
    * loop breaks out of it.
    *
    * @param fromLsn - a record boundary at or above `head`, or `len`. @default `head`
-   * @throws WalError `INVALID_ARGUMENT` for a `fromLsn` that is not a record boundary; from the
+   * @throws WalError `INVALID_ARGUMENT` for a `fromLsn` that is not a record boundary;
+   * `READ_ONLY` on a log from `Wal.openReadOnly`, which sees no later append; from the
    * iteration, `CORRUPTION` as {@link Wal.iter}, `TRUNCATED` when `truncateAfter` cuts records
    * it already yielded, `POISONED` when the log fails.
    * @example
@@ -747,6 +749,7 @@ export class Wal<T = Uint8Array> {
    */
   async *follow(fromLsn?: number): AsyncGenerator<WalRecord<T>, void, undefined> {
     this.checkReadable();
+    if (this.readOnly) throw readOnlyFollow(this.store.description);
     this.writeStagedCommits();
     let position = this.head;
     if (fromLsn !== undefined) {

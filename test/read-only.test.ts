@@ -77,7 +77,7 @@ describe("Wal.openReadOnly", () => {
     expect(readFileSync(path).length).toBe(seen.end);
   });
 
-  test("every call that writes, syncs, cuts or shares throws READ_ONLY", async () => {
+  test("every call that writes, syncs, cuts, shares or follows throws READ_ONLY", async () => {
     const path = logPath(dir);
     writeLog(path);
     using reader = Wal.openReadOnly(path);
@@ -97,6 +97,10 @@ describe("Wal.openReadOnly", () => {
     }
     expect((await walRejectionOf(reader.commit("x"))).code).toBe("READ_ONLY");
     expect((await walRejectionOf(reader.syncAsync())).code).toBe("READ_ONLY");
+    // follow would wait for barriers no one in this process can make: refused, not hung.
+    const follow = await walRejectionOf(reader.follow().next());
+    expect(follow.code).toBe("READ_ONLY");
+    expect(follow.message).toContain("wal-db tail --follow");
     expect(readFileSync(path).length).toBe(total);
     expect(reader.len).toBe(total);
   });
