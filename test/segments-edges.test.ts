@@ -19,7 +19,14 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { crc32c } from "../src/crc32c.ts";
-import { CorruptionError, MemoryStore, Wal } from "../src/index.ts";
+import {
+  CorruptionError,
+  type FileSystem,
+  MemoryStore,
+  SegmentedStore,
+  Wal,
+} from "../src/index.ts";
+import { nodeFileSystem } from "../src/store/file-system.ts";
 import { walErrorOf } from "./support/errors.ts";
 import { mulberry32, randomBytes, seedFromEnv } from "./support/random.ts";
 import { segmentFiles, snapshot, writeSegmented } from "./support/segments.ts";
@@ -422,6 +429,31 @@ describe("open", () => {
     expect([...wal.iter()].map((r) => r.lsn)).toEqual(lsns);
     wal.truncateBefore(lsns[9]!);
     expect(statSync(join(path, name(500))).isDirectory()).toBe(true);
+  });
+
+  test("a leftover deleted between the listing and its stat (a reader racing truncateBefore) is not listed", () => {
+    const path = logPath(dir, "segments");
+    const { lsns } = writeSegmented(path, 32, 10, SEED);
+    let end: number;
+    {
+      using wal = Wal.open(path, { segmentSize: 32 });
+      wal.truncateBefore(lsns[9]!);
+      end = wal.len;
+    }
+    // A leftover below the head, as a crash mid-deletion leaves it; the writer deletes it
+    // after this reader's readdir and before its stat.
+    const leftover = name(Math.floor(lsns[9]! / 32) - 1);
+    writeFileSync(join(path, leftover), new Uint8Array(32));
+    const goneAfterReaddir: FileSystem = {
+      ...nodeFileSystem,
+      statSync: (file) => {
+        if (file.endsWith(leftover)) throw Object.assign(new Error("gone"), { code: "ENOENT" });
+        return nodeFileSystem.statSync(file);
+      },
+    };
+    const reader = SegmentedStore.open(path, 32, { readOnly: true, fileSystem: goneAfterReaddir });
+    expect([reader.head, reader.size]).toEqual([lsns[9]!, end]);
+    reader.close();
   });
 });
 

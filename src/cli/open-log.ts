@@ -102,18 +102,21 @@ export function openStoreForReading(
   knownSegmentSize?: number,
 ): { store: WalStore; maxRecordSize: number; segmentSize: number | undefined } {
   for (let attempt = 1; ; attempt++) {
-    const location = locateLog(path, values, knownSegmentSize);
-    const { segmentSizeSource, maxRecordSize } = location;
+    const { segmentSize, segmentSizeSource, maxRecordSize } = locateLog(
+      path,
+      values,
+      knownSegmentSize,
+    );
     const certain = segmentSizeSource === "flag" || segmentSizeSource === "files";
-    const segmentSize = certain ? location.segmentSize : undefined;
     try {
       // A lone first segment reads the same under any size at least its length: the largest
       // keeps it valid while it grows.
+      const size = segmentSizeSource === "single segment" ? SEGMENT_SIZE_MAX : segmentSize;
       const store =
-        location.segmentSize === undefined
+        size === undefined
           ? FileStore.open(path, { readOnly: true })
-          : SegmentedStore.open(path, segmentSize ?? SEGMENT_SIZE_MAX, { readOnly: true });
-      return { store, maxRecordSize, segmentSize };
+          : SegmentedStore.open(path, size, { readOnly: true });
+      return { store, maxRecordSize, segmentSize: certain ? segmentSize : undefined };
     } catch (error) {
       const changing = error instanceof WalError && error.code === "SEGMENT_SIZE_MISMATCH";
       if (!changing || attempt === LAYOUT_ATTEMPTS) throw error;
