@@ -6,7 +6,7 @@
  */
 
 import { describe, expect, test } from "bun:test";
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { spawnSync } from "bun";
 import { ProgressBar } from "../src/cli/progress.ts";
@@ -620,6 +620,23 @@ describe("bench", () => {
     }
     expect(run.stdout.match(/ratio wal-db \/ hand-rolled +\d+\.\d\d×$/gm)).toHaveLength(2);
     expect(run.stdout).toMatch(/^work [1-9]\d* bytes$/m);
+  });
+
+  test("bench --quick --json prints one object: rates, ratios, the work done; its directory is gone", async () => {
+    const run = await cli(["bench", "--quick", "--json", "--dir", dir, "--record-size", "64"]);
+    expect(run).toMatchObject({ code: 0, stderr: "" });
+    const lines = run.stdout.trimEnd().split("\n");
+    expect(lines).toHaveLength(1);
+    const report = JSON.parse(lines[0]!);
+    expect(report).toMatchObject({ recordSize: 64, rounds: 3, caseMs: 150 });
+    for (const side of [report.durableCommit, report.append]) {
+      expect(side.wal.perSecond).toBeGreaterThan(0);
+      expect(side.handRolled.perSecond).toBeGreaterThan(0);
+      expect(side.ratio).toBeCloseTo(side.wal.perSecond / side.handRolled.perSecond, 10);
+    }
+    expect(report.durableCommit.wal.name).toBe("appendAndSync");
+    expect(report.bytesWritten).toBeGreaterThan(0);
+    expect(existsSync(report.dir)).toBe(false);
   });
 });
 

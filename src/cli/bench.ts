@@ -36,6 +36,7 @@ Options:
       --quick             ${QUICK.rounds} rounds of ${QUICK.caseMs} ms per case (a few seconds) instead of ${FULL.rounds} of ${FULL.caseMs} ms
       --dir DIR           where to write (default the current directory)
       --record-size SIZE  payload bytes per record (default ${DEFAULT_RECORD_SIZE}; k, M suffixes)
+      --json              print one JSON object (rates per second, ratios) instead of text
   -h, --help              show this help
 
 Exit codes: 0 measured, 2 bad arguments, 3 the files could not be written.`;
@@ -48,7 +49,12 @@ export const benchCommand: Command = {
   async run(argv) {
     const { values } = parseCommandArgs(
       argv,
-      { quick: { type: "boolean" }, dir: { type: "string" }, "record-size": { type: "string" } },
+      {
+        quick: { type: "boolean" },
+        dir: { type: "string" },
+        "record-size": { type: "string" },
+        json: { type: "boolean" },
+      },
       [],
     );
     const out = new Output();
@@ -60,6 +66,25 @@ export const benchCommand: Command = {
     });
     const dir = mkdtempSync(join(existingDirectory(values.dir ?? process.cwd()), ".wal-db-bench-"));
     try {
+      if (values.json === true) {
+        const { durable, append, bytesWritten } = measure(dir, recordSize, shape);
+        const side = ({ walName, rawName, wal, raw }: Pair) => ({
+          wal: { name: walName, perSecond: wal },
+          handRolled: { name: rawName, perSecond: raw },
+          ratio: wal / raw,
+        });
+        out.line(
+          JSON.stringify({
+            dir,
+            recordSize,
+            ...shape,
+            durableCommit: side(durable),
+            append: side(append),
+            bytesWritten,
+          }),
+        );
+        return EXIT.ok;
+      }
       out.line(
         `bench in ${dir}: ${recordSize}-byte records, ${shape.rounds} rounds × ${shape.caseMs} ms per case, interleaved`,
       );
