@@ -197,6 +197,7 @@ export interface SharedStats {
 
 const utf8 = new TextEncoder();
 const utf8Decoder = new TextDecoder();
+const monotonicClock = () => performance.now();
 
 /** One log's shared memory and the operations of the protocol above. */
 export class SharedLog {
@@ -210,6 +211,11 @@ export class SharedLog {
     buffer: SharedArrayBuffer,
     /** How long a syncer waits for progress before declaring the log stalled, in ms. */
     readonly stallTimeout: number,
+    /**
+     * The time, in ms, that stall and close deadlines are measured on. Tests pass a fake one to
+     * check the stall rules against readings instead of the wall clock.
+     */
+    private readonly clock: () => number,
   ) {
     this.buffer = buffer;
     this.i32 = new Int32Array(buffer, 0, INT32_CELLS);
@@ -221,8 +227,13 @@ export class SharedLog {
    * Fresh shared state for a log whose valid records end, durably, at `end`, in a store of
    * `size` bytes (everything past `end` is zero).
    */
-  static create(end: number, size: number, stallTimeout: number): SharedLog {
-    const log = new SharedLog(new SharedArrayBuffer(BUFFER_SIZE), stallTimeout);
+  static create(
+    end: number,
+    size: number,
+    stallTimeout: number,
+    clock: () => number = monotonicClock,
+  ): SharedLog {
+    const log = new SharedLog(new SharedArrayBuffer(BUFFER_SIZE), stallTimeout, clock);
     const start = BigInt(end);
     for (const cell of [B_RESERVED, B_DURABLE, B_START]) Atomics.store(log.big, cell, start);
     Atomics.store(log.big, B_FILLED, BigInt(size));
@@ -236,7 +247,7 @@ export class SharedLog {
   /** The shared state behind `buffer`, or null when `buffer` is not one. */
   static attach(buffer: unknown, stallTimeout: number): SharedLog | null {
     if (!(buffer instanceof SharedArrayBuffer) || buffer.byteLength !== BUFFER_SIZE) return null;
-    const log = new SharedLog(buffer, stallTimeout);
+    const log = new SharedLog(buffer, stallTimeout, monotonicClock);
     return Atomics.load(log.i32, I_MAGIC) === MAGIC ? log : null;
   }
 
@@ -436,7 +447,7 @@ export class SharedLog {
       if (this.durable >= this.goal(target, cuts)) return;
       this.throwIfStopped();
       const written = this.written();
-      const now = performance.now();
+      const now = this.clock();
       if (written !== seenWritten || generation !== seenGeneration) {
         seenWritten = written;
         seenGeneration = generation;
@@ -486,7 +497,7 @@ export class SharedLog {
     }
     let holdsToken = false;
     try {
-      const deadline = performance.now() + this.stallTimeout;
+      const deadline = this.clock() + this.stallTimeout;
       for (;;) {
         this.throwIfStopped();
         const generation = Atomics.load(this.i32, I_GENERATION);
@@ -494,7 +505,7 @@ export class SharedLog {
           holdsToken = Atomics.compareExchange(this.i32, I_TOKEN, 0, id) === 0;
           if (holdsToken) break;
         }
-        const patience = deadline - performance.now();
+        const patience = deadline - this.clock();
         if (patience <= 0) throw this.stall(this.written());
         this.waitForWrites(Number.POSITIVE_INFINITY, Math.min(patience, 5));
         if (Atomics.load(this.i32, I_TOKEN) !== 0) {
@@ -586,12 +597,12 @@ export class SharedLog {
   close(): boolean {
     Atomics.store(this.i32, I_CLOSED, 1);
     this.wakeSyncers();
-    const deadline = performance.now() + this.stallTimeout;
+    const deadline = this.clock() + this.stallTimeout;
     for (;;) {
       const generation = Atomics.load(this.i32, I_GENERATION);
       const busy = this.busySlots() > 0 || Atomics.load(this.i32, I_TOKEN) !== 0;
       if (!busy) return true;
-      const patience = deadline - performance.now();
+      const patience = deadline - this.clock();
       if (patience <= 0) return false;
       // Writers signal only while someone waits for writes; count ourselves among them.
       this.waitForWrites(Number.POSITIVE_INFINITY, Math.min(patience, 5));
