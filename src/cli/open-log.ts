@@ -10,6 +10,7 @@
 import { statSync } from "node:fs";
 import {
   type CorruptionError,
+  DEFAULT_MAX_RECORD_SIZE,
   FileStore,
   SegmentedStore,
   Wal,
@@ -92,7 +93,8 @@ export function openLogForReading(
  * A writer may grow or add a segment between the listing that read the segment size and the
  * open that checks it, so a size mismatch is looked at again, a few times, before it counts.
  * @param knownSegmentSize - the size an earlier call returned: once a log has shown it, it
- * stays readable after `truncateBefore` leaves one segment that cannot show it.
+ * stays readable after `truncateBefore` leaves one segment that cannot show it, and the
+ * store's own listing is the only one (no second listing to find the size again).
  * @returns the store, and `segmentSize` when it is certain (from the flag or the files).
  * @throws CliError as {@link locateLog} does; WalError when the segments do not form a log.
  */
@@ -101,12 +103,12 @@ export function openStoreForReading(
   values: LogFlagValues,
   knownSegmentSize?: number,
 ): { store: WalStore; maxRecordSize: number; segmentSize: number | undefined } {
+  if (knownSegmentSize !== undefined) {
+    const store = SegmentedStore.open(path, knownSegmentSize, { readOnly: true });
+    return { store, maxRecordSize: maxRecordSizeOf(values), segmentSize: knownSegmentSize };
+  }
   for (let attempt = 1; ; attempt++) {
-    const { segmentSize, segmentSizeSource, maxRecordSize } = locateLog(
-      path,
-      values,
-      knownSegmentSize,
-    );
+    const { segmentSize, segmentSizeSource, maxRecordSize } = locateLog(path, values);
     const certain = segmentSizeSource === "flag" || segmentSizeSource === "files";
     try {
       // A lone first segment reads the same under any size at least its length: the largest
@@ -124,19 +126,23 @@ export function openStoreForReading(
   }
 }
 
+/** `--max-record-size`, or the library's default of 64 MiB. */
+function maxRecordSizeOf(values: LogFlagValues): number {
+  return parseInteger("max-record-size", values["max-record-size"], DEFAULT_MAX_RECORD_SIZE, {
+    min: 0,
+    max: RECORD_SIZE_MAX,
+    units: true,
+  });
+}
+
 /**
  * Finds what kind of log `path` holds and the sizes to read it with, from its files and the
- * flags, or `knownSegmentSize` (what the files said earlier). A segment size read from a
- * single growing segment is that segment's length now, so a reader that looks again later
- * calls this again.
+ * flags. A segment size read from a single growing segment is that segment's length now, so
+ * a reader that looks again later calls this again.
  * @throws CliError (exit 3) when `path` does not exist; (exit 2) when a segmented log's
  * segment size cannot be read from its files and `--segment-size` is absent.
  */
-export function locateLog(
-  path: string,
-  values: LogFlagValues,
-  knownSegmentSize?: number,
-): LogLocation {
+export function locateLog(path: string, values: LogFlagValues): LogLocation {
   let isDirectory: boolean;
   let fileSize: number;
   try {
@@ -148,16 +154,7 @@ export function locateLog(
     if (code === "ENOENT") throw new CliError(`${path}: no such file or directory`, EXIT.failed);
     throw new CliError(`${path}: ${code ?? String(error)}`, EXIT.failed);
   }
-  const maxRecordSize = parseInteger(
-    "max-record-size",
-    values["max-record-size"],
-    64 * 1024 * 1024,
-    {
-      min: 0,
-      max: RECORD_SIZE_MAX,
-      units: true,
-    },
-  );
+  const maxRecordSize = maxRecordSizeOf(values);
   if (!isDirectory) {
     if (values["segment-size"] !== undefined) {
       throw usageError(`${path} is a file; --segment-size is for a segmented log's directory`);
@@ -183,9 +180,6 @@ export function locateLog(
       units: true,
     });
     source = "flag";
-  } else if (knownSegmentSize !== undefined) {
-    segmentSize = knownSegmentSize;
-    source = "files";
   } else if (inferred !== null) {
     segmentSize = inferred.size;
     source = inferred.source;
