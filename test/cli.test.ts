@@ -71,6 +71,12 @@ describe("usage", () => {
     expect(run.stdout).toContain("Exit codes:");
   });
 
+  test("-h among other short flags is help too, and needs no path", async () => {
+    const run = await cli(["tail", "-fh"]);
+    expect(run).toMatchObject({ code: 0, stderr: "" });
+    expect(run.stdout).toStartWith("Usage: wal-db tail");
+  });
+
   test("wal-db --help lists every command; no command is a usage error", async () => {
     const help = await cli(["--help"]);
     expect(help.code).toBe(0);

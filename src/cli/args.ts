@@ -6,7 +6,7 @@
  */
 
 import { type ParseArgsOptionsConfig, parseArgs } from "node:util";
-import { usageError } from "./command.ts";
+import { HelpRequested, usageError } from "./command.ts";
 
 /** The flags every command takes besides its own. */
 const COMMON_FLAGS = { help: { type: "boolean", short: "h" } } as const;
@@ -17,16 +17,16 @@ export interface ParsedArgs<Values> {
   readonly values: Values;
   /** The arguments that are not flags, in order. */
   readonly positionals: string[];
-  /** True when `--help` or `-h` was given: print the help and do nothing else. */
-  readonly help: boolean;
 }
 
 /**
  * Parses `argv` (the arguments after the command's name) against `flags`, plus `--help`.
- * Positionals are checked only when `--help` is absent, so `wal-db dump --help` needs no path.
+ * `--help` or `-h`, alone or among other short flags (`-fh`), throws {@link HelpRequested}
+ * before positionals are checked, so `wal-db dump --help` needs no path.
  * @param positionalNames - the positionals the command requires, in order, for the message
  * when one is missing; more than that many is an error too.
- * @throws CliError (usage) on an unknown flag, a flag without its value, or a wrong positional count.
+ * @throws CliError (usage) on an unknown flag, a flag without its value, or a wrong positional
+ * count; HelpRequested for `--help`.
  */
 export function parseCommandArgs<const Flags extends ParseArgsOptionsConfig>(
   argv: readonly string[],
@@ -44,17 +44,14 @@ export function parseCommandArgs<const Flags extends ParseArgsOptionsConfig>(
   } catch (error) {
     throw usageError(parseArgsMessage(error));
   }
-  const help = parsed.values.help === true;
-  if (!help) {
-    const missing = positionalNames[parsed.positionals.length];
-    if (missing !== undefined) throw usageError(`missing <${missing}>`);
-    const extra = parsed.positionals[positionalNames.length];
-    if (extra !== undefined) throw usageError(`unexpected argument '${extra}'`);
-  }
+  if (parsed.values.help === true) throw new HelpRequested();
+  const missing = positionalNames[parsed.positionals.length];
+  if (missing !== undefined) throw usageError(`missing <${missing}>`);
+  const extra = parsed.positionals[positionalNames.length];
+  if (extra !== undefined) throw usageError(`unexpected argument '${extra}'`);
   return {
     values: parsed.values as { [K in keyof Flags]?: never },
     positionals: parsed.positionals,
-    help,
   };
 }
 

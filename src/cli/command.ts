@@ -44,6 +44,14 @@ export class CliError extends Error {
   }
 }
 
+/** `--help` was given: the entry prints the command's help and exits 0. */
+export class HelpRequested extends Error {
+  constructor() {
+    super("help requested");
+    this.name = "HelpRequested";
+  }
+}
+
 /** A wrong command line: exit code 2. */
 export function usageError(message: string): CliError {
   return new CliError(message, EXIT.usage);

@@ -7,7 +7,7 @@
 
 import packageJson from "../../package.json" with { type: "json" };
 import { benchCommand } from "./bench.ts";
-import { type Command, describeError, EXIT, exitCodeOf } from "./command.ts";
+import { type Command, describeError, EXIT, exitCodeOf, HelpRequested } from "./command.ts";
 import { dumpCommand } from "./dump.ts";
 import { inspectCommand } from "./inspect.ts";
 import { tailCommand } from "./tail.ts";
@@ -48,14 +48,14 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`wal-db: unknown command '${name}' (see 'wal-db --help')\n`);
     return EXIT.usage;
   }
-  // Every command's help, here rather than in each command.
-  if (rest.includes("--help") || rest.includes("-h")) {
-    process.stdout.write(`${command.help}\n`);
-    return EXIT.ok;
-  }
   try {
     return await command.run(rest);
   } catch (error) {
+    // Every command's help, here rather than in each command; its parser says when.
+    if (error instanceof HelpRequested) {
+      process.stdout.write(`${command.help}\n`);
+      return EXIT.ok;
+    }
     const code = exitCodeOf(error);
     const hint = code === EXIT.usage ? ` (see 'wal-db ${name} --help')` : "";
     process.stderr.write(`wal-db: ${name}: ${describeError(error)}${hint}\n`);
