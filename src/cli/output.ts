@@ -1,19 +1,39 @@
 /**
  * @module
  * Writing to stdout in large chunks. A dump of a big log is millions of lines: one write per
- * line would cost a syscall each. When the reader goes away (`wal-db dump log | head`), the
- * rest of the output is dropped quietly, as a Unix filter does.
+ * line would cost a syscall each. The writes block while the reader is behind (`| less`), so
+ * memory stays at one chunk however large the log: `process.stdout.write` would queue the
+ * whole output instead. When the reader goes away (`wal-db dump log | head`), the rest of the
+ * output is dropped quietly, as a Unix filter does.
  */
+
+import { writeSync } from "node:fs";
 
 /** Bytes gathered before a write: large enough that the write's cost vanishes per line. */
 const FLUSH_SIZE = 64 * 1024;
 
+/** How long to wait before writing again when stdout is non-blocking and full. */
+const FULL_PIPE_WAIT_MS = 1;
+const STDOUT = 1;
+const encoder = new TextEncoder();
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
 let pipeClosed = false;
-process.stdout.on("error", (error: { code?: string }) => {
-  // EPIPE: the reader closed the pipe. Anything else is a real failure to report.
-  if (error.code === "EPIPE") pipeClosed = true;
-  else throw error;
-});
+
+/** Writes all of `bytes` to stdout, waiting while the reader is behind. */
+function writeAll(bytes: Uint8Array): void {
+  for (let done = 0; done < bytes.length && !pipeClosed; ) {
+    try {
+      done += writeSync(STDOUT, bytes, done, bytes.length - done);
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      // EPIPE: the reader closed the pipe. EAGAIN: a non-blocking pipe is full; wait.
+      if (code === "EPIPE") pipeClosed = true;
+      else if (code === "EAGAIN") Atomics.wait(sleeper, 0, 0, FULL_PIPE_WAIT_MS);
+      else throw error;
+    }
+  }
+}
 
 /** Lines for stdout, written in chunks; call `flush` before the command returns. */
 export class Output {
@@ -33,7 +53,7 @@ export class Output {
     const text = this.pending.join("");
     this.pending = [];
     this.pendingSize = 0;
-    if (!pipeClosed) process.stdout.write(text);
+    writeAll(encoder.encode(text));
   }
 
   /** True once the reader of stdout went away: a command may stop early. */
