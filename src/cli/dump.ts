@@ -64,12 +64,15 @@ export const dumpCommand: Command = {
     const from = parseFromLsn(values.from);
     let damaged = false;
     const log = values["skip-damage"]
-      ? openLogForReading(positionals[0]!, values, "skip", (error) => {
-          damaged = true;
-          out.flush(); // the note lands after the records before the damage
-          process.stderr.write(
-            `wal-db: dump: skipped damage at offset ${error.offset}: ${error.reason}\n`,
-          );
+      ? openLogForReading(positionals[0]!, values, {
+          recovery: "skip",
+          onCorrupt: (error) => {
+            damaged = true;
+            out.flush(); // the note lands after the records before the damage
+            process.stderr.write(
+              `wal-db: dump: skipped damage at offset ${error.offset}: ${error.reason}\n`,
+            );
+          },
         })
       : openLogForReading(positionals[0]!, values);
     try {

@@ -9,7 +9,6 @@ import { parseCommandArgs } from "./args.ts";
 import { type Command, EXIT } from "./command.ts";
 import { LOG_FLAGS, LOG_FLAGS_HELP, type OpenedLog, openLogForReading } from "./open-log.ts";
 import { Output } from "./output.ts";
-import { scanLog } from "./scan.ts";
 
 /** One power-of-two bucket of the size histogram: payloads of `min` to `max` bytes. */
 interface SizeBucket {
@@ -93,9 +92,12 @@ export const inspectCommand: Command = {
     );
     const out = new Output();
     const path = positionals[0]!;
-    const log = openLogForReading(path, values);
+    const tally = new RecordTally();
+    const log = openLogForReading(path, values, {
+      visit: { label: "inspect", record: (data, lsn) => tally.add(data.length, lsn) },
+    });
     try {
-      const report = inspect(path, log);
+      const report = inspect(path, log, tally);
       if (values.json === true) out.line(JSON.stringify(report, null, 2));
       else for (const line of formatReport(report)) out.line(line);
     } finally {
@@ -135,24 +137,28 @@ interface InspectReport {
   readonly wouldCut: WouldCut | null;
 }
 
-function inspect(path: string, log: OpenedLog): InspectReport {
-  const { wal } = log;
-  const buckets: SizeBucket[] = [];
-  let records = 0;
-  let payloadBytes = 0;
-  let firstLsn: number | null = null;
-  let lastLsn: number | null = null;
-  scanLog(wal, "inspect", ({ lsn, data }) => {
-    records++;
-    payloadBytes += data.length;
-    firstLsn ??= lsn;
-    lastLsn = lsn;
-    const bucket = bucketIndex(data.length);
-    while (buckets.length <= bucket) buckets.push(bucketAt(buckets.length));
-    buckets[bucket]!.records++;
-    return true;
-  });
-  const { head, end, storeSize, bytesDropped } = wal.recovery;
+/** Counts, sizes and LSN range of the records the open's scan passes. */
+class RecordTally {
+  readonly buckets: SizeBucket[] = [];
+  records = 0;
+  payloadBytes = 0;
+  firstLsn: number | null = null;
+  lastLsn: number | null = null;
+
+  add(length: number, lsn: number): void {
+    this.records++;
+    this.payloadBytes += length;
+    this.firstLsn ??= lsn;
+    this.lastLsn = lsn;
+    const bucket = bucketIndex(length);
+    while (this.buckets.length <= bucket) this.buckets.push(bucketAt(this.buckets.length));
+    this.buckets[bucket]!.records++;
+  }
+}
+
+function inspect(path: string, log: OpenedLog, tally: RecordTally): InspectReport {
+  const { records, payloadBytes, firstLsn, lastLsn, buckets } = tally;
+  const { head, end, storeSize, bytesDropped } = log.wal.recovery;
   const lastSegment = log.segments.at(-1);
   return {
     path,

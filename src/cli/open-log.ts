@@ -17,10 +17,12 @@ import {
   WalError,
   type WalStore,
 } from "../index.ts";
+import { LSN_LIMIT, PAYLOAD_SIZE_LIMIT } from "../record.ts";
 import { nodeFileSystem } from "../store/file-system.ts";
 import { listSegments, type SegmentFile } from "../store/segmented.ts";
 import { parseInteger } from "./args.ts";
 import { CliError, EXIT, usageError } from "./command.ts";
+import { replayWithProgress } from "./scan.ts";
 
 /** The flags every reading command takes to say how to read the log. */
 export const LOG_FLAGS = {
@@ -36,12 +38,8 @@ export const LOG_FLAGS_HELP = `  --segment-size SIZE     segment size of a segme
 /** The parsed {@link LOG_FLAGS}. */
 export type LogFlagValues = { "segment-size"?: string; "max-record-size"?: string };
 
-/** Opens {@link openStoreForReading} tries while the segment files are changing under it. */
+/** Opens {@link whileLayoutSettles} tries while the segment files are changing under it. */
 const LAYOUT_ATTEMPTS = 3;
-/** The largest segment size the library takes: an LSN must stay exact. */
-const SEGMENT_SIZE_MAX = Number.MAX_SAFE_INTEGER;
-/** The largest `--max-record-size`: the length field is a u32. */
-const RECORD_SIZE_MAX = 0xffff_ffff;
 
 /** Where a log's files are and how to read them, as {@link locateLog} found them. */
 export interface LogLocation {
@@ -53,7 +51,7 @@ export interface LogLocation {
   readonly segments: readonly SegmentFile[];
   /** The segment size to read a segmented log with. */
   readonly segmentSize: number | undefined;
-  /** How the segment size was found: "flag", "files" or "single segment" (any size ≥ it reads the same). */
+  /** How the segment size was found: "flag", "files", "single segment" (any size ≥ it reads the same) or "empty" (no segment: any size). */
   readonly segmentSizeSource: "flag" | "files" | "single segment" | "empty" | undefined;
   /** The `maxRecordSize` to read with (`--max-record-size`). */
   readonly maxRecordSize: number;
@@ -64,34 +62,54 @@ export interface OpenedLog extends LogLocation {
   readonly wal: Wal;
 }
 
+/** How {@link openLogForReading} reads the log. */
+export interface ReadingOptions {
+  /** `"skip"` steps over damaged regions when iterating, calling `onCorrupt` for each. */
+  readonly recovery?: "stop" | "skip";
+  readonly onCorrupt?: (error: CorruptionError) => void;
+  /**
+   * Called for each record the open keeps, during its own scan, with the progress bar named
+   * `label`: a command that needs every record reads the log once instead of twice.
+   */
+  readonly visit?: { label: string; record: (data: Uint8Array, lsn: number) => void };
+}
+
 /**
  * Opens the log at `path` read-only. `values` are the parsed {@link LOG_FLAGS}.
- * @param onCorrupt - with `skip`, called for each damaged region iteration steps over.
  * @throws CliError as {@link locateLog} does.
  */
 export function openLogForReading(
   path: string,
   values: LogFlagValues,
-  recovery: "stop" | "skip" = "stop",
-  onCorrupt?: (error: CorruptionError) => void,
+  { recovery = "stop", onCorrupt, visit }: ReadingOptions = {},
 ): OpenedLog {
-  const location = locateLog(path, values);
-  const { maxRecordSize, segmentSize } = location;
-  const options = { maxRecordSize, recovery, ...(onCorrupt === undefined ? {} : { onCorrupt }) };
-  const wal =
-    segmentSize === undefined
-      ? Wal.openReadOnly(path, options)
-      : Wal.openReadOnly(path, { ...options, segmentSize });
-  return { ...location, wal };
+  return whileLayoutSettles(path, values, (location, segmentSize) => {
+    const scan =
+      visit === undefined
+        ? undefined
+        : replayWithProgress(visit.label, location.diskSize, visit.record);
+    const options = {
+      maxRecordSize: location.maxRecordSize,
+      recovery,
+      ...(onCorrupt === undefined ? {} : { onCorrupt }),
+      ...(scan === undefined ? {} : { replay: scan.replay }),
+    };
+    try {
+      const wal =
+        segmentSize === undefined
+          ? Wal.openReadOnly(path, options)
+          : Wal.openReadOnly(path, { ...options, segmentSize });
+      return { ...location, wal };
+    } finally {
+      scan?.finish();
+    }
+  });
 }
 
 /**
  * Opens the bytes of the log at `path` read-only, without the recovery scan a `Wal` runs at
  * open: for a reader that already knows where records start, such as `tail --follow` looking
  * past the last record it printed. Its size and segments are the files' as they are now.
- *
- * A writer may grow or add a segment between the listing that read the segment size and the
- * open that checks it, so a size mismatch is looked at again, a few times, before it counts.
  * @param knownSegmentSize - the size an earlier call returned: once a log has shown it, it
  * stays readable after `truncateBefore` leaves one segment that cannot show it, and the
  * store's own listing is the only one (no second listing to find the size again).
@@ -107,18 +125,34 @@ export function openStoreForReading(
     const store = SegmentedStore.open(path, knownSegmentSize, { readOnly: true });
     return { store, maxRecordSize: maxRecordSizeOf(values), segmentSize: knownSegmentSize };
   }
-  for (let attempt = 1; ; attempt++) {
-    const { segmentSize, segmentSizeSource, maxRecordSize } = locateLog(path, values);
+  return whileLayoutSettles(path, values, (location, segmentSize) => {
+    const { segmentSizeSource, maxRecordSize } = location;
     const certain = segmentSizeSource === "flag" || segmentSizeSource === "files";
+    const store =
+      segmentSize === undefined
+        ? FileStore.open(path, { readOnly: true })
+        : SegmentedStore.open(path, segmentSize, { readOnly: true });
+    return { store, maxRecordSize, segmentSize: certain ? location.segmentSize : undefined };
+  });
+}
+
+/**
+ * Locates the log and calls `open` with the segment size to open it with, on a log a writer
+ * may be changing. A lone first segment reads the same under any size at least its length,
+ * so it is opened with the largest, which its growth cannot contradict. A writer may still add
+ * a segment between the listing that read the size and the open that checks it, so a size
+ * mismatch is looked at again, a few times, before it counts.
+ */
+function whileLayoutSettles<T>(
+  path: string,
+  values: LogFlagValues,
+  open: (location: LogLocation, segmentSize: number | undefined) => T,
+): T {
+  for (let attempt = 1; ; attempt++) {
+    const location = locateLog(path, values);
+    const { segmentSize, segmentSizeSource } = location;
     try {
-      // A lone first segment reads the same under any size at least its length: the largest
-      // keeps it valid while it grows.
-      const size = segmentSizeSource === "single segment" ? SEGMENT_SIZE_MAX : segmentSize;
-      const store =
-        size === undefined
-          ? FileStore.open(path, { readOnly: true })
-          : SegmentedStore.open(path, size, { readOnly: true });
-      return { store, maxRecordSize, segmentSize: certain ? segmentSize : undefined };
+      return open(location, segmentSizeSource === "single segment" ? LSN_LIMIT : segmentSize);
     } catch (error) {
       const changing = error instanceof WalError && error.code === "SEGMENT_SIZE_MISMATCH";
       if (!changing || attempt === LAYOUT_ATTEMPTS) throw error;
@@ -130,7 +164,7 @@ export function openStoreForReading(
 function maxRecordSizeOf(values: LogFlagValues): number {
   return parseInteger("max-record-size", values["max-record-size"], DEFAULT_MAX_RECORD_SIZE, {
     min: 0,
-    max: RECORD_SIZE_MAX,
+    max: PAYLOAD_SIZE_LIMIT,
     units: true,
   });
 }
@@ -142,7 +176,7 @@ function maxRecordSizeOf(values: LogFlagValues): number {
  * @throws CliError (exit 3) when `path` does not exist; (exit 2) when a segmented log's
  * segment size cannot be read from its files and `--segment-size` is absent.
  */
-export function locateLog(path: string, values: LogFlagValues): LogLocation {
+function locateLog(path: string, values: LogFlagValues): LogLocation {
   let isDirectory: boolean;
   let fileSize: number;
   try {
@@ -176,7 +210,7 @@ export function locateLog(path: string, values: LogFlagValues): LogLocation {
   if (given !== undefined) {
     segmentSize = parseInteger("segment-size", given, 0, {
       min: 1,
-      max: SEGMENT_SIZE_MAX,
+      max: LSN_LIMIT,
       units: true,
     });
     source = "flag";
@@ -208,7 +242,7 @@ export function locateLog(path: string, values: LogFlagValues): LogLocation {
  * length reads the log correctly. With no segment the log is empty and any size reads it.
  * One segment above index 0 is the case the files cannot answer: its first LSN is index × S.
  */
-export function inferSegmentSize(
+function inferSegmentSize(
   segments: readonly SegmentFile[],
 ): { size: number; source: "files" | "single segment" | "empty" } | null {
   const lowest = segments[0];

@@ -1,7 +1,9 @@
 /**
  * @module
- * The scan every reading command runs: iterate a read-only log from an LSN, with the
- * progress bar on stderr (a terminal only) showing how far through the log's bytes it is.
+ * The scans the reading commands run, with the progress bar on stderr (a terminal only)
+ * showing how far through the log's bytes they are: iterating a read-only log from an LSN, or
+ * visiting each record during the open's own scan (`replay`), which reads the log once where
+ * open then iterate reads it twice.
  */
 
 import type { Wal, WalRecord } from "../index.ts";
@@ -36,4 +38,28 @@ export function scanLog(
   } finally {
     progress.finish();
   }
+}
+
+/**
+ * A `replay` callback that passes each record to `visit` and draws the progress bar over
+ * `total` bytes; `finish` erases the bar once the open returned or threw. `data` is valid only
+ * during `visit`.
+ */
+export function replayWithProgress(
+  label: string,
+  total: number,
+  visit: (data: Uint8Array, lsn: number) => void,
+): { replay: (data: Uint8Array, lsn: number) => void; finish: () => void } {
+  const progress = new ProgressBar(label, total);
+  let untilUpdate = RECORDS_PER_UPDATE;
+  return {
+    replay(data, lsn) {
+      visit(data, lsn);
+      if (--untilUpdate === 0) {
+        untilUpdate = RECORDS_PER_UPDATE;
+        progress.update(lsn);
+      }
+    },
+    finish: () => progress.finish(),
+  };
 }

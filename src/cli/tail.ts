@@ -138,22 +138,27 @@ class LogReader {
 
   /** Prints the last `count` records and moves `next` to the end of the log. */
   printLast(count: number): void {
-    const log = openLogForReading(this.path, this.flags);
+    // The open's scan passes every record; a ring keeps the LSNs of the last ones (one at
+    // least: it becomes `last`), so memory stays bounded by what is printed and only those
+    // records are read a second time.
+    const size = Math.max(count, 1);
+    const ring: number[] = [];
+    let seen = 0;
+    const log = openLogForReading(this.path, this.flags, {
+      visit: { label: "tail", record: (_data, lsn) => (ring[seen++ % size] = lsn) },
+    });
     try {
-      // A ring of the last records, one at least (it becomes `last`): memory stays bounded by
-      // what is printed, and each record costs one store, not a shift of the whole ring.
-      const size = Math.max(count, 1);
-      const ring: WalRecord[] = [];
-      let seen = 0;
-      scanLog(log.wal, "tail", (record) => {
-        ring[seen++ % size] = record;
-        return true;
-      });
-      for (let k = Math.max(0, seen - count); k < seen; k++) {
-        const record = ring[k % size]!;
-        this.print(record.lsn, record.data);
+      if (seen > 0) {
+        const first = ring[Math.max(0, seen - size) % size]!;
+        let skip = Math.min(seen, size) - Math.min(seen, count);
+        let last: WalRecord | undefined;
+        for (const record of log.wal.iterFrom(first)) {
+          last = record;
+          if (skip > 0) skip--;
+          else this.print(record.lsn, record.data);
+        }
+        this.pass(last);
       }
-      this.pass(seen > 0 ? ring[(seen - 1) % size] : undefined);
       this.next = log.wal.recovery.end;
       this.noteDamage(log);
     } finally {
