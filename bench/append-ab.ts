@@ -9,14 +9,14 @@
 import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { crc32c } from "../src/crc32c.ts";
 import { Wal } from "../src/index.ts";
-import { BENCH_PAYLOAD, consume, workDigest } from "./harness.ts";
+import { HEADER_SIZE, sealFrame } from "../src/record.ts";
+import { BENCH_PAYLOAD, consume, median, workDigest } from "./harness.ts";
 
 const APPENDS = Number(process.env.WAL_BENCH_APPENDS ?? 200_000);
 const ROUNDS = 9;
 const dir = mkdtempSync(join(tmpdir(), "wal-db-bench-"));
-const frame = new Uint8Array(8 + BENCH_PAYLOAD.length);
+const frame = new Uint8Array(HEADER_SIZE + BENCH_PAYLOAD.length);
 
 function raw(framed: boolean): number {
   const path = join(dir, "raw");
@@ -24,8 +24,8 @@ function raw(framed: boolean): number {
   const start = performance.now();
   for (let i = 0; i < APPENDS; i++) {
     if (framed) {
-      frame.set(BENCH_PAYLOAD, 8);
-      consume(crc32c(frame, 4, frame.length));
+      frame.set(BENCH_PAYLOAD, HEADER_SIZE);
+      sealFrame(frame, BENCH_PAYLOAD.length);
     }
     writeSync(fd, frame, 0, frame.length, i * frame.length);
   }
@@ -61,7 +61,6 @@ for (let round = 0; round < ROUNDS; round++) {
     times[index]!.push(sides[index]![1]());
   }
 }
-const median = (values: number[]) => values.toSorted((a, b) => a - b)[values.length >> 1]!;
 const base = median(times[0]!);
 console.log(`append of 256-byte records, ${APPENDS} per round, median of ${ROUNDS} rounds`);
 sides.forEach(([name], index) => {

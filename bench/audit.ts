@@ -28,10 +28,10 @@ import {
   AUDIT_MARKER,
   CONTENDER_NAMES,
   type ContenderName,
-  resultsDir,
   runContender,
   type WorkloadName,
 } from "./compare/protocol.ts";
+import { resultsDir } from "./harness.ts";
 
 const SERIAL_COMMITS = 20;
 const CONCURRENT_COMMITTERS = 16;

@@ -32,17 +32,16 @@ import {
   CONTENDER_NAMES,
   type ContenderName,
   type MemorySample,
-  resultsDir,
   runContender,
   type WorkloadName,
 } from "./compare/protocol.ts";
-import { consume, formatCount, workDigest } from "./harness.ts";
+import { consume, formatCount, median, resultsDir, workDigest } from "./harness.ts";
 
 const SIZES = {
   full: {
     rounds: 3,
     // W1 and W2 run at disk speed for the peers without group commit (~5,000 commits/s
-    // here), so their counts are set by time: a full run takes about 6 minutes on 2 cores.
+    // here), so their counts are set by time: a full run takes 4 to 6 minutes on 2 cores (260 s measured).
     serialCommits: 2_000,
     concurrentCommits: 20_000,
     committers: [1, 4, 16, 64, 256],
@@ -150,12 +149,6 @@ const rows: Row[] = [
 function rotate<T>(items: readonly T[], by: number): T[] {
   const start = by % items.length;
   return [...items.slice(start), ...items.slice(0, start)];
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 function loadAudit(): AuditReport | null {

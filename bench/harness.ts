@@ -95,7 +95,8 @@ export async function compare(
   };
 }
 
-function median(values: number[]): number {
+/** The middle value (the mean of the two middle ones for an even count). */
+export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = sorted.length >> 1;
   return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
@@ -120,8 +121,13 @@ export function printComparison(c: Comparison): void {
 export const BENCH_PAYLOAD = new Uint8Array(256).map((_, i) => i * 31);
 
 /** Writes a run's comparisons to `bench/results/<name>.json` (not committed). */
+/** Where results go: `WAL_BENCH_RESULTS`, or bench/results (a test points it at a temp dir). */
+export function resultsDir(): string {
+  return process.env.WAL_BENCH_RESULTS ?? join(import.meta.dir, "results");
+}
+
 export function writeResults(name: string, size: string, results: readonly Comparison[]): void {
-  const dir = join(import.meta.dir, "results");
+  const dir = resultsDir();
   mkdirSync(dir, { recursive: true });
   writeFileSync(
     join(dir, `${name}.json`),

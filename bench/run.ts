@@ -31,7 +31,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { crc32c } from "../src/crc32c.ts";
 import { Wal } from "../src/index.ts";
-import { sealFrame } from "../src/record.ts";
+import { HEADER_SIZE, sealFrame } from "../src/record.ts";
 import { runConcurrency } from "./concurrency.ts";
 import {
   BENCH_PAYLOAD,
@@ -85,7 +85,7 @@ const size = SIZES[sizeName];
 if (size === undefined)
   throw new Error(`WAL_BENCH_SIZE must be one of ${Object.keys(SIZES).join(", ")}`);
 
-const FRAME_SIZE = BENCH_PAYLOAD.length + 8;
+const FRAME_SIZE = BENCH_PAYLOAD.length + HEADER_SIZE;
 const dir = mkdtempSync(join(tmpdir(), "wal-db-bench-"));
 let fileCounter = 0;
 const freshPath = () => join(dir, `f${++fileCounter}`);

@@ -27,12 +27,14 @@ import { mkdtempSync, readdirSync, rmSync, statfsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { Wal } from "../src/index.ts";
+import { HEADER_SIZE } from "../src/record.ts";
 import type { BenchContext } from "./concurrency.ts";
 import {
   BENCH_PAYLOAD,
   type Comparison,
   compare,
   formatCount,
+  median,
   printComparison,
   type Side,
   workDigest,
@@ -94,7 +96,7 @@ function formatBytes(bytes: number): string {
 /** Runs the segmented-log rows, reporting each; returns the lines of their summary. */
 export async function runSegments(sizeName: SegmentsSizeName, bench: SegmentsContext) {
   const size = SEGMENT_SIZES[sizeName];
-  const frameSize = bench.payload.length + 8;
+  const frameSize = bench.payload.length + HEADER_SIZE;
   const summary: string[] = [];
 
   // 1. Recovery: two logs of the same records, one segmented and one a single file.
@@ -332,12 +334,6 @@ function appendSide(
       rmSync(path, { recursive: true, force: true });
     },
   };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 // Alone: `bun bench/segments.ts`, with bench/run.ts's payload and row format.

@@ -5,12 +5,16 @@
  */
 
 import { expect, test } from "bun:test";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { runScript } from "./support/child.ts";
+import { tempDir } from "./support/temp.ts";
 
 test("bench/run.ts runs end to end at WAL_BENCH_SIZE=tiny", async () => {
+  const results = tempDir("wal-db-bench-results-");
   const { stdout, stderr, code } = await runScript(join(import.meta.dir, "..", "bench", "run.ts"), {
     WAL_BENCH_SIZE: "tiny",
+    WAL_BENCH_RESULTS: results,
   });
   expect(stderr).toBe("");
   expect(code).toBe(0);
@@ -31,6 +35,8 @@ test("bench/run.ts runs end to end at WAL_BENCH_SIZE=tiny", async () => {
   }
   expect(stdout).toMatch(/^segmented recovery: .* peak RSS [\d.]+ MiB vs [\d.]+ MiB/m);
   expect(stdout).toMatch(/^work hash [0-9a-f]{8}$/m);
+  // Results go where WAL_BENCH_RESULTS says, never into the checkout.
+  expect(readdirSync(results).length).toBeGreaterThan(0);
 });
 
 test("bench/append-ab.ts runs end to end at WAL_BENCH_APPENDS=500", async () => {

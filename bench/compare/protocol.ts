@@ -125,11 +125,6 @@ export async function loadContender(name: ContenderName): Promise<Contender> {
 export const AUDIT_MARKER = "wal-audit";
 export const AUDIT_ENV = "WAL_BENCH_AUDIT";
 
-/** Where the bench results go: bench/results, or `WAL_BENCH_RESULTS` (the test's temp dir). */
-export function resultsDir(): string {
-  return process.env.WAL_BENCH_RESULTS ?? new URL("../results", import.meta.url).pathname;
-}
-
 const CONTENDER_SCRIPT = new URL("./contender.ts", import.meta.url).pathname;
 
 /**
