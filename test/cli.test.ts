@@ -399,6 +399,20 @@ for (const step of process.argv.slice(4)) {
     return writer.stdout.toString().trimEnd().split("\n").filter(Boolean).map(Number);
   }
 
+  test("--from below the head is refused by tail and dump alike: exit 2", async () => {
+    const path = join(dir, "from-below-head");
+    const options = { segmentSize: 64 };
+    const lsns = writeInChild(path, options, ["a".repeat(60), "b".repeat(60), "c"]);
+    writeInChild(path, options, [`drop:${lsns[2]}`]);
+    for (const command of ["tail", "dump"]) {
+      expectOneErrorLine(
+        await cli([command, path, "--from", "0", "--segment-size", "64"]),
+        2,
+        `wal-db: ${command}: iterFrom(0): the log starts at ${lsns[2]}`,
+      );
+    }
+  });
+
   test("tail --follow prints what another process appends and syncs, and exits on SIGTERM", async () => {
     const { path, end } = writeLog(["before the follower"]);
     const tail = startFixture("../src/cli/main.ts", ["tail", path, "--follow"]);

@@ -9,12 +9,12 @@
 import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { Wal } from "../index.ts";
+import { HEADER_SIZE } from "../record.ts";
 import { parseCommandArgs, parseInteger } from "./args.ts";
 import { type Command, EXIT, existingDirectory } from "./command.ts";
 import { Output } from "./output.ts";
 
 /** Frame header bytes before a payload (docs/ON_DISK_FORMAT.md). */
-const FRAME_HEADER_SIZE = 8;
 const DEFAULT_RECORD_SIZE = 128;
 
 /** Rounds and time per case per round: the full run, and `--quick` (a few seconds in all). */
@@ -66,49 +66,42 @@ export const benchCommand: Command = {
     });
     const dir = mkdtempSync(join(existingDirectory(values.dir ?? process.cwd()), ".wal-db-bench-"));
     try {
-      if (values.json === true) {
-        const { durable, append, bytesWritten } = measure(dir, recordSize, shape);
+      const json = values.json === true;
+      if (!json) {
+        out.line(
+          `bench in ${dir}: ${recordSize}-byte records, ${shape.rounds} rounds × ${shape.caseMs} ms per case, interleaved`,
+        );
+        out.flush();
+      }
+      const { durable, append, bytesWritten } = measure(dir, recordSize, shape);
+      if (json) {
         const side = ({ walName, rawName, wal, raw }: Pair) => ({
           wal: { name: walName, perSecond: wal },
           handRolled: { name: rawName, perSecond: raw },
           ratio: wal / raw,
         });
-        out.line(
-          JSON.stringify({
-            dir,
-            recordSize,
-            ...shape,
-            durableCommit: side(durable),
-            append: side(append),
-            bytesWritten,
-          }),
-        );
+        const report = { dir, recordSize, ...shape, bytesWritten };
+        out.line(JSON.stringify({ ...report, durableCommit: side(durable), append: side(append) }));
         return EXIT.ok;
       }
-      out.line(
-        `bench in ${dir}: ${recordSize}-byte records, ${shape.rounds} rounds × ${shape.caseMs} ms per case, interleaved`,
-      );
-      out.flush();
-      const results = measure(dir, recordSize, shape);
-      const rows: [string, string][] = [];
-      for (const [label, pair] of [
-        ["durable commit", results.durable],
-        ["append", results.append],
-      ] as const) {
-        const frame = recordSize + FRAME_HEADER_SIZE;
-        rows.push(
-          [`${label}: wal-db ${pair.walName}`, rate(pair.wal, frame)],
-          [`${label}: ${pair.rawName}`, rate(pair.raw, frame)],
-          [
-            `${label}: ratio wal-db / hand-rolled`,
-            `${(pair.wal / pair.raw).toFixed(2).padStart(11)}×`,
-          ],
-        );
-      }
+      const frame = recordSize + HEADER_SIZE;
+      const rows = (
+        [
+          ["durable commit", durable],
+          ["append", append],
+        ] as const
+      ).flatMap(([label, pair]): [string, string][] => [
+        [`${label}: wal-db ${pair.walName}`, rate(pair.wal, frame)],
+        [`${label}: ${pair.rawName}`, rate(pair.raw, frame)],
+        [
+          `${label}: ratio wal-db / hand-rolled`,
+          `${(pair.wal / pair.raw).toFixed(2).padStart(11)}×`,
+        ],
+      ]);
       const width = Math.max(...rows.map(([name]) => name.length)) + 2;
       for (const [name, value] of rows) out.line(`${name.padEnd(width)}${value}`);
-      // The work's fingerprint: the bytes each side wrote, so no side can have skipped its work.
-      out.line(`work ${results.bytesWritten} bytes`);
+      // The bytes both sides wrote together: a side that skipped its work would lower it.
+      out.line(`work ${bytesWritten} bytes`);
     } finally {
       rmSync(dir, { recursive: true, force: true });
       out.flush();
@@ -121,8 +114,8 @@ export const benchCommand: Command = {
 interface Pair {
   readonly walName: string;
   readonly rawName: string;
-  wal: number;
-  raw: number;
+  readonly wal: number;
+  readonly raw: number;
 }
 
 function rate(perSecond: number, frameSize: number): string {
@@ -153,7 +146,7 @@ function measure(
   const payload = new Uint8Array(recordSize).fill(0x61);
   // The hand-rolled frame: any 8 bytes stand in for the header; the loop pays for the write
   // and the barrier, which is what is compared.
-  const frame = new Uint8Array(recordSize + FRAME_HEADER_SIZE).fill(0x61);
+  const frame = new Uint8Array(recordSize + HEADER_SIZE).fill(0x61);
   const wal = Wal.open(join(dir, "bench.wal"));
   const rawPath = join(dir, "raw.log");
   const fd = openSync(rawPath, "w");

@@ -76,8 +76,9 @@ Options:
 ${LOG_FLAGS_HELP}
   -h, --help              show this help
 
-Exit codes: 0 printed (even when the log is damaged: see 'wal-db verify'), 2 bad arguments,
-3 the log could not be read.`;
+Exit codes: 0 printed (even when records are damaged: see 'wal-db verify'); 1 a segmented
+log whose files do not form one log (a missing segment, a damaged head file); 2 bad
+arguments; 3 the log could not be read.`;
 
 /** `wal-db inspect`. */
 export const inspectCommand: Command = {

@@ -31,9 +31,10 @@ export const LOG_FLAGS = {
 } as const;
 
 /** Help lines for {@link LOG_FLAGS}, shared by every reading command's help. */
-export const LOG_FLAGS_HELP = `  --segment-size SIZE     segment size of a segmented log (a directory); read from its
+export const LOG_FLAGS_HELP = `      --segment-size SIZE segment size of a segmented log (a directory); read from its
                           files when it has two or more segments (k, M, G suffixes)
-  --max-record-size SIZE  the maxRecordSize the log was written with (default 64M)`;
+      --max-record-size SIZE
+                          the maxRecordSize the log was written with (default 64M)`;
 
 /** The parsed {@link LOG_FLAGS}. */
 export type LogFlagValues = { "segment-size"?: string; "max-record-size"?: string };

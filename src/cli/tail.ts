@@ -174,10 +174,9 @@ class LogReader {
   printFrom(from: number): void {
     const log = openLogForReading(this.path, this.flags);
     try {
-      // Below the head there is nothing left to print: the first record kept is the start.
-      const start = Math.max(from, log.wal.recovery.head);
-      this.next = start;
-      if (log.wal.recovery.end < start) return;
+      // Below the head, iterFrom refuses it (INVALID_ARGUMENT, exit 2), as dump's does.
+      this.next = from;
+      if (log.wal.recovery.end < from) return;
       let printed: WalRecord | undefined;
       scanLog(
         log.wal,
@@ -186,7 +185,7 @@ class LogReader {
           printed = record;
           return this.print(record.lsn, record.data);
         },
-        start,
+        from,
       );
       this.pass(printed);
       if (!this.out.closed) this.noteDamage(log);

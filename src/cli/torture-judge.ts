@@ -17,11 +17,9 @@
  */
 
 import type { WalRecord } from "../index.ts";
+import { HEADER_SIZE } from "../record.ts";
 import { CliError, EXIT } from "./command.ts";
 import { type Ack, payloadHash, torturePayload } from "./torture-records.ts";
-
-/** Frame header bytes before a payload (docs/ON_DISK_FORMAT.md): the next LSN is lsn + 8 + n. */
-const FRAME_HEADER_SIZE = 8;
 
 /** What one check found. */
 export interface Verdict {
@@ -80,9 +78,7 @@ export function judge(
   }
   // Phantom: the log must read as the baseline, then this writer's attempts in order.
   let expectedLsn =
-    baseline.length > 0
-      ? baseline.at(-1)!.lsn + FRAME_HEADER_SIZE + baseline.at(-1)!.data.length
-      : 0;
+    baseline.length > 0 ? baseline.at(-1)!.lsn + HEADER_SIZE + baseline.at(-1)!.data.length : 0;
   recovered.forEach((record, index) => {
     if (index < baseline.length) {
       const before = baseline[index]!;
@@ -107,7 +103,7 @@ export function judge(
           : `phantom: the record at ${record.lsn} (${record.data.length} bytes) is not record ${seq} as submitted`,
       );
     }
-    expectedLsn = record.lsn + FRAME_HEADER_SIZE + record.data.length;
+    expectedLsn = record.lsn + HEADER_SIZE + record.data.length;
   });
   return verdict;
 }
