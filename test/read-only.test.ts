@@ -10,7 +10,7 @@
 import { describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Wal } from "../src/index.ts";
+import { FileStore, SegmentedStore, Wal } from "../src/index.ts";
 import { walErrorOf, walRejectionOf } from "./support/errors.ts";
 import { seededRecords } from "./support/random.ts";
 import { logPath, tempDir } from "./support/temp.ts";
@@ -103,6 +103,19 @@ describe("Wal.openReadOnly", () => {
     expect(follow.message).toContain("wal-db tail --follow");
     expect(readFileSync(path).length).toBe(total);
     expect(reader.len).toBe(total);
+  });
+
+  test("a read-only store refuses to sync, though fdatasync would work on its descriptor", () => {
+    const path = logPath(dir);
+    writeLog(path);
+    const file = FileStore.open(path, { readOnly: true });
+    expect(walErrorOf(() => file.sync()).code).toBe("READ_ONLY");
+    file.close();
+    const segments = join(dir, "read-only-segments");
+    Wal.open(segments, { segmentSize: 64 }).close();
+    const segmented = SegmentedStore.open(segments, 64, { readOnly: true });
+    expect(walErrorOf(() => segmented.sync()).code).toBe("READ_ONLY");
+    segmented.close();
   });
 
   test("a segmented log reads the same way, and nothing is created", () => {

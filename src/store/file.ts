@@ -7,7 +7,14 @@
 
 import { constants, fstatSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { describeValue, invalidArgument, ioErrorFrom, locked, type WalError } from "../errors.ts";
+import {
+  describeValue,
+  invalidArgument,
+  ioErrorFrom,
+  locked,
+  readOnlyLog,
+  type WalError,
+} from "../errors.ts";
 import { currentPlatform, type Platform } from "../platform/index.ts";
 import { type FileSystem, nodeFileSystem } from "./file-system.ts";
 import type { WalStore } from "./store.ts";
@@ -50,6 +57,8 @@ export class FileStore implements WalStore {
     private readonly fs: FileSystem,
     /** False for a store attached to another store's descriptor: its `close` leaves it open. */
     private readonly ownsDescriptor: boolean,
+    /** Opened with `readOnly`: writes and cuts fail on the descriptor, and `sync` refuses. */
+    private readonly readOnly = false,
   ) {
     this.description = path;
     this.created = created;
@@ -73,7 +82,8 @@ export class FileStore implements WalStore {
     const platform = options.platform ?? currentPlatform();
     const fs = options.fileSystem ?? nodeFileSystem;
     if (options.readOnly === true) {
-      return new FileStore(openForReading(fs, absolute), absolute, false, platform, fs, true);
+      const fd = openForReading(fs, absolute);
+      return new FileStore(fd, absolute, false, platform, fs, true, true);
     }
     const { fd, created } = openOrCreate(fs, absolute);
     try {
@@ -175,6 +185,8 @@ export class FileStore implements WalStore {
   }
 
   sync(): void {
+    // fdatasync works on a read-only descriptor: refuse here, so no reader can issue one.
+    if (this.readOnly) throw readOnlyLog("sync", this.description);
     this.platform.barrier(this.fd, this.description);
   }
 

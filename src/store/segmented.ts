@@ -34,6 +34,7 @@ import {
   invalidArgument,
   ioErrorFrom,
   locked,
+  readOnlyLog,
   segmentSizeMismatch,
 } from "../errors.ts";
 import { currentPlatform, type Platform } from "../platform/index.ts";
@@ -338,6 +339,8 @@ export class SegmentedStore implements WalStore {
    * on a roll, may have left any of them unsynced.
    */
   sync(from?: number, to?: number): void {
+    // fdatasync works on a read-only descriptor: refuse here, so no reader can issue one.
+    if (this.lockFd < 0) throw readOnlyLog("sync", this.description);
     const whole = from === undefined || to === undefined;
     const last = whole ? this.highest : segmentToSync(from, to, this.segmentSize);
     const first = whole ? Math.floor(this.currentHead / this.segmentSize) : last;
