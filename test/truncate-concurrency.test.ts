@@ -140,6 +140,30 @@ describe("the owner's exclusive section (src/commit.ts rule 8, white-box)", () =
   });
 });
 
+describe("the end of the log inside the exclusive section", () => {
+  test("is every reserved byte, even while a writer holds a slot it took only to back off", () => {
+    const shared = SharedLog.create(0, 0, 1000);
+    const first = shared.enter(0);
+    shared.reserve(first, 16);
+    shared.leave(first, 1);
+    // A writer that arrives during the section takes a slot, sees EXCLUSIVE and frees it
+    // again; for that moment the slot is busy with the LSN of its earlier write (0). The
+    // private steps are reached directly so the moment cannot be missed.
+    const slots = shared as unknown as {
+      takeSlot(hint: number): number;
+      freeSlot(slot: number): void;
+    };
+    const ends = shared.exclusive(shared.newId(), () => {
+      const backingOff = slots.takeSlot(0);
+      const during = shared.reservedWhileExclusive();
+      slots.freeSlot(backingOff);
+      return { during, watermark: shared.written() };
+    });
+    // written() would say 0 there, and truncateAfter would then see nothing to cut.
+    expect(ends).toEqual({ during: 16, watermark: 16 });
+  });
+});
+
 describe("durable calls for a record a cut removed", () => {
   test("a commit whose record is cut before its barrier rejects with TRUNCATED", async () => {
     const wal = Wal.withStore(new MemoryStore());
