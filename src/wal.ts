@@ -819,8 +819,13 @@ export class Wal<T = Uint8Array> {
       if (lsn > end) {
         throw invalidArgument(`truncateBefore(${lsn}) is past the end of the log (${end})`);
       }
-      // At the head itself, nothing moves; the store only deletes what a crash left below it.
       if (lsn < head) return head;
+      if (lsn === head) {
+        // Nothing moves, so nothing needs a barrier: the store only deletes what an
+        // interrupted compaction left below the head.
+        this.failStop(() => store.truncateBefore!(lsn));
+        return lsn;
+      }
       if (lsn < end) this.seek(lsn, end);
       this.failStop(() => {
         // Everything written becomes durable first, so no barrier ever needs a deleted segment.

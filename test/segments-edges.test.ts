@@ -160,6 +160,22 @@ describe("truncateBefore", () => {
     expect(snapshot(path)).toEqual(before);
   });
 
+  test("at the head: deletes a leftover below it, with no barrier and no truncation counted", () => {
+    const path = logPath(dir, "segments");
+    const { lsns } = writeSegmented(path, 32, 30, SEED);
+    using wal = Wal.open(path, { segmentSize: 32 });
+    wal.truncateBefore(lsns[20]!);
+    // A segment below the head's, as a crash midway through the compaction leaves one.
+    const leftover = name(Math.floor(lsns[20]! / 32) - 1);
+    writeFileSync(join(path, leftover), new Uint8Array(32));
+    wal.append("not yet durable");
+    const before = wal.stats();
+    expect(wal.truncateBefore(lsns[20]!)).toBe(lsns[20]!);
+    expect(existsSync(join(path, leftover))).toBe(false);
+    const after = wal.stats();
+    expect([after.barriers, after.truncations]).toEqual([before.barriers, before.truncations]);
+  });
+
   test("leaves stray files alone, even ones that look like low segments", () => {
     const path = logPath(dir, "segments");
     const { lsns } = writeSegmented(path, 32, 30, SEED);
