@@ -6,7 +6,7 @@
  * as plain payloads.
  */
 
-import { describeValue, WalError } from "./errors.ts";
+import { describeValue, messageOf, WalError } from "./errors.ts";
 
 /**
  * How values of type `T` become record payloads and back: `Wal.open<T>(path, { codec })`.
@@ -111,8 +111,4 @@ export function decodeWith<T>(codec: Codec<T>, bytes: Uint8Array, lsn: number): 
 
 function codecError(message: string, cause?: unknown): WalError {
   return new WalError("CODEC", message, { cause });
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -166,7 +166,7 @@ export function poisoned(cause: unknown): WalError {
   return new WalError(
     "POISONED",
     "the Wal stopped accepting writes after an earlier write or sync failed " +
-      `(${describe(cause)}); records since the last successful sync may be lost. ` +
+      `(${messageOf(cause)}); records since the last successful sync may be lost. ` +
       "Close it and open the log again: recovery keeps what is really on disk.",
     { cause },
   );
@@ -235,6 +235,15 @@ export function truncated(lsn: number, cut: number): WalError {
   );
 }
 
+/** `truncateAfter` cut the log below records a `follow` loop already yielded. */
+export function followerCut(end: number, yielded: number): WalError {
+  return new WalError(
+    "TRUNCATED",
+    `truncateAfter cut the log to ${end}, below records up to ${yielded} that follow ` +
+      "already yielded; follow again from a record at or below the new end.",
+  );
+}
+
 /** No durability barrier is known for this operating system. */
 export function unsupportedPlatform(platform: string): WalError {
   return new WalError(
@@ -253,6 +262,7 @@ export function describeValue(value: unknown): string {
   return `${typeof value} ${String(value)}`;
 }
 
-function describe(error: unknown): string {
+/** The message of a thrown value, which need not be an `Error`. */
+export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }

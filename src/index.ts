@@ -10,6 +10,7 @@ export { CorruptionError, IoError, WalError, type WalErrorCode } from "./errors.
 export {
   DEFAULT_MAX_PENDING_COMMITS,
   DEFAULT_MAX_RECORD_SIZE,
+  DEFAULT_SLOW_SYNC_THRESHOLD,
   DEFAULT_STALL_TIMEOUT,
   type WalOptions,
 } from "./options.ts";

@@ -15,6 +15,7 @@ import {
   closed,
   damagedLayout,
   describeValue,
+  followerCut,
   invalidArgument,
   oversizeRecordInLog,
   poisoned,
@@ -762,11 +763,7 @@ export class Wal<T = Uint8Array> {
       const cuts = this.shared.cuts;
       const durable = this.shared.durable;
       if (durable < position) {
-        throw new WalError(
-          "TRUNCATED",
-          `truncateAfter cut the log to ${durable}, below records up to ${position} that follow ` +
-            "already yielded; follow again from a record at or below the new end.",
-        );
+        throw followerCut(durable, position);
       }
       const scanner = new RecordScanner(this.store, position, durable, this.maxRecordSize);
       while (!this.isClosed && this.advance(scanner, true)) {

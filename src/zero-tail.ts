@@ -58,8 +58,8 @@ export function zeroTailStart(store: WalStore, from: number, end: number): numbe
     const pieceStart = pieceEnd - length;
     // A store that holds fewer bytes than `end` has no zeros there: nothing past them is kept.
     if (store.read(probe.subarray(0, length), pieceStart) < length) return end;
-    // Four bytes at a time from the piece's end (not as float64 words: a sign bit alone reads
-    // as -0, which equals 0), then the first bytes of the piece one by one.
+    // The bytes past the last whole word first, one by one; then four bytes at a time from
+    // the piece's end (not as float64 words: a sign bit alone reads as -0, which equals 0).
     const whole = length >>> 2;
     const tailBytes = length - (whole << 2);
     for (let byte = length - 1; byte >= length - tailBytes; byte--) {
