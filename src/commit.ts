@@ -389,19 +389,14 @@ export class SharedLog {
   /**
    * For a writer holding a slot whose reservation ends at `end`: returns once `FILLED` is at
    * or above `end` (rule 9), raising it itself when no other writer is. As the filler it raises
-   * `FILLED` to the `to` that `target(end)` gives, first calling `fill(end, to)` to write zeros
-   * there when a barrier ran since the last zeros were written (or none were yet). `id` names
-   * the filler on `FILLING`.
+   * `FILLED` to `to` (at least `end`), first calling `fill(end, to)` to write zeros there when
+   * a barrier ran since the last zeros were written (or none were yet). `id` names the filler
+   * on `FILLING`.
    * @returns `FILLED`, at or above `end`: the caller may cache it until the next cut.
    * @throws `fill`'s error (the caller abandons its write, which poisons the log); `STALLED`
    * when another filler makes no progress for `stallTimeout`.
    */
-  fill(
-    end: number,
-    id: number,
-    target: (end: number) => number,
-    fill: (from: number, to: number) => void,
-  ): number {
+  fill(end: number, to: number, id: number, fill: (from: number, to: number) => void): number {
     for (;;) {
       const filled = Number(Atomics.load(this.big, B_FILLED));
       if (end <= filled) return filled;
@@ -411,7 +406,6 @@ export class SharedLog {
           // Checked again under `FILLING`: another filler may have raised it meanwhile.
           const now = Number(Atomics.load(this.big, B_FILLED));
           if (end <= now) return now;
-          const to = target(end);
           const barriers = Atomics.load(this.big, B_BARRIERS);
           if (to > end && barriers !== Atomics.load(this.big, B_ZEROED_AT)) {
             fill(end, to);

@@ -1118,10 +1118,11 @@ export class Wal<T = Uint8Array> {
       return;
     }
     const ahead = size * 4 <= this.preallocate ? this.preallocate : 0;
+    const end = lsn + size;
     this.filled = this.shared.fill(
-      lsn + size,
+      end,
+      ahead === 0 ? end : fillTarget(end, ahead),
       this.id,
-      (end) => (ahead === 0 ? end : fillTarget(end, ahead)),
       (from, to) => writeZeros(this.store, from, to),
     );
   }
