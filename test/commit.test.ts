@@ -5,6 +5,7 @@
  */
 
 import { describe, expect, test } from "bun:test";
+import { SharedLog } from "../src/commit.ts";
 import { MemoryStore, Wal } from "../src/index.ts";
 import { walErrorOf, walRejectionOf } from "./support/errors.ts";
 import { FaultStore } from "./support/fault-store.ts";
@@ -125,6 +126,23 @@ describe("Wal.commit() while the barrier is held", () => {
     store.release();
     await synced.promise;
     expect(wal.stats().barriers).toBe(1);
+  });
+
+  test("syncAsync() that joins a barrier already running waits for one that covers its appends", async () => {
+    const store = new HeldBarrierStore();
+    using wal = Wal.withStore(store);
+    const first = wal.commit("first"); // its barrier starts and is held
+    await turnOfTheEventLoop();
+    expect(store.heldCount).toBe(1);
+    wal.append("second"); // after that barrier began: it does not cover this record
+    const synced = watch(wal.syncAsync());
+    store.release();
+    await first;
+    await turnOfTheEventLoop();
+    expect(synced.settled()).toBe(false);
+    expect(store.heldCount).toBe(1); // the next barrier, for "second"
+    store.release();
+    await synced.promise;
   });
 
   test("a failed barrier rejects every commit it covered with IO; the log is poisoned", async () => {
@@ -254,5 +272,50 @@ describe("Wal.commit() batches its writes", () => {
     for (const commit of pending) expect((await walRejectionOf(commit)).code).toBe("CLOSED");
     using reopened = Wal.open(path);
     expect([...reopened.iter()].map((r) => text(r.data))).toEqual(["staged 1", "staged 2"]);
+  });
+});
+
+/**
+ * The barrier rules of the shared state (src/commit.ts rules 3 and 5), white-box, on one
+ * thread: what another thread would do is done step by step, so no race can hide a miss.
+ */
+describe("SharedLog barriers", () => {
+  test("a barrier makes durable only bytes written before it, never a reservation in flight", () => {
+    const shared = SharedLog.create(0, 0, 1000);
+    const ranges: [number, number][] = [];
+    const barrier = (from: number, to: number) => {
+      ranges.push([from, to]);
+    };
+    const written = shared.enter(0);
+    shared.reserve(written, 10);
+    shared.leave(written, 1);
+    const inFlight = shared.enter(1);
+    shared.reserve(inFlight, 10); // bytes 10..20 reserved, not yet written
+    shared.syncTo(10, null, shared.newId(), barrier);
+    expect(shared.durable).toBe(10);
+    shared.leave(inFlight, 1);
+    shared.syncTo(20, null, shared.newId(), barrier);
+    expect(ranges).toEqual([
+      [0, 10],
+      [10, 20],
+    ]);
+  });
+
+  test("a failed barrier fails the shared log: no later barrier runs, in any thread", () => {
+    const shared = SharedLog.create(0, 0, 1000);
+    const slot = shared.enter(0);
+    shared.reserve(slot, 10);
+    shared.leave(slot, 1);
+    const failing = () => {
+      throw Object.assign(new Error("injected EIO"), { code: "EIO" });
+    };
+    expect(() => shared.syncTo(10, null, shared.newId(), failing)).toThrow("injected EIO");
+    // Another thread's syncer: a new id, the same shared memory, attached as a Worker would.
+    const other = SharedLog.attach(shared.buffer, 1000)!;
+    let ran = 0;
+    const error = walErrorOf(() => other.syncTo(10, null, other.newId(), () => void ran++));
+    expect(error.code).toBe("POISONED");
+    expect(ran).toBe(0);
+    expect(walErrorOf(() => other.enter(0)).code).toBe("POISONED");
   });
 });
