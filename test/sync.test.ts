@@ -240,7 +240,7 @@ describe("barriers of a segmented log", () => {
     expect(targets).toEqual(["00000000000000000004.wal", "directory", "00000000000000000005.wal"]);
   });
 
-  test("Wal.open() of a new directory syncs its parent; recovery syncs every segment and the directory", () => {
+  test("Wal.open() of a directory syncs its parent, new or not; recovery syncs every segment and the directory", () => {
     const synced: string[] = [];
     const platform: Platform = {
       ...currentPlatform(),
@@ -262,9 +262,11 @@ describe("barriers of a segmented log", () => {
       for (let i = 0; i < 10; i++) wal.append("twenty-four bytes each..");
     }
     synced.length = 0;
-    // A crashed writer may have left any segment unsynced: reopening syncs them all.
+    // A crashed writer may have left the directory's name and any segment unsynced:
+    // reopening syncs them all.
     Wal.withStore(SegmentedStore.open(path, 64, { platform })).close();
     expect(synced).toEqual([
+      `directory ${dirname(path)}`,
       ...[0, 1, 2, 3, 4].map((k) => join(path, `0000000000000000000${k}.wal`)),
       `directory ${path}`,
     ]);

@@ -495,22 +495,27 @@ export interface SegmentFile {
 }
 
 function createDirectory(fs: FileSystem, path: string, platform: Platform): void {
+  let exists = true;
   try {
     if (!fs.statSync(path).isDirectory()) {
       throw invalidArgument(
         `${path} is a file, not a segmented log's directory; open a single-file log without segmentSize`,
       );
     }
-    return;
   } catch (error) {
     if ((error as { code?: string }).code !== "ENOENT") throw ioErrorFrom("stat", path, error);
+    exists = false;
   }
-  try {
-    fs.mkdirSync(path);
-  } catch (error) {
-    throw ioErrorFrom("mkdir", path, error);
+  if (!exists) {
+    try {
+      fs.mkdirSync(path);
+    } catch (error) {
+      throw ioErrorFrom("mkdir", path, error);
+    }
   }
-  // The new directory's name must survive a power loss, or every segment in it is lost.
+  // The directory's name must survive a power loss, or every segment in it is lost. Synced on
+  // every open, as a single file's name is: a writer that crashed right after creating the
+  // directory may have left a name that is not yet durable.
   platform.syncDirectory(dirname(path));
 }
 
