@@ -22,15 +22,23 @@ interface Call {
   readonly text: string;
 }
 
-/** Runs `test/<fixture>` with `args` under strace; returns its stdout and its calls, in order. */
-async function traced(fixture: string, args: string[]): Promise<{ stdout: string; calls: Call[] }> {
+/**
+ * Runs `test/<fixture>` with `args` under strace; returns its stdout and its calls, in order.
+ * With `paths`, each descriptor is printed with the path it is open on (`9</dir/x.wal>`).
+ */
+async function traced(
+  fixture: string,
+  args: string[],
+  paths = false,
+): Promise<{ stdout: string; calls: Call[] }> {
   // Under CI a missing strace fails the test instead of skipping it: .ci/run installs it.
   expect(strace, "strace is required on Linux under CI").not.toBeNull();
-  const traceFile = join(dir, `strace-${fixture}.out`);
+  const traceFile = join(dir, `strace-${fixture}-${paths}.out`);
   const child = Bun.spawn(
     [
       strace!,
       "-f",
+      ...(paths ? ["-y"] : []),
       "-e",
       "trace=openat,flock,pwrite64,fdatasync,fsync,ftruncate",
       "-o",
@@ -127,5 +135,29 @@ test.skipIf(!available)(
       expect(barrier.text).toEndWith("= 0");
       expect(barrier.thread).not.toBe(main);
     }
+  },
+);
+
+test.skipIf(!available)(
+  "Wal.commit() on a segmented log: the other thread's fdatasync is on the segment, after its writes",
+  async () => {
+    const path = logPath(dir, "segments");
+    const { stdout, calls } = await traced("commit-fixture.ts", [path, "65536"], true);
+    expect(stdout).toBe("COMMITTED 0 13 29\n");
+    // Descriptors print with their paths, so the writer's and the sync thread's own
+    // descriptors on segment 0 (it opens segments by name) are both recognised.
+    const onSegment = `<${join(path, "00000000000000000000.wal")}>`;
+    const writes = calls.filter(
+      (c) => c.text.startsWith("pwrite64(") && c.text.includes(onSegment),
+    );
+    expect(writes.length).toBe(2); // "alone", then "together" and "too" as one write
+    const main = writes[0]!.thread;
+    const lastWrite = calls.indexOf(writes.at(-1)!);
+    const barriers = calls.filter(
+      (c) => c.text.startsWith("fdatasync(") && c.text.includes(onSegment),
+    );
+    const after = barriers.filter((c) => calls.indexOf(c) > lastWrite);
+    expect(after.length).toBeGreaterThanOrEqual(1);
+    for (const barrier of after) expect(barrier.thread).not.toBe(main);
   },
 );
