@@ -21,7 +21,9 @@ export type WalErrorCode =
   | "TRUNCATED"
   | "UNSUPPORTED_PLATFORM"
   | "READ_ONLY"
-  | "CODEC";
+  | "CODEC"
+  | "NOT_A_LOG"
+  | "NOT_FOUND";
 
 /** The base class of every error wal-db throws on purpose. */
 export class WalError extends Error {
@@ -241,6 +243,36 @@ export function followerCut(end: number, yielded: number): WalError {
     "TRUNCATED",
     `truncateAfter cut the log to ${end}, below records up to ${yielded} that follow ` +
       "already yielded; follow again from a record at or below the new end.",
+  );
+}
+
+/**
+ * The path holds something this format could not have written, or a file that belongs to a
+ * segmented log: opening it as a log could destroy it, so nothing was read past the check and
+ * nothing was changed.
+ */
+export function notALog(path: string, why: string, todo: string): WalError {
+  return new WalError(
+    "NOT_A_LOG",
+    `${path} is not a wal-db log: ${why}. Nothing was changed; ${todo}.`,
+  );
+}
+
+/** `path` is not a regular file (a FIFO, a device, a socket, a directory): never read it. */
+export function notARegularFile(path: string, type: string): WalError {
+  return notALog(
+    path,
+    `it is ${type}, not a regular file`,
+    "a log and every file of a segmented log must be regular files",
+  );
+}
+
+/** `Wal.open` with `create: false` found no log at `path`. */
+export function notFound(path: string, what: string): WalError {
+  return new WalError(
+    "NOT_FOUND",
+    `${path}: ${what}, and the log was opened with create: false, so nothing was created. ` +
+      "Check the path, or open without create: false to start a new log.",
   );
 }
 

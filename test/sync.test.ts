@@ -41,6 +41,10 @@ function recordingPlatform(): { platform: Platform; calls: string[] } {
         calls.push(`lock ${target}`);
         return real.tryLockExclusive(fd, target);
       },
+      dropCache(fd, target) {
+        calls.push(`dropCache ${target}`);
+        real.dropCache(fd, target);
+      },
     },
   };
 }

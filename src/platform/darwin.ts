@@ -4,6 +4,10 @@
  * the drive, which may keep it in its volatile cache across a power loss; F_FULLFSYNC asks the
  * drive to flush that cache too. There is no silent fallback to `fsync`: if F_FULLFSYNC fails,
  * the failure is reported and the log is poisoned.
+ *
+ * macOS has no `posix_fadvise` and no call that evicts a file's cached pages (`F_NOCACHE`
+ * only stops caching later reads and writes), so `dropCache` does nothing here: a reopen in the
+ * same boot after a failed barrier reads what the unified buffer cache still holds.
  */
 
 import { FFIType } from "bun:ffi";
@@ -25,5 +29,6 @@ export function darwinPlatform(): Platform {
     barrierSymbol: "fcntl",
     barrierSignature: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
     callBarrier: (fcntl, fd) => fcntl(fd, F_FULLFSYNC),
+    fadvise: false,
   });
 }

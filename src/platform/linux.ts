@@ -4,6 +4,12 @@
  * needed to read it back (the size), skipping only timestamps, so it is the full barrier a log
  * needs at a lower cost than `fsync`. Called through `bun:ffi` because Node's `fdatasyncSync`
  * is not guaranteed to map to it on every runtime, and its errno must reach the poison logic.
+ *
+ * After a failed writeback Linux marks the lost pages clean and keeps serving their contents
+ * from the page cache until they are evicted, and a descriptor opened after some other one saw
+ * the error is never told of it: a reopen in the same boot would read those bytes back as if
+ * they were on disk. So recovery, after its barrier, drops the file's clean cached pages with
+ * `posix_fadvise(POSIX_FADV_DONTNEED)` and then reads what the disk really holds.
  */
 
 import { FFIType } from "bun:ffi";
@@ -20,5 +26,6 @@ export function linuxPlatform(): Platform {
     barrierSymbol: "fdatasync",
     barrierSignature: { args: [FFIType.i32], returns: FFIType.i32 },
     callBarrier: (fdatasync, fd) => fdatasync(fd),
+    fadvise: true,
   });
 }

@@ -17,4 +17,11 @@ export interface Platform {
    * @returns false when another open file (in this process or another) holds the lock.
    */
   tryLockExclusive(fd: number, target: string): boolean;
+  /**
+   * Drops the clean pages of `fd`'s file from the OS page cache, so the next reads come from
+   * the disk. Recovery calls it after its barrier: after a failed writeback Linux marks the
+   * lost pages clean and keeps serving their contents, and a reopen in the same boot must not
+   * take them for durable records. A no-op where the OS offers no such call (its file says why).
+   */
+  dropCache(fd: number, target: string): void;
 }

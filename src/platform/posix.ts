@@ -27,7 +27,15 @@ export interface PosixFlavour {
   readonly barrierSymbol: string;
   readonly barrierSignature: FFIFunction;
   readonly callBarrier: (symbol: (...args: number[]) => number, fd: number) => number;
+  /**
+   * Whether libc has `posix_fadvise`, through which `dropCache` evicts a file's clean pages
+   * (`POSIX_FADV_DONTNEED`). Without it `dropCache` does nothing; the flavour's file says why.
+   */
+  readonly fadvise: boolean;
 }
+
+/** `POSIX_FADV_DONTNEED` from <fcntl.h> (Linux): drop the range's clean cached pages. */
+const POSIX_FADV_DONTNEED = 4;
 
 /** Binds the C library for `flavour` and returns the platform table built on it. */
 export function posixPlatform(flavour: PosixFlavour): Platform {
@@ -35,8 +43,16 @@ export function posixPlatform(flavour: PosixFlavour): Platform {
   const barrierSymbol = libc.symbols[flavour.barrierSymbol] as unknown as (
     ...args: number[]
   ) => number;
-  const flock = libc.symbols.flock as (fd: number, operation: number) => number;
+  const flock = libc.symbols.flock as unknown as (fd: number, operation: number) => number;
   const errnoAddress = libc.symbols[flavour.errnoFunction] as () => number;
+  const fadvise = flavour.fadvise
+    ? (libc.symbols.posix_fadvise as unknown as (
+        fd: number,
+        offset: number,
+        length: number,
+        advice: number,
+      ) => number)
+    : undefined;
   // errno is thread-local and read straight after the call returns -1, before any other
   // libc call on this thread could overwrite it.
   const errno = (): number => read.i32(errnoAddress(), 0);
@@ -64,6 +80,14 @@ export function posixPlatform(flavour: PosixFlavour): Platform {
         closeSync(fd);
       }
     },
+    dropCache(fd: number, target: string): void {
+      if (fadvise === undefined) return;
+      // posix_fadvise returns the error number itself and leaves errno alone. Length 0 means
+      // "to the end of the file". Dirty pages are not dropped (the caller has just synced), and
+      // neither are pages another process has mapped, which only that process could have written.
+      const code = fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+      if (code !== 0) throw ioErrorFromErrno("posix_fadvise", target, code);
+    },
     tryLockExclusive(fd: number, target: string): boolean {
       if (flock(fd, LOCK_EX | LOCK_NB) === 0) return true;
       const code = errno();
@@ -74,11 +98,17 @@ export function posixPlatform(flavour: PosixFlavour): Platform {
 }
 
 function openLibrary(flavour: PosixFlavour) {
-  const symbols = {
+  const symbols: Record<string, FFIFunction> = {
     [flavour.barrierSymbol]: flavour.barrierSignature,
     flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
     [flavour.errnoFunction]: { args: [], returns: FFIType.ptr },
-  } satisfies Record<string, FFIFunction>;
+  };
+  if (flavour.fadvise) {
+    symbols.posix_fadvise = {
+      args: [FFIType.i32, FFIType.i64, FFIType.i64, FFIType.i32],
+      returns: FFIType.i32,
+    };
+  }
   const failures: string[] = [];
   for (const library of flavour.libraries) {
     try {

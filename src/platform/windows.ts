@@ -5,7 +5,8 @@
  * over the whole file range, exclusive, failing at once when held. NTFS journals directory
  * changes itself and offers no directory flush through a plain handle, so `syncDirectory` is
  * a no-op here. Descriptors from `node:fs` map to handles through the C runtime's
- * `_get_osfhandle`.
+ * `_get_osfhandle`. Windows offers no call that evicts one file's cached pages (only unbuffered
+ * handles bypass the cache, and they need sector-aligned I/O), so `dropCache` does nothing.
  */
 
 import { dlopen, FFIType, ptr } from "bun:ffi";
@@ -44,6 +45,7 @@ export function windowsPlatform(): Platform {
       }
     },
     syncDirectory(): void {},
+    dropCache(): void {},
     tryLockExclusive(fd: number, target: string): boolean {
       const overlapped = new Uint8Array(32); // OVERLAPPED, zeroed: the range starts at offset 0
       const ok = kernel32.LockFileEx(

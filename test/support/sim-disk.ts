@@ -18,7 +18,11 @@
  *   atomic.
  * - A failed barrier (EIO) models Linux: the pending writes of that file are dropped from the
  *   durable state (the page cache marks them clean) though reads still return them, so a
- *   retried barrier succeeds and proves nothing.
+ *   retried barrier succeeds and proves nothing. They stay readable until the file's cache is
+ *   dropped (`platform.dropCache`, which Linux's `posix_fadvise(POSIX_FADV_DONTNEED)` is):
+ *   then reads return the durable bytes with the file's still-pending (dirty) writes applied,
+ *   and the failed writes are gone. A reopen in the same boot that skips the drop reads them
+ *   back as if they were on disk; a power loss takes them.
  *
  * Paths are absolute and live under {@link SIM_ROOT}, which exists and is durable.
  */
@@ -262,6 +266,19 @@ export class SimDisk {
       this.pending = this.pending.filter((op) => !mine.includes(op));
       applyOperations(this.durable, mine);
       this.after("syncDirectory");
+    },
+    dropCache: (fd) => {
+      const { inode } = this.file(fd);
+      const durable: DurableState = {
+        files: new Map([[inode, this.durable.files.get(inode) ?? new Uint8Array(0)]]),
+        directories: new Map(),
+      };
+      // Dirty pages stay: only writes a barrier already failed on are not pending any more.
+      applyOperations(
+        durable,
+        this.pending.filter((op) => "inode" in op && op.inode === inode && op.kind !== "link"),
+      );
+      this.files.set(inode, durable.files.get(inode)!.slice());
     },
     tryLockExclusive: (fd) => {
       const { inode } = this.file(fd);
