@@ -212,6 +212,26 @@ export function segmentSizeMismatch(path: string, length: number, segmentSize: n
 }
 
 /**
+ * A segmented log's `head` lies past its newest segment, which does not end right there: read
+ * with `segmentSize`, the head falls in a later segment than the files hold, which only a
+ * wrong size explains (a head moved to the end of the log keeps the newest segment full and
+ * ends exactly at it).
+ */
+export function headPastSegments(
+  newest: string,
+  head: number,
+  end: number,
+  segmentSize: number,
+): WalError {
+  return new WalError(
+    "SEGMENT_SIZE_MISMATCH",
+    `the head file says the log starts at ${head}, but with segmentSize ${segmentSize} its ` +
+      `newest segment ${newest} ends at ${end}: the log was most likely written with another ` +
+      "segmentSize. Open it with the size it was written with; nothing was changed.",
+  );
+}
+
+/**
  * The files of a segmented log do not form one log: a segment is missing, or the `head` file is
  * damaged or contradicts the segments. Opening refuses rather than guess, because a wrong guess
  * would cut or misread records; nothing was changed.
@@ -267,13 +287,47 @@ export function notARegularFile(path: string, type: string): WalError {
   );
 }
 
-/** `Wal.open` with `create: false` found no log at `path`. */
-export function notFound(path: string, what: string): WalError {
-  return new WalError(
-    "NOT_FOUND",
-    `${path}: ${what}, and the log was opened with create: false, so nothing was created. ` +
-      "Check the path, or open without create: false to start a new log.",
-  );
+/**
+ * No log at `path`, and this open may not create one (`create: false`, `Wal.openReadOnly`),
+ * or cannot (its directory is missing). Nothing was created.
+ */
+export function notFound(path: string, why: string, todo: string, cause?: unknown): WalError {
+  return new WalError("NOT_FOUND", `${path} ${why}; nothing was created. ${todo}.`, { cause });
+}
+
+/**
+ * The `notFound` for a path whose open failed with ENOENT (`cause`, the OS error), by what
+ * the open may do: create it, open an existing log only, or read.
+ */
+export function missingLog(
+  path: string,
+  directory: string,
+  open: "create" | "existing" | "read",
+  cause?: unknown,
+): WalError {
+  switch (open) {
+    case "create":
+      return notFound(
+        path,
+        `cannot be created: its directory ${directory} does not exist`,
+        "Create the directory first, or check the path",
+        cause,
+      );
+    case "existing":
+      return notFound(
+        path,
+        "does not exist, and the log was opened with create: false",
+        "Check the path, or open without create: false to start a new log",
+        cause,
+      );
+    case "read":
+      return notFound(
+        path,
+        "does not exist, and a read-only open never creates a log",
+        "Check the path",
+        cause,
+      );
+  }
 }
 
 /** No durability barrier is known for this operating system. */

@@ -24,6 +24,17 @@ export interface WalOptions<T = Uint8Array> {
   codec?: Codec<T>;
 
   /**
+   * Whether `Wal.open` may create the log. With `false` it opens an existing log only: a
+   * missing file, or a directory that holds no segmented log, is `NOT_FOUND` and nothing is
+   * created, so a mistyped path never becomes a fresh empty log (as `bun:sqlite`'s
+   * `create: false`). `Wal.openReadOnly` never creates anything, whatever this says.
+   *
+   * @default true
+   * @example Wal.open("app.wal", { create: false })
+   */
+  create?: boolean;
+
+  /**
    * The largest payload, in bytes, that `append` accepts and that recovery believes.
    *
    * `append` rejects a larger record with `RECORD_TOO_LARGE` before writing anything. Recovery
@@ -154,6 +165,7 @@ export interface WalOptions<T = Uint8Array> {
 
 /** {@link WalOptions} with every default applied and every value checked. */
 export interface ResolvedOptions {
+  readonly create: boolean;
   readonly maxRecordSize: number;
   readonly stallTimeout: number;
   readonly maxPendingCommits: number;
@@ -202,6 +214,7 @@ const KNOWN_OPTIONS = new Set<string>([
   "codec",
   "onSlowSync",
   "slowSyncThreshold",
+  "create",
 ]);
 
 /** Applies defaults and rejects unknown keys (a typo must not silently mean the default). */
@@ -230,7 +243,11 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     codec,
     onSlowSync,
     slowSyncThreshold = DEFAULT_SLOW_SYNC_THRESHOLD,
+    create = true,
   } = options as WalOptions<unknown>;
+  if (typeof create !== "boolean") {
+    throw invalidArgument(`create must be true or false, got ${describeValue(create)}`);
+  }
   for (const [name, value] of [
     ["onCorrupt", onCorrupt],
     ["replay", replay],
@@ -241,6 +258,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     }
   }
   return {
+    create,
     maxRecordSize: checkInteger("maxRecordSize", maxRecordSize, 0, PAYLOAD_SIZE_LIMIT),
     stallTimeout: checkInteger("stallTimeout", stallTimeout, 1, 2 ** 31 - 1),
     maxPendingCommits: checkInteger("maxPendingCommits", maxPendingCommits, 1, 2 ** 31 - 1),

@@ -12,11 +12,12 @@ import { IoError, WalError, type WalErrorCode } from "./errors.ts";
 
 /**
  * Where the sync Worker runs its barriers: the log file's descriptor (valid in every thread),
- * or a segmented log's directory, whose segments it opens by name for each barrier.
+ * or, for a segmented log, the mailbox through which the store hands it a descriptor of the
+ * newest segment, opened before the writes it covers (see store/barrier-handoff.ts).
  */
 export type BarrierTarget =
   | { readonly kind: "file"; readonly fd: number; readonly path: string }
-  | { readonly kind: "segments"; readonly directory: string; readonly segmentSize: number };
+  | { readonly kind: "segments"; readonly directory: string; readonly handoff: SharedArrayBuffer };
 
 /** What the sync Worker needs to reach the log: its shared state and its files. */
 export interface SyncThreadInit {

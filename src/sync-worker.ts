@@ -5,9 +5,12 @@
  * answers `null` (durable) or the cloned error; "stop" ends it.
  */
 
+import { closeSync } from "node:fs";
+import { join } from "node:path";
 import { type Barrier, SharedLog } from "./commit.ts";
-import { currentPlatform } from "./platform/index.ts";
-import { syncSegments } from "./store/segmented.ts";
+import { currentPlatform, type Platform } from "./platform/index.ts";
+import { BarrierHandoff, type SegmentDescriptor } from "./store/barrier-handoff.ts";
+import { segmentName } from "./store/segmented.ts";
 import { cloneError, type SyncThreadInit } from "./sync-thread.ts";
 
 declare const self: Worker;
@@ -16,10 +19,33 @@ let sync = (_target: number): void => {
   throw new Error("the sync thread got a target before its log");
 };
 
+/** The newest segment's descriptor this thread owns (segmented logs only); closed on stop. */
+let segment: SegmentDescriptor | null = null;
+
+/**
+ * A segmented log's barrier: on the newest segment, through a descriptor the store opened
+ * before writing to it and handed over (store/barrier-handoff.ts). Every older segment was
+ * synced full when the next one was created, so the newest is the only one that needs it.
+ */
+function segmentBarrier(platform: Platform, directory: string, handoff: BarrierHandoff): Barrier {
+  return () => {
+    const posted = handoff.take();
+    if (posted !== null) {
+      if (segment !== null) closeSync(segment.fd);
+      segment = posted;
+    }
+    if (segment === null) throw new Error(`no segment of ${directory} was handed over`);
+    platform.barrier(segment.fd, join(directory, segmentName(segment.index)));
+  };
+}
+
 self.onmessage = (event: MessageEvent<SyncThreadInit | number | "stop">) => {
   const message = event.data;
   // Messages run in order: a stop waits for the sync before it, which releases the token.
-  if (message === "stop") process.exit(0);
+  if (message === "stop") {
+    if (segment !== null) closeSync(segment.fd);
+    process.exit(0);
+  }
   if (typeof message !== "number") {
     const log = SharedLog.attach(message.buffer, message.stallTimeout);
     if (log === null) throw new Error("the sync thread got no valid shared log state");
@@ -29,7 +55,7 @@ self.onmessage = (event: MessageEvent<SyncThreadInit | number | "stop">) => {
     const barrier: Barrier =
       target.kind === "file"
         ? () => platform.barrier(target.fd, target.path)
-        : (from, to) => syncSegments(platform, target.directory, target.segmentSize, from, to);
+        : segmentBarrier(platform, target.directory, BarrierHandoff.attach(target.handoff));
     // Everything reserved before the request: a cut since then only shortens the wait.
     sync = (lsn) => log.syncTo(lsn, null, id, barrier);
     return;

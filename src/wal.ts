@@ -17,6 +17,7 @@ import {
   describeValue,
   followerCut,
   invalidArgument,
+  notALog,
   oversizeRecordInLog,
   poisoned,
   readOnlyFollow,
@@ -276,8 +277,11 @@ export class Wal<T = Uint8Array> {
    * @param options - see {@link WalOptions}.
    * @throws WalError `LOCKED` while another `Wal` (any process) has the log open;
    * `INVALID_ARGUMENT` for bad options, or a directory opened without `segmentSize`;
-   * `SEGMENT_SIZE_MISMATCH`; `CORRUPTION` when a segmented log's files do not form one log, or
-   * with `onCorruption: "fail"` when valid records follow damage; `IO` when the OS refuses.
+   * `NOT_A_LOG` for a path that is not a regular file, a file of a segmented log, or a file
+   * this format could not have written (nothing is changed); `NOT_FOUND` when the path is
+   * missing with `create: false`, or its directory is missing; `SEGMENT_SIZE_MISMATCH`;
+   * `CORRUPTION` when a segmented log's files do not form one log, or with
+   * `onCorruption: "fail"` when valid records follow damage; `IO` when the OS refuses.
    * @example const wal = Wal.open("app.wal", { maxRecordSize: 1 << 20 });
    * @example const wal = Wal.open("wal-dir", { segmentSize: 64 * 1024 * 1024 });
    */
@@ -285,10 +289,11 @@ export class Wal<T = Uint8Array> {
     const resolved = resolveOptions(options);
     // Checked before the store is opened: a segmented open may create its directory.
     if (resolved.segmentSize !== undefined) refuseZeroFillOfSegments(resolved.preallocate);
+    const create = resolved.create;
     const store =
       resolved.segmentSize === undefined
-        ? FileStore.open(path)
-        : SegmentedStore.open(path, resolved.segmentSize);
+        ? FileStore.open(path, { create })
+        : SegmentedStore.open(path, resolved.segmentSize, { create });
     try {
       return new Wal<T>(store, resolved);
     } catch (error) {
@@ -311,7 +316,7 @@ export class Wal<T = Uint8Array> {
    * @param path - the log file, or the segments' directory (with `segmentSize`); must exist.
    * @param options - the options of {@link Wal.open} that shape reading: `segmentSize`,
    * `maxRecordSize`, `recovery`, `onCorrupt`, `onCorruption`, `replay`; the others are ignored.
-   * @throws WalError `IO` (`ENOENT`) when the log does not exist; `INVALID_ARGUMENT`,
+   * @throws WalError `NOT_FOUND` when the log does not exist; `NOT_A_LOG`, `INVALID_ARGUMENT`,
    * `SEGMENT_SIZE_MISMATCH`, `CORRUPTION` as {@link Wal.open} would, with nothing changed.
    * @example
    * using reader = Wal.openReadOnly("app.wal");
@@ -910,11 +915,21 @@ export class Wal<T = Uint8Array> {
   }
 
   /**
-   * Scans the log from its head, cuts it after the last valid record and makes that durable.
+   * Makes the log durable and drops it from the page cache, then scans it from its head and
+   * cuts it after the last valid record. The barrier and the drop come first because the page
+   * cache is not the disk: after a failed writeback Linux marks the lost pages clean and keeps
+   * serving them, and a descriptor opened after another saw the error is not told of it, so a
+   * reopen in the same boot would otherwise read never-written records back and append after
+   * them (DESIGN rule 6). A read-only open does neither: it reads what the files show now.
+   *
    * The outcomes, classified:
    * - a clean end: nothing to cut;
    * - a torn tail from a crash mid-append, with no valid record after it: cut in every mode
    *   (it was never acknowledged by a sync);
+   * - a single file with no valid record whose first header claims a length above
+   *   `maxRecordSize`: no torn write of this format leaves that (a torn header is shorter than
+   *   8 bytes, and a torn length only loses bytes), so it is not a log, or not one this open can
+   *   read: refused (`NOT_A_LOG`), nothing changed, in every mode;
    * - damage that valid records follow: cut there, the records after it counted in
    *   `recordsDropped` (`onCorruption: "truncate"`, as the Rust crate does), kept and counted
    *   in `damagedRegions` (`recovery: "skip"`: iteration steps over it), or refused with
@@ -927,6 +942,11 @@ export class Wal<T = Uint8Array> {
    * records it cuts (`recordsDropped`), so that no record is dropped without saying so.
    */
   private recover(replay: ResolvedOptions["replay"]): RecoveryReport {
+    if (!this.readOnly) {
+      // Records a crashed writer left in the page cache become durable here, or open fails.
+      this.store.sync();
+      this.store.dropCache?.();
+    }
     const storeSize = this.store.size;
     const head = this.store.head ?? 0;
     const scanner = new RecordScanner(this.store, head, storeSize, this.maxRecordSize);
@@ -991,8 +1011,15 @@ export class Wal<T = Uint8Array> {
         }
       }
       const next = scanner.resync();
-      // No valid record after the damage: a torn tail, cut in every mode and dropping nothing.
-      if (next >= storeSize) break;
+      if (next >= storeSize) {
+        // No valid record anywhere: a first write torn by a crash, unless no torn write could
+        // look like this. Cutting would destroy a file that was never a log.
+        if (records === 0 && !(this.store instanceof SegmentedStore)) {
+          refuseImpossibleFirstFrame(this.store, this.maxRecordSize);
+        }
+        // No valid record after the damage: a torn tail, cut in every mode and dropping nothing.
+        break;
+      }
       if (atHead) {
         throw damagedLayout(
           head,
@@ -1017,14 +1044,9 @@ export class Wal<T = Uint8Array> {
       }
       damagedRegions++;
     }
-    // The barrier runs even when nothing is cut: records a crashed writer left in the page
-    // cache are readable now but not yet durable, and recovery reports only durable records.
     const kept = end + zeroTail;
     // A read-only open reports the cut without making it: a reader never changes the log.
-    if (!this.readOnly) {
-      if (kept < storeSize) this.store.truncate(end);
-      else this.store.sync();
-    }
+    if (!this.readOnly && kept < storeSize) this.store.truncate(end);
     return {
       head,
       records,
@@ -1448,6 +1470,27 @@ function countRecordsFrom(scanner: RecordScanner, store: WalStore): number {
     }
     if (scanner.resync() >= scanner.end) return count;
   }
+}
+
+/**
+ * Throws `NOT_A_LOG` when the store's first 8 bytes are a header no torn write of this format
+ * leaves: not all zeros (the space a zero fill or a lost sector leaves), with a length above
+ * `maxRecordSize`. A torn write only loses bytes (they read as zeros, or the file is shorter),
+ * so a torn first header is either short, or claims at most the length that was written,
+ * which `append` had checked. Text (JSON, `/etc/passwd`) always fails this: its fourth byte
+ * makes the length at least 512 MiB.
+ */
+function refuseImpossibleFirstFrame(store: WalStore, maxRecordSize: number): void {
+  const header = new Uint8Array(HEADER_SIZE);
+  if (store.read(header, 0) < HEADER_SIZE || header.every((byte) => byte === 0)) return;
+  const length = readU32(header, LENGTH_OFFSET);
+  if (length <= maxRecordSize) return;
+  throw notALog(
+    store.description,
+    `it holds no valid record, and its first 8 bytes claim a record of ${length} bytes, above ` +
+      `maxRecordSize (${maxRecordSize}), which no torn write of a wal-db log can leave`,
+    "check the path; if it is a log written with a larger maxRecordSize, open it with that size",
+  );
 }
 
 /**

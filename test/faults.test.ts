@@ -9,7 +9,10 @@
  * For each run: every error the log throws is a `WalError`; once a write or barrier has failed,
  * no later durability call succeeds (fail-stop: a failed barrier is never retried and then
  * trusted); then a power loss: the image keeping only durable data, and the image keeping
- * everything, are recovered and checked against the oracle (test/support/oracle.ts).
+ * everything, are recovered and checked against the oracle (test/support/oracle.ts); then the
+ * caller's own next step, a reopen in the same boot once the fault has cleared (the page
+ * cache still serving writes a failed barrier lost), an append and sync there, and a power
+ * loss: that append, and everything acknowledged before the fault, must survive it.
  *
  * Also the real errno path: `/dev/full` refuses writes with ENOSPC through `node:fs` and its
  * barrier fails with EINVAL through `bun:ffi`. Knobs: WAL_SEED replays the payloads;
@@ -89,6 +92,8 @@ async function runWithFault(
   const tally = emptyTally();
   let notFailStop = 0;
   let driver: Driver | null = null;
+  /** The workload's operations: the indices a fault can hit (the checks after it add more). */
+  let operations = 0;
   const untyped = (error: unknown) => {
     if (!typed(error)) {
       tally.untyped++;
@@ -127,8 +132,17 @@ async function runWithFault(
     checkRecovery(disk.afterPowerLoss(), kind, model, tally, `${where}, pending lost`);
     const state = disk.crashState();
     checkRecovery(imageOf(state, state.pending), kind, model, tally, `${where}, pending persisted`);
+    // Last, as it changes the disk: the reopen a caller makes after POISONED, in this boot.
+    operations = disk.operations;
+    disk.injectFault(null);
+    checkRecovery(disk, kind, model, tally, `${where}, reopened in the same boot`);
   }
-  return { operations: disk.operations, injected: disk.faultsInjected, tally, notFailStop };
+  return {
+    operations: operations || disk.operations,
+    injected: disk.faultsInjected,
+    tally,
+    notFailStop,
+  };
 }
 
 function add(run: Run): void {

@@ -58,9 +58,32 @@ describe.each(allStoreKinds(dir))("$name store: Wal.open() of hostile bytes", (k
   const { image, lsns } = imageOf(PAYLOADS);
   const middle = lsns[MIDDLE]!;
 
-  test("Wal.open() of random garbage opens empty and drops every byte", () => {
+  // A single file (or memory store) with no valid record and a first length no torn write
+  // could leave is not a log: refused, unchanged. A segment directory is the log's own, so
+  // damage there is damage, and its torn tail is cut as before.
+  const refusesNonLogs = kind.name !== "segmented";
+
+  test.if(refusesNonLogs)(
+    "Wal.open() of random garbage whose first length exceeds maxRecordSize is NOT_A_LOG, unchanged",
+    () => {
+      const garbage = randomBytes(mulberry32(SEED), 4096);
+      garbage[7] = 0x80 | garbage[7]!; // a length of at least 2 GiB
+      const log = kind.create();
+      const error = walErrorOf(() => openBytes(log, garbage).close());
+      expect(error.code, `seed ${SEED}`).toBe("NOT_A_LOG");
+      expect(error.message).toContain("no torn write of a wal-db log can leave");
+      expect(log.bytes()).toEqual(garbage);
+      for (const options of [{ onCorruption: "fail" as const }, { recovery: "skip" as const }]) {
+        expect(walErrorOf(() => openBytes(log, garbage, options).close()).code).toBe("NOT_A_LOG");
+        expect(log.bytes()).toEqual(garbage);
+      }
+    },
+  );
+
+  test("Wal.open() of random garbage that could be a torn first write opens empty and drops every byte", () => {
     const next = mulberry32(SEED);
     const garbage = randomBytes(next, 4096);
+    garbage[7] = 0; // a length within maxRecordSize: a torn write of this format could leave it
     const log = kind.create();
     {
       using wal = openBytes(log, garbage);
@@ -116,9 +139,15 @@ describe.each(allStoreKinds(dir))("$name store: Wal.open() of hostile bytes", (k
     expect([...wal.iter()].map((r) => r.lsn)).toEqual(lsns);
   });
 
-  test("Wal.open() of 4096 bytes of 0xFF (erased flash) is an empty log", () => {
+  test("Wal.open() of 4096 bytes of 0xFF (erased flash) is NOT_A_LOG for a file, empty for segments", () => {
     const log = kind.create();
-    using wal = openBytes(log, new Uint8Array(4096).fill(0xff));
+    const erased = new Uint8Array(4096).fill(0xff);
+    if (refusesNonLogs) {
+      expect(walErrorOf(() => openBytes(log, erased).close()).code).toBe("NOT_A_LOG");
+      expect(log.bytes()).toEqual(erased);
+      return;
+    }
+    using wal = openBytes(log, erased);
     expect(wal.len).toBe(0);
     expect(wal.recovery.bytesDropped).toBe(4096);
     expect(wal.recovery.reason).toMatch(/incomplete payload: length 4294967295/);
@@ -213,10 +242,16 @@ describe("Wal.withStore() of a 4 GiB length reads and allocates only what the st
     (_name, maxRecordSize) => {
       const bytes = Uint8Array.of(0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 9, 9, 9, 9);
       const store = new SpyStore(bytes);
-      const options = maxRecordSize === undefined ? {} : { maxRecordSize };
-      using wal = openChecked(() => Wal.withStore(store, options));
-      expect(wal.len).toBe(0);
-      expect(wal.recovery.reason).toMatch(/4294967295/);
+      if (maxRecordSize === undefined) {
+        // Above the limit and no valid record: not a log, refused before any payload is read.
+        const error = walErrorOf(() => Wal.withStore(store).close());
+        expect(error.code).toBe("NOT_A_LOG");
+        expect(error.message).toContain("4294967295");
+      } else {
+        using wal = openChecked(() => Wal.withStore(store, { maxRecordSize }));
+        expect(wal.len).toBe(0);
+        expect(wal.recovery.reason).toMatch(/4294967295/);
+      }
       // The scanner's buffer is sized by the bytes in the store, never by a length field.
       expect(store.largestBuffer).toBeGreaterThan(0);
       expect(store.largestBuffer).toBeLessThanOrEqual(bytes.length);

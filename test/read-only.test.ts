@@ -127,7 +127,9 @@ describe("Wal.openReadOnly", () => {
     expect(dataOf(reader)).toEqual(payloads.map((p) => Buffer.from(p)));
     expect(writer.len).toBe(total);
     const missing = join(dir, "no-such-dir");
-    expect(walErrorOf(() => Wal.openReadOnly(missing, { segmentSize: 1024 })).code).toBe("IO");
+    expect(walErrorOf(() => Wal.openReadOnly(missing, { segmentSize: 1024 })).code).toBe(
+      "NOT_FOUND",
+    );
     expect(existsSync(missing)).toBe(false);
     expect(existsSync(lockFile)).toBe(true); // the writer's, not the reader's
     const bare = join(dir, "bare");
@@ -137,11 +139,11 @@ describe("Wal.openReadOnly", () => {
     expect(existsSync(join(bare, "LOCK"))).toBe(false);
   });
 
-  test("a missing file is IO ENOENT and is not created; a directory needs segmentSize", () => {
+  test("a missing file is NOT_FOUND and is not created; a directory needs segmentSize", () => {
     const path = logPath(dir);
     const error = walErrorOf(() => Wal.openReadOnly(path));
-    expect(error.code).toBe("IO");
-    expect(error.message).toContain("ENOENT");
+    expect(error.code).toBe("NOT_FOUND");
+    expect(error.message).toContain("a read-only open never creates a log");
     expect(existsSync(path)).toBe(false);
     expect(walErrorOf(() => Wal.openReadOnly(dir)).code).toBe("INVALID_ARGUMENT");
   });

@@ -90,28 +90,36 @@ describe("the head file", () => {
 });
 
 describe("truncateBefore", () => {
-  test("at the end of the log on a segment boundary: every segment goes; reopen is empty there", () => {
+  test("at the end of the log on a segment boundary: the newest segment stays, as the Rust crate needs", () => {
+    // The case the Rust crate misread: 64-byte segments, 8 records of 24 bytes (frames of
+    // 32), head moved to len = 256 = 4 × 64. The crate derives the log's end from the highest
+    // segment file, so that file must stay, full, even though no record of it is live.
     const path = logPath(dir, "segments");
-    const { end } = writeFixed(path, 32, 4, 24);
-    expect(end).toBe(128);
+    const { end } = writeFixed(path, 64, 8, 24);
+    expect(end).toBe(256);
+    const kept = Buffer.from(readFileSync(join(path, name(3)))).toString("hex");
     {
-      using wal = Wal.open(path, { segmentSize: 32 });
+      using wal = Wal.open(path, { segmentSize: 64 });
       expect(wal.truncateBefore(end)).toBe(end);
-      expect(segmentFiles(path)).toEqual([]);
       expect([...wal.iter()]).toEqual([]);
     }
+    // The golden file set: the newest segment untouched, the head, the lock; nothing else.
+    expect(readdirSync(path).sort()).toEqual([name(3), "LOCK", "head"]);
+    expect(Buffer.from(readFileSync(join(path, name(3)))).toString("hex")).toBe(kept);
+    expect(Buffer.from(readFileSync(join(path, "head")))).toEqual(expectedHead(end));
     {
-      using wal = Wal.open(path, { segmentSize: 32 });
+      using wal = Wal.open(path, { segmentSize: 64 });
       expect([wal.head, wal.len, wal.recovery.head, wal.recovery.records]).toEqual([
         end,
         end,
         end,
         0,
       ]);
+      // Once a newer segment holds the end, the old newest one is a leftover and goes.
       expect(wal.append("next")).toBe(end);
       expect(segmentFiles(path)).toEqual([name(4)]);
     }
-    using wal = Wal.open(path, { segmentSize: 32 });
+    using wal = Wal.open(path, { segmentSize: 64 });
     expect([...wal.iter()].map((r) => [r.lsn, decoder.decode(r.data)])).toEqual([[end, "next"]]);
   });
 
@@ -420,10 +428,11 @@ describe("open", () => {
     expect(snapshot(path)).toEqual(before);
   });
 
-  test("a directory whose parent is missing: IO, nothing created", () => {
+  test("a directory whose parent is missing: NOT_FOUND, nothing created", () => {
     const parent = join(dir, "no-such-parent");
     const error = walErrorOf(() => Wal.open(join(parent, "segments"), { segmentSize: 32 }));
-    expect(error.code).toBe("IO");
+    expect(error.code).toBe("NOT_FOUND");
+    expect(error.message).toContain(`its directory ${parent} does not exist`);
     expect(existsSync(parent)).toBe(false);
   });
 

@@ -261,11 +261,12 @@ test("Wal.open() with bad options creates no file", () => {
   expect(existsSync(path)).toBe(false);
 });
 
-test("Wal.open() of a path in a missing directory throws IO with the errno", () => {
+test("Wal.open() of a path in a missing directory throws NOT_FOUND naming the directory", () => {
   const error = errorOf(() => Wal.open(join(dir, "missing", "x.wal")));
-  expect(error.code).toBe("IO");
-  expect((error as unknown as { errno: string }).errno).toBe("ENOENT");
+  expect(error.code).toBe("NOT_FOUND");
+  expect(error.message).toContain(`its directory ${join(dir, "missing")} does not exist`);
   expect((error.cause as { code: string }).code).toBe("ENOENT");
+  expect(existsSync(join(dir, "missing"))).toBe(false);
 });
 
 test("Wal.open() of a non-string path throws INVALID_ARGUMENT", () => {

@@ -7,6 +7,21 @@
  */
 
 import * as fs from "node:fs";
+import { ioErrorFrom, notARegularFile } from "../errors.ts";
+
+/**
+ * What `fstatSync` and `statSync` report. The type tests beyond `isFile` and `isDirectory`
+ * are optional: a simulated file system has only regular files and directories.
+ */
+export interface FileStat {
+  readonly size: number;
+  isFile(): boolean;
+  isDirectory(): boolean;
+  isFIFO?(): boolean;
+  isCharacterDevice?(): boolean;
+  isBlockDevice?(): boolean;
+  isSocket?(): boolean;
+}
 
 /**
  * The subset of `node:fs` the stores use, with the exact argument shapes they pass. An
@@ -17,9 +32,9 @@ export interface FileSystem {
   /** Opens `path` with `fs.constants` flags (`O_RDWR`, `O_CREAT`, `O_EXCL`, `O_TRUNC`, `O_RDONLY`). */
   openSync(path: string, flags: number, mode?: number): number;
   closeSync(fd: number): void;
-  /** The length of the open file `fd`. */
-  fstatSync(fd: number): { readonly size: number };
-  statSync(path: string): { readonly size: number; isFile(): boolean; isDirectory(): boolean };
+  /** The length and type of the open file `fd`. */
+  fstatSync(fd: number): FileStat;
+  statSync(path: string): FileStat;
   /** Reads up to `length` bytes at `position` into `buffer[offset..]`; 0 at the end. */
   readSync(
     fd: number,
@@ -39,7 +54,6 @@ export interface FileSystem {
   ftruncateSync(fd: number, length: number): void;
   /** The names in directory `path`. */
   readdirSync(path: string): string[];
-  readFileSync(path: string): Uint8Array;
   mkdirSync(path: string): void;
   renameSync(from: string, to: string): void;
   unlinkSync(path: string): void;
@@ -57,10 +71,50 @@ export const nodeFileSystem: FileSystem = {
     fs.writeSync(fd, buffer, offset, length, position),
   ftruncateSync: (fd, length) => fs.ftruncateSync(fd, length),
   readdirSync: (path) => fs.readdirSync(path),
-  readFileSync: (path) => fs.readFileSync(path),
   mkdirSync: (path) => {
     fs.mkdirSync(path);
   },
   renameSync: (from, to) => fs.renameSync(from, to),
   unlinkSync: (path) => fs.unlinkSync(path),
 };
+
+/** `O_NONBLOCK`, where the platform has it: opening a FIFO with it never waits for a writer. */
+const NONBLOCK = fs.constants.O_NONBLOCK ?? 0;
+
+/**
+ * Opens `path` with `flags` and returns the descriptor only if it names a regular file.
+ * The open never blocks (`O_NONBLOCK`, which does nothing to a regular file) and the type is
+ * checked on the descriptor itself (`fstat`), so a FIFO, a device or a socket, or a name
+ * swapped for one after a listing, is refused before a single byte is read or written.
+ * @throws WalError `NOT_A_LOG` naming the path and what it is; the OS error as `IO` otherwise.
+ */
+export function openRegularFile(
+  files: FileSystem,
+  path: string,
+  flags: number,
+  mode?: number,
+): number {
+  const fd = files.openSync(path, flags | NONBLOCK, mode);
+  let stat: FileStat;
+  try {
+    stat = files.fstatSync(fd);
+  } catch (error) {
+    files.closeSync(fd);
+    throw ioErrorFrom("fstat", path, error);
+  }
+  if (!stat.isFile()) {
+    files.closeSync(fd);
+    throw notARegularFile(path, fileKind(stat));
+  }
+  return fd;
+}
+
+/** What a file that is not a regular file is, for error messages: "a FIFO", "a directory". */
+export function fileKind(stat: FileStat): string {
+  if (stat.isDirectory()) return "a directory";
+  if (stat.isFIFO?.()) return "a FIFO";
+  if (stat.isCharacterDevice?.()) return "a character device";
+  if (stat.isBlockDevice?.()) return "a block device";
+  if (stat.isSocket?.()) return "a socket";
+  return stat.isFile() ? "a regular file" : "not a regular file";
+}

@@ -12,11 +12,13 @@ import {
   invalidArgument,
   ioErrorFrom,
   locked,
+  missingLog,
   readOnlyLog,
   type WalError,
 } from "../errors.ts";
 import { currentPlatform, type Platform } from "../platform/index.ts";
-import { type FileSystem, nodeFileSystem } from "./file-system.ts";
+import { type FileSystem, nodeFileSystem, openRegularFile } from "./file-system.ts";
+import { refuseFileOfSegmentedLog } from "./segmented.ts";
 import type { WalStore } from "./store.ts";
 
 /** Options for {@link FileStore.open}. */
@@ -38,6 +40,12 @@ export interface FileStoreOptions {
    * @default false
    */
   readOnly?: boolean;
+  /**
+   * Creates the file when it does not exist. With `false`, a missing file is `NOT_FOUND` and
+   * nothing is created, so a mistyped path is not silently a new empty log.
+   * @default true
+   */
+  create?: boolean;
 }
 
 /** A {@link WalStore} over one file, locked exclusively while open. */
@@ -72,7 +80,13 @@ export class FileStore implements WalStore {
    * a writer that crashed right after creating it may have left a name that is not yet
    * durable, and records synced into a file whose name is lost are lost too.
    *
-   * @throws WalError `LOCKED` when another open store holds the file; `IO` when the OS refuses.
+   * Only a regular file is opened (never a FIFO or a device, which could block or feed
+   * bytes without end), and never a file of a segmented log (a segment, its `head` or
+   * `LOCK`), which a single-file open would misread and cut.
+   *
+   * @throws WalError `LOCKED` when another open store holds the file; `NOT_A_LOG` for a path
+   * that is not a regular file or belongs to a segmented log; `NOT_FOUND` when the file (with
+   * `create: false`) or its directory does not exist; `IO` when the OS refuses.
    */
   static open(path: string, options: FileStoreOptions = {}): FileStore {
     if (typeof path !== "string" || path.length === 0) {
@@ -81,11 +95,12 @@ export class FileStore implements WalStore {
     const absolute = resolve(path);
     const platform = options.platform ?? currentPlatform();
     const fs = options.fileSystem ?? nodeFileSystem;
+    refuseFileOfSegmentedLog(fs, absolute);
     if (options.readOnly === true) {
       const fd = openForReading(fs, absolute);
       return new FileStore(fd, absolute, false, platform, fs, true, true);
     }
-    const { fd, created } = openOrCreate(fs, absolute);
+    const { fd, created } = openOrCreate(fs, absolute, options.create !== false);
     try {
       if (!platform.tryLockExclusive(fd, absolute)) throw locked(absolute);
       platform.syncDirectory(dirname(absolute));
@@ -190,6 +205,10 @@ export class FileStore implements WalStore {
     this.platform.barrier(this.fd, this.description);
   }
 
+  dropCache(): void {
+    this.platform.dropCache(this.fd, this.description);
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -208,32 +227,42 @@ function openForReading(fs: FileSystem, path: string): number {
   try {
     isDirectory = fs.statSync(path).isDirectory();
   } catch (error) {
-    throw ioErrorFrom("open", path, error);
+    throw openError(path, error, "read");
   }
   // Opening a directory for reading succeeds; say what was meant instead of failing at a read.
   if (isDirectory) throw directoryWithoutSegmentSize(path);
   try {
-    return fs.openSync(path, constants.O_RDONLY);
+    return openRegularFile(fs, path, constants.O_RDONLY);
   } catch (error) {
-    throw ioErrorFrom("open", path, error);
+    throw openError(path, error, "read");
   }
 }
 
-function openOrCreate(fs: FileSystem, path: string): { fd: number; created: boolean } {
-  try {
-    return {
-      fd: fs.openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o644),
-      created: true,
-    };
-  } catch (error) {
-    if ((error as { code?: string }).code !== "EEXIST") throw ioErrorFrom("open", path, error);
+function openOrCreate(
+  fs: FileSystem,
+  path: string,
+  create: boolean,
+): { fd: number; created: boolean } {
+  if (create) {
+    try {
+      const flags = constants.O_RDWR | constants.O_CREAT | constants.O_EXCL;
+      return { fd: openRegularFile(fs, path, flags, 0o644), created: true };
+    } catch (error) {
+      if ((error as { code?: string }).code !== "EEXIST") throw openError(path, error, "create");
+    }
   }
   try {
-    return { fd: fs.openSync(path, constants.O_RDWR), created: false };
+    return { fd: openRegularFile(fs, path, constants.O_RDWR), created: false };
   } catch (error) {
     if ((error as { code?: string }).code === "EISDIR") throw directoryWithoutSegmentSize(path);
-    throw ioErrorFrom("open", path, error);
+    throw openError(path, error, create ? "create" : "existing");
   }
+}
+
+/** An open's failure as a `WalError`: a missing file or directory is `NOT_FOUND`. */
+function openError(path: string, error: unknown, open: "create" | "existing" | "read"): WalError {
+  if ((error as { code?: string }).code !== "ENOENT") return ioErrorFrom("open", path, error);
+  return missingLog(path, dirname(path), open, error);
 }
 
 function directoryWithoutSegmentSize(path: string): WalError {

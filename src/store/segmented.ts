@@ -16,17 +16,27 @@
  *   the last is exactly S bytes, and a non-last segment of another length means the log was
  *   written with another S: open refuses (`SEGMENT_SIZE_MISMATCH`) rather than misread it.
  * - The head is made durable before any segment below it is deleted, so a crash mid-compaction
- *   recovers from the right record; segments left below the head's segment are ignored.
+ *   recovers from the right record; segments left below the first live segment are ignored.
+ * - The segment holding the log's newest bytes is never deleted, not even when the head is at
+ *   the very end: the Rust crate derives the log's end from the highest segment file, so the
+ *   first live segment is the head's, or the newest one when the head lies past it
+ *   (`keep_from = min(head / S, last segment)`). A cut at a segment's start keeps that
+ *   segment, empty, for the same reason.
  * - Never destroy on doubt: a missing segment or a damaged `head` is an error at open, and
  *   nothing is deleted or cut (the Rust crate reads both as "the log ends here" and cuts).
+ * - Every file is opened as a regular file or not at all (no FIFO or device can block or
+ *   feed bytes without end), and `head` is read only when it holds exactly 12 bytes.
+ * - The descriptor of the newest segment stays open from its creation (or the open) on, and
+ *   a second one is handed to the sync thread (see barrier-handoff.ts): every barrier runs on
+ *   a descriptor opened before the writes it covers, so it hears of their writeback errors.
  *
  * The second invariant needs the log written in LSN order, by one thread: when a write reaches
  * segment k + 1, every byte of segment k is written. That is why `share()` refuses segmented
  * logs for now; Workers writing in parallel would need segments preallocated to S instead.
  */
 
-import { closeSync, constants, openSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { constants } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
 import { crc32c } from "../crc32c.ts";
 import {
   damagedLayout,
@@ -34,11 +44,15 @@ import {
   invalidArgument,
   ioErrorFrom,
   locked,
+  headPastSegments,
+  missingLog,
+  notALog,
   readOnlyLog,
   segmentSizeMismatch,
 } from "../errors.ts";
 import { currentPlatform, type Platform } from "../platform/index.ts";
-import { type FileSystem, nodeFileSystem } from "./file-system.ts";
+import { BarrierHandoff } from "./barrier-handoff.ts";
+import { type FileSystem, nodeFileSystem, openRegularFile } from "./file-system.ts";
 import type { WalStore } from "./store.ts";
 
 /** Segment file names: the index as 20 zero-padded decimal digits, then `.wal`. */
@@ -57,6 +71,9 @@ const LOCK_FILE = "LOCK";
  */
 const OPEN_SEGMENTS = 16;
 
+/** The names a segmented log keeps besides its segments. */
+const LOG_FILES = new Set([HEAD_FILE, HEAD_TEMP_FILE, LOCK_FILE]);
+
 /** The file name of segment `index`. */
 export function segmentName(index: number): string {
   return `${String(index).padStart(20, "0")}.wal`;
@@ -72,42 +89,37 @@ export function encodeHead(head: number): Uint8Array {
 }
 
 /**
- * The one segment a barrier over bytes `[from, to)` must sync, or -1 when the range is empty:
- * the segment holding byte `to - 1`. Every segment before it was synced full when the next one
- * was created (the invariants above), so its bytes are durable already.
+ * Refuses `path` as a single-file log when it is a file of a segmented log: a segment (by its
+ * name), or the `head`, `head.tmp` or `LOCK` of a directory that holds a segmented log. A
+ * single-file open would read a segment as a log of its own and cut the record that spans
+ * into the next segment as a torn tail, whether or not the directory is locked.
+ * @throws WalError `NOT_A_LOG`, saying to open the directory.
  */
-export function segmentToSync(from: number, to: number, segmentSize: number): number {
-  return to > from ? Math.ceil(to / segmentSize) - 1 : -1;
-}
-
-/**
- * Makes bytes `[from, to)` of the segmented log in `directory` durable by opening the segment
- * that needs it (see {@link segmentToSync}) and running `platform`'s barrier on it: what a
- * sync thread, which shares no descriptors with the store, does. A descriptor opened after a
- * write still reports that write's failure: Linux reports a writeback error to the next
- * barrier on the file from any descriptor until some descriptor has seen it (and one that has
- * seen it poisoned the log).
- */
-export function syncSegments(
-  platform: Platform,
-  directory: string,
-  segmentSize: number,
-  from: number,
-  to: number,
-): void {
-  const index = segmentToSync(from, to, segmentSize);
-  if (index < 0) return;
-  const path = join(directory, segmentName(index));
-  let fd: number;
-  try {
-    fd = openSync(path, constants.O_RDONLY);
-  } catch (error) {
-    throw ioErrorFrom("open", path, error);
+export function refuseFileOfSegmentedLog(fs: FileSystem, path: string): void {
+  const name = basename(path);
+  const directory = dirname(path);
+  if (SEGMENT_NAME.test(name)) {
+    throw notALog(
+      path,
+      "its name is a segment's name, so it is (or would become) a segment of the segmented log in " +
+        directory,
+      `open that directory with Wal.open("${directory}", { segmentSize }) instead`,
+    );
   }
+  if (!LOG_FILES.has(name)) return;
+  let names: string[];
   try {
-    platform.barrier(fd, path);
-  } finally {
-    closeSync(fd);
+    names = fs.readdirSync(directory);
+  } catch {
+    return; // The open that follows reports a missing directory.
+  }
+  const others = names.filter((other) => other !== name);
+  if (others.some((other) => SEGMENT_NAME.test(other) || LOG_FILES.has(other))) {
+    throw notALog(
+      path,
+      `it is the ${name} file of the segmented log in ${directory}`,
+      `open that directory with Wal.open("${directory}", { segmentSize }) instead`,
+    );
   }
 }
 
@@ -130,6 +142,13 @@ export interface SegmentedStoreOptions {
    * @default false
    */
   readOnly?: boolean;
+  /**
+   * Creates the directory when it does not exist. With `false`, a missing directory, or one
+   * that holds no segmented log (no segment, `head` or `LOCK` file), is `NOT_FOUND` and nothing
+   * is created.
+   * @default true
+   */
+  create?: boolean;
 }
 
 /** A {@link WalStore} over a directory of segment files, locked exclusively while open. */
@@ -141,10 +160,20 @@ export class SegmentedStore implements WalStore {
   private currentSize: number;
   private currentHead: number;
   /**
-   * The highest segment index that exists from the head's segment on; one below the head's
-   * segment when none does. Every index between the two exists.
+   * The lowest segment that is part of the log: the head's, or the newest one when the head
+   * lies past its end (see the invariants above). Lower ones are leftovers.
+   */
+  private firstLive: number;
+  /**
+   * The newest segment of the log; `firstLive - 1` when none exists. Every index between the
+   * two exists. Its descriptor is never closed while it is the newest.
    */
   private highest: number;
+  /**
+   * Where the sync thread takes a descriptor of the newest segment opened before its writes;
+   * null when there is no sync thread to serve (a read-only store, an injected platform).
+   */
+  private readonly handoff: BarrierHandoff | null;
   private closed = false;
   /** Segment files this store created since it was opened (for `Wal.stats`). */
   segmentsCreated = 0;
@@ -164,7 +193,11 @@ export class SegmentedStore implements WalStore {
     this.description = directory;
     this.currentSize = layout.end;
     this.currentHead = layout.head;
+    this.firstLive = layout.first;
     this.highest = layout.highest;
+    const shared = lockFd >= 0 && platform === currentPlatform() && fs === nodeFileSystem;
+    this.handoff = shared ? BarrierHandoff.create() : null;
+    this.postBarrierDescriptor();
   }
 
   /**
@@ -174,7 +207,9 @@ export class SegmentedStore implements WalStore {
    *
    * @throws WalError `SEGMENT_SIZE_MISMATCH` when a segment's length contradicts
    * `segmentSize`; `CORRUPTION` when a segment is missing or `head` is damaged; `LOCKED`;
-   * `INVALID_ARGUMENT` when `directory` is a file; `IO`.
+   * `INVALID_ARGUMENT` when `directory` is a file; `NOT_A_LOG` when `LOCK` or `head` is not a
+   * regular file; `NOT_FOUND` when the directory is missing (read-only, or `create: false`) or
+   * holds no log (`create: false`); `IO`.
    */
   static open(
     directory: string,
@@ -188,14 +223,16 @@ export class SegmentedStore implements WalStore {
     const platform = options.platform ?? currentPlatform();
     const fs = options.fileSystem ?? nodeFileSystem;
     if (options.readOnly === true) {
+      requireDirectory(fs, absolute, "read");
       const layout = readLayout(fs, absolute, segmentSize);
       return new SegmentedStore(absolute, segmentSize, -1, platform, fs, layout);
     }
-    createDirectory(fs, absolute, platform);
+    if (options.create === false) requireLog(fs, absolute);
+    else createDirectory(fs, absolute, platform);
     const lockPath = join(absolute, LOCK_FILE);
     let lockFd: number;
     try {
-      lockFd = fs.openSync(lockPath, constants.O_RDWR | constants.O_CREAT, 0o644);
+      lockFd = openRegularFile(fs, lockPath, constants.O_RDWR | constants.O_CREAT, 0o644);
     } catch (error) {
       throw ioErrorFrom("open", lockPath, error);
     }
@@ -210,12 +247,13 @@ export class SegmentedStore implements WalStore {
   }
 
   /**
-   * Where another thread (the sync thread) runs this log's barriers: by directory, since it
-   * opens each segment itself. Null when the store runs on an injected platform or file system.
+   * Where another thread (the sync thread) runs this log's barriers: the mailbox through which
+   * this store hands it a descriptor of the newest segment (see barrier-handoff.ts). Null when
+   * the store is read-only or runs on an injected platform or file system.
    */
-  barrierTarget(): { kind: "segments"; directory: string; segmentSize: number } | null {
-    if (this.platform !== currentPlatform() || this.fs !== nodeFileSystem) return null;
-    return { kind: "segments", directory: this.description, segmentSize: this.segmentSize };
+  barrierTarget(): { kind: "segments"; directory: string; handoff: SharedArrayBuffer } | null {
+    if (this.handoff === null) return null;
+    return { kind: "segments", directory: this.description, handoff: this.handoff.buffer };
   }
 
   get size(): number {
@@ -280,7 +318,9 @@ export class SegmentedStore implements WalStore {
   /**
    * Cuts the log to `size` bytes, durably. Segments wholly past the cut are deleted from the
    * last down, the directory synced after each, so a crash midway leaves a shorter log without
-   * a gap; then the segment holding the new end is cut and synced.
+   * a gap; then the segment holding the new end is cut and synced. That segment stays even
+   * when the cut leaves it empty (a cut at its start): the log's end is read from the newest
+   * segment file, by this store and by the Rust crate.
    */
   truncate(size: number): void {
     if (size > this.currentSize || size < this.currentHead) {
@@ -288,15 +328,15 @@ export class SegmentedStore implements WalStore {
         `cannot truncate ${this.description} to ${size}: it holds bytes ${this.currentHead} to ${this.currentSize}`,
       );
     }
-    const keep = Math.ceil(size / this.segmentSize) - 1;
-    const firstKept = Math.floor(this.currentHead / this.segmentSize);
-    for (let index = this.highest; index > Math.max(keep, firstKept - 1); index--) {
+    const newest = this.highest;
+    const keep = Math.max(Math.ceil(size / this.segmentSize) - 1, this.firstLive);
+    for (let index = this.highest; index > keep; index--) {
       this.deleteSegment(index);
       this.platform.syncDirectory(this.description);
       this.highest = index - 1;
     }
     this.currentSize = size;
-    if (keep < firstKept) return;
+    if (keep > this.highest) return;
     const fd = this.descriptor(keep, false);
     if (fd < 0) return;
     const path = join(this.description, segmentName(keep));
@@ -306,6 +346,7 @@ export class SegmentedStore implements WalStore {
       throw ioErrorFrom("ftruncate", path, error);
     }
     this.platform.barrier(fd, path);
+    if (this.highest !== newest) this.postBarrierDescriptor();
   }
 
   /**
@@ -322,10 +363,14 @@ export class SegmentedStore implements WalStore {
     }
     if (head !== this.currentHead) this.writeHead(head);
     this.currentHead = head;
-    const keepFrom = Math.floor(head / this.segmentSize);
+    // The newest segment stays even when the head is at its end (the invariants above).
+    const headSegment = Math.floor(head / this.segmentSize);
+    this.firstLive =
+      this.highest >= this.firstLive ? Math.min(headSegment, this.highest) : headSegment;
+    if (this.highest < this.firstLive) this.highest = this.firstLive - 1;
     let deleted = false;
     for (const index of this.segmentIndices()) {
-      if (index >= keepFrom) continue;
+      if (index >= this.firstLive) continue;
       this.deleteSegment(index);
       deleted = true;
     }
@@ -333,22 +378,31 @@ export class SegmentedStore implements WalStore {
   }
 
   /**
-   * The barrier. With a range, syncs only the segment holding its last byte: the one segment
-   * with writes not yet durable (see {@link segmentToSync}). Without one (recovery), syncs every
-   * segment and the directory, since a crashed writer, or the Rust crate, which does not sync
-   * on a roll, may have left any of them unsynced.
+   * The barrier. With a range, syncs only the newest segment: every segment before it was
+   * synced full when the next one was created, so only it can hold writes not yet durable,
+   * and its descriptor was opened before them. Without one (recovery), syncs every live segment
+   * and the directory, since a crashed writer, or the Rust crate, which does not sync on a
+   * roll, may have left any of them unsynced.
    */
   sync(from?: number, to?: number): void {
     // fdatasync works on a read-only descriptor: refuse here, so no reader can issue one.
     if (this.lockFd < 0) throw readOnlyLog("sync", this.description);
     const whole = from === undefined || to === undefined;
-    const last = whole ? this.highest : segmentToSync(from, to, this.segmentSize);
-    const first = whole ? Math.floor(this.currentHead / this.segmentSize) : last;
-    for (let index = first; index <= last; index++) {
+    if (!whole && to <= from) return;
+    const first = whole ? this.firstLive : this.highest;
+    for (let index = first; index <= this.highest; index++) {
       const fd = this.descriptor(index, false);
       if (fd >= 0) this.platform.barrier(fd, join(this.description, segmentName(index)));
     }
     if (whole) this.platform.syncDirectory(this.description);
+  }
+
+  /** Drops every live segment's clean pages from the page cache (see `Platform.dropCache`). */
+  dropCache(): void {
+    for (let index = this.firstLive; index <= this.highest; index++) {
+      const fd = this.descriptor(index, false);
+      if (fd >= 0) this.platform.dropCache(fd, join(this.description, segmentName(index)));
+    }
   }
 
   close(): void {
@@ -363,6 +417,14 @@ export class SegmentedStore implements WalStore {
       }
     }
     this.descriptors.clear();
+    const posted = this.handoff?.take();
+    if (posted) {
+      try {
+        this.fs.closeSync(posted.fd);
+      } catch (error) {
+        failure ??= error;
+      }
+    }
     try {
       // Closing the lock file's descriptor releases the lock.
       if (this.lockFd >= 0) this.fs.closeSync(this.lockFd);
@@ -385,7 +447,7 @@ export class SegmentedStore implements WalStore {
       try {
         // A read-only store (no lock) opens nothing it could write through.
         const access = this.lockFd < 0 ? constants.O_RDONLY : constants.O_RDWR;
-        return this.keep(index, this.fs.openSync(path, access));
+        return this.keep(index, openRegularFile(this.fs, path, access));
       } catch (error) {
         if ((error as { code?: string }).code === "ENOENT" && !create) return -1;
         throw ioErrorFrom("open", path, error);
@@ -396,26 +458,56 @@ export class SegmentedStore implements WalStore {
       this.platform.barrier(previous, join(this.description, segmentName(index - 1)));
     let fd: number;
     try {
-      fd = this.fs.openSync(path, constants.O_RDWR | constants.O_CREAT, 0o644);
+      fd = openRegularFile(this.fs, path, constants.O_RDWR | constants.O_CREAT, 0o644);
     } catch (error) {
       throw ioErrorFrom("open", path, error);
     }
-    this.keep(index, fd);
     this.highest = index;
+    this.keep(index, fd);
     this.platform.syncDirectory(this.description);
     this.segmentsCreated++;
+    // A segment kept below the head only for being the newest is a leftover now: its name is
+    // no longer needed to find the log's end, so it goes (a crash that brings it back leaves a
+    // leftover that open ignores).
+    const headSegment = Math.floor(this.currentHead / this.segmentSize);
+    for (; this.firstLive < headSegment; this.firstLive++) this.deleteSegment(this.firstLive);
+    this.postBarrierDescriptor();
     return fd;
   }
 
-  /** Remembers `fd` as segment `index`'s, closing the oldest beyond the bound; returns `fd`. */
+  /**
+   * Remembers `fd` as segment `index`'s, closing the oldest beyond the bound, but never the
+   * newest segment's: its barrier must run on the descriptor its writes went through (a
+   * descriptor opened later is not told of a writeback error another one already saw).
+   */
   private keep(index: number, fd: number): number {
     this.descriptors.set(index, fd);
     if (this.descriptors.size > OPEN_SEGMENTS) {
-      const [oldest, oldestFd] = this.descriptors.entries().next().value!;
-      this.descriptors.delete(oldest);
-      this.fs.closeSync(oldestFd);
+      for (const [older, olderFd] of this.descriptors) {
+        if (older === this.highest) continue;
+        this.descriptors.delete(older);
+        this.fs.closeSync(olderFd);
+        break;
+      }
     }
     return fd;
+  }
+
+  /**
+   * Opens a second descriptor of the newest segment, before any write this store makes to it,
+   * and posts it for the sync thread (see barrier-handoff.ts), closing one it never took.
+   */
+  private postBarrierDescriptor(): void {
+    if (this.handoff === null || this.highest < this.firstLive) return;
+    const path = join(this.description, segmentName(this.highest));
+    let fd: number;
+    try {
+      fd = openRegularFile(this.fs, path, constants.O_RDWR);
+    } catch (error) {
+      throw ioErrorFrom("open", path, error);
+    }
+    const replaced = this.handoff.post(fd, this.highest);
+    if (replaced >= 0) this.fs.closeSync(replaced);
   }
 
   private readSegment(fd: number, index: number, target: Uint8Array, local: number): number {
@@ -484,6 +576,8 @@ export class SegmentedStore implements WalStore {
 interface Layout {
   readonly head: number;
   readonly end: number;
+  /** The lowest segment of the log (see `SegmentedStore.firstLive`). */
+  readonly first: number;
   readonly highest: number;
 }
 
@@ -495,21 +589,12 @@ export interface SegmentFile {
 }
 
 function createDirectory(fs: FileSystem, path: string, platform: Platform): void {
-  let exists = true;
-  try {
-    if (!fs.statSync(path).isDirectory()) {
-      throw invalidArgument(
-        `${path} is a file, not a segmented log's directory; open a single-file log without segmentSize`,
-      );
-    }
-  } catch (error) {
-    if ((error as { code?: string }).code !== "ENOENT") throw ioErrorFrom("stat", path, error);
-    exists = false;
-  }
-  if (!exists) {
+  if (!requireDirectory(fs, path, "create")) {
     try {
       fs.mkdirSync(path);
     } catch (error) {
+      if ((error as { code?: string }).code === "ENOENT")
+        throw missingLog(path, dirname(path), "create", error);
       throw ioErrorFrom("mkdir", path, error);
     }
   }
@@ -517,6 +602,45 @@ function createDirectory(fs: FileSystem, path: string, platform: Platform): void
   // every open, as a single file's name is: a writer that crashed right after creating the
   // directory may have left a name that is not yet durable.
   platform.syncDirectory(dirname(path));
+}
+
+/**
+ * Whether `path` exists as a directory; false when it is missing and the open may create it.
+ * @throws WalError `INVALID_ARGUMENT` when it is a file; `NOT_FOUND` when it is missing and
+ * the open may not create it.
+ */
+function requireDirectory(
+  fs: FileSystem,
+  path: string,
+  open: "create" | "existing" | "read",
+): boolean {
+  try {
+    if (fs.statSync(path).isDirectory()) return true;
+  } catch (error) {
+    if ((error as { code?: string }).code !== "ENOENT") throw ioErrorFrom("stat", path, error);
+    if (open === "create") return false;
+    throw missingLog(path, dirname(path), open, error);
+  }
+  throw invalidArgument(
+    `${path} is a file, not a segmented log's directory; open a single-file log without segmentSize`,
+  );
+}
+
+/**
+ * For `create: false`: `path` must be a directory holding a segmented log, that is a segment,
+ * a `head` or a `LOCK` file (a log created but never written holds only `LOCK`).
+ */
+function requireLog(fs: FileSystem, path: string): void {
+  requireDirectory(fs, path, "existing");
+  let names: string[];
+  try {
+    names = fs.readdirSync(path);
+  } catch (error) {
+    throw ioErrorFrom("readdir", path, error);
+  }
+  if (!names.some((name) => SEGMENT_NAME.test(name) || LOG_FILES.has(name))) {
+    throw missingLog(path, dirname(path), "existing");
+  }
 }
 
 /**
@@ -558,9 +682,12 @@ export function listSegments(fs: FileSystem, directory: string): SegmentFile[] {
 function readLayout(fs: FileSystem, directory: string, segmentSize: number): Layout {
   const segments = listSegments(fs, directory);
   const head = readHead(fs, directory);
+  const start = head ?? 0;
   const highest = segments.at(-1);
-  // Leftovers below the head's segment were full, non-last segments when they were written.
-  const first = Math.floor((head ?? 0) / segmentSize);
+  // The head's segment, or the newest one when the head lies past its end (the invariants).
+  const headSegment = Math.floor(start / segmentSize);
+  const first = highest !== undefined && highest.index < headSegment ? highest.index : headSegment;
+  // Leftovers below the first live segment were full, non-last segments when they were written.
   for (const segment of segments) {
     const last = segment === highest && segment.index >= first;
     if (last ? segment.length > segmentSize : segment.length !== segmentSize) {
@@ -581,8 +708,7 @@ function readLayout(fs: FileSystem, directory: string, segmentSize: number): Lay
       );
     }
   }
-  const start = head ?? 0;
-  // Segments below the head's are leftovers of a compaction a crash interrupted: ignored.
+  // Segments below the first live one are leftovers of a compaction a crash interrupted: ignored.
   const live = segments.filter((segment) => segment.index >= first);
   live.forEach((segment, k) => {
     if (segment.index !== first + k) {
@@ -597,26 +723,54 @@ function readLayout(fs: FileSystem, directory: string, segmentSize: number): Lay
     throw damagedLayout(start, `segment ${segmentName(first)}, which holds the head, is missing`);
   }
   const end = last === undefined ? start : last.index * segmentSize + last.length;
+  if (last !== undefined && last.index < headSegment && end !== start) {
+    // The head lies past the newest segment only when that segment is full and the head is at
+    // its end (a head moved to the end of the log on a boundary): anything else is a misread.
+    throw headPastSegments(join(directory, segmentName(last.index)), start, end, segmentSize);
+  }
   if (end < start) {
     throw damagedLayout(end, `the head file says the log starts at ${start}, past its end ${end}`);
   }
-  return { head: start, end, highest: last?.index ?? first - 1 };
+  return { head: start, end, first, highest: last?.index ?? first - 1 };
 }
 
-/** The head the `head` file names, or null when there is none. */
+/**
+ * The head the `head` file names, or null when there is none. The file is opened as a regular
+ * file and read only when it holds exactly 12 bytes, so a FIFO, a device or a huge file named
+ * `head` costs one `fstat`, never a read without end.
+ */
 function readHead(fs: FileSystem, directory: string): number | null {
   const path = join(directory, HEAD_FILE);
-  let bytes: Uint8Array;
+  let fd: number;
   try {
-    bytes = fs.readFileSync(path);
+    fd = openRegularFile(fs, path, constants.O_RDONLY);
   } catch (error) {
     if ((error as { code?: string }).code === "ENOENT") return null;
+    throw ioErrorFrom("open", path, error);
+  }
+  // One byte more than the file should hold, to see it has grown since the fstat.
+  const bytes = new Uint8Array(HEAD_FILE_SIZE + 1);
+  let length: number;
+  try {
+    const size = fs.fstatSync(fd).size;
+    if (size !== HEAD_FILE_SIZE) {
+      throw damagedLayout(0, `the head file ${path} holds ${size} bytes, not 12`);
+    }
+    length = 0;
+    while (length < bytes.length) {
+      const got = fs.readSync(fd, bytes, length, bytes.length - length, length);
+      if (got === 0) break;
+      length += got;
+    }
+  } catch (error) {
     throw ioErrorFrom("read", path, error);
+  } finally {
+    fs.closeSync(fd);
   }
-  if (bytes.length !== HEAD_FILE_SIZE) {
-    throw damagedLayout(0, `the head file ${path} holds ${bytes.length} bytes, not 12`);
+  if (length !== HEAD_FILE_SIZE) {
+    throw damagedLayout(0, `the head file ${path} holds ${length} bytes, not 12`);
   }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const view = new DataView(bytes.buffer, 0, HEAD_FILE_SIZE);
   if (view.getUint32(8, true) !== crc32c(bytes, 0, 8)) {
     throw damagedLayout(0, `the head file ${path} fails its checksum`);
   }

@@ -53,6 +53,12 @@ export interface WalStore {
    * this: its async barriers run in a sync thread of their own.)
    */
   syncAsync?(): Promise<void>;
+  /**
+   * Optional, for stores over files: drops the store's clean pages from the OS page cache, so
+   * that the next reads come from the disk. Recovery calls it right after its barrier (see
+   * `Platform.dropCache`). Without it, reads are trusted as they are.
+   */
+  dropCache?(): void;
   /** Releases the store's resources and its lock. Idempotent. */
   close(): void;
 }

@@ -7,7 +7,11 @@
  * - seeded random subsets;
  * - a write torn: the operations before it persisted, then part of it, at 512 B, 4 KiB or
  *   byte granularity, with the rest of its range holding the old bytes, zeros or garbage, and
- *   also only its tail persisted.
+ *   also only its tail persisted. Garbage lies only where the file already held bytes (stale
+ *   sectors of its own); past the file's durable end the unwritten part reads as zeros or is
+ *   absent, as every journaling file system guarantees for blocks it newly allocates
+ *   (ext4 `data=ordered`, XFS and btrfs unwritten extents, APFS, NTFS): a crash never shows
+ *   another file's old bytes there.
  * Unsynced directory operations (segments created or deleted, a renamed head) are pending
  * operations like any other, so the images above include them reverted.
  */
@@ -65,7 +69,8 @@ export function* crashImages(
   for (let w = 0; w < n; w++) {
     const op = pending[w]!;
     if (op.kind !== "write" || op.bytes.length < 2) continue;
-    for (const tear of tears(op, next, budget.tearsPerWrite)) {
+    const durableEnd = state.durable.files.get(op.inode)?.length ?? 0;
+    for (const tear of tears(op, durableEnd, next, budget.tearsPerWrite)) {
       yield {
         label: `${w} pending persisted, then #${w + 1} torn: ${tear.label}`,
         disk: imageOf(state, [...pending.slice(0, w), ...tear.operations]),
@@ -76,9 +81,13 @@ export function* crashImages(
 
 type Write = Extract<PendingOperation, { kind: "write" }>;
 
-/** Torn versions of `op`: which of its bytes persisted, and what the rest of its range holds. */
+/**
+ * Torn versions of `op`: which of its bytes persisted, and what the rest of its range holds.
+ * `durableEnd` is the file's durable length, past which no garbage is made (see the top).
+ */
 function* tears(
   op: Write,
+  durableEnd: number,
   next: () => number,
   perGranularity: number,
 ): Generator<{ label: string; operations: PendingOperation[] }> {
@@ -104,7 +113,7 @@ function* tears(
     for (const cut of chosen) {
       const fill = FILLS[next() % FILLS.length]!;
       const head = part(op, start, cut);
-      const rest = filler(fill, op, cut, end, next);
+      const rest = filler(fill, op, cut, end, durableEnd, next);
       yield {
         label: `first ${cut - start} of ${op.bytes.length} bytes at ${start} (${granularity} B), rest ${fill}`,
         operations: rest === null ? [head] : [head, rest],
@@ -126,10 +135,14 @@ function filler(
   op: Write,
   from: number,
   to: number,
+  durableEnd: number,
   next: () => number,
 ): Write | null {
   if (fill === "old") return null;
   const bytes = new Uint8Array(to - from);
-  if (fill === "garbage") for (let i = 0; i < bytes.length; i++) bytes[i] = next() & 0xff;
+  if (fill === "garbage") {
+    const stale = Math.max(0, Math.min(to, durableEnd) - from);
+    for (let i = 0; i < stale; i++) bytes[i] = next() & 0xff;
+  }
   return { ...op, position: from, bytes };
 }

@@ -8,7 +8,10 @@
  * - Each file and each directory has a durable state and a list of operations since; the
  *   running program sees the durable state with every operation applied.
  * - A barrier (`fdatasync`) on a file makes that file's data and length durable: its pending
- *   writes and truncates move into the durable state. Nothing else does ("honest fsync").
+ *   writes and truncates move into the durable state, and the durable length becomes the
+ *   length the program sees (after a failed barrier the two differ: the lost writes read as
+ *   zeros there, holes on a real disk, and a lost truncate is made again, as a file system
+ *   that journals the size does). Nothing else does ("honest fsync").
  * - `syncDirectory` makes that directory's pending entry changes (create, rename, unlink,
  *   mkdir of a child) durable. A file's barrier does not make its name durable.
  * - Until then, a power loss may persist any subset of the pending operations, in any order:
@@ -21,7 +24,8 @@
  *   retried barrier succeeds and proves nothing. They stay readable until the file's cache is
  *   dropped (`platform.dropCache`, which Linux's `posix_fadvise(POSIX_FADV_DONTNEED)` is):
  *   then reads return the durable bytes with the file's still-pending (dirty) writes applied,
- *   and the failed writes are gone. A reopen in the same boot that skips the drop reads them
+ *   the failed writes gone (zeros), at the length the program sees (the size lives in the
+ *   inode, not in the dropped pages). A reopen in the same boot that skips the drop reads them
  *   back as if they were on disk; a power loss takes them.
  *
  * Paths are absolute and live under {@link SIM_ROOT}, which exists and is durable.
@@ -160,7 +164,11 @@ export class SimDisk {
       this.open.delete(fd);
       for (const [inode, holder] of this.locks) if (holder === fd) this.locks.delete(inode);
     },
-    fstatSync: (fd) => ({ size: this.files.get(this.file(fd).inode)!.length }),
+    fstatSync: (fd) => ({
+      size: this.files.get(this.file(fd).inode)!.length,
+      isFile: () => true,
+      isDirectory: () => false,
+    }),
     statSync: (path) => {
       const isDirectory = this.directories.has(path);
       const inode = this.directories.get(dirname(path))?.get(basename(path));
@@ -202,12 +210,6 @@ export class SimDisk {
         (child) => child !== path && dirname(child) === path,
       );
       return [...entries.keys(), ...children.map((child) => basename(child))];
-    },
-    readFileSync: (path) => {
-      if (this.directories.has(path)) throw errno("EISDIR", `read ${path}`);
-      const bytes = this.readFile(path);
-      if (bytes === null) throw errno("ENOENT", `open ${path}`);
-      return bytes;
     },
     mkdirSync: (path) => {
       const parent = dirname(path);
@@ -257,6 +259,9 @@ export class SimDisk {
         throw new IoError("fdatasync", target, fault.errno, fault.error);
       }
       applyOperations(this.durable, mine);
+      const length = this.files.get(inode)!.length;
+      const durable = this.durable.files.get(inode) ?? new Uint8Array(0);
+      if (durable.length !== length) this.durable.files.set(inode, resize(durable, length));
       this.after("barrier");
     },
     syncDirectory: (path) => {
@@ -278,7 +283,7 @@ export class SimDisk {
         durable,
         this.pending.filter((op) => "inode" in op && op.inode === inode && op.kind !== "link"),
       );
-      this.files.set(inode, durable.files.get(inode)!.slice());
+      this.files.set(inode, resize(durable.files.get(inode)!, this.files.get(inode)!.length));
     },
     tryLockExclusive: (fd) => {
       const { inode } = this.file(fd);
