@@ -106,7 +106,7 @@ describe("truncateBefore", () => {
     // The golden file set: the newest segment untouched, the head, the lock; nothing else.
     expect(readdirSync(path).sort()).toEqual([name(3), "LOCK", "head"]);
     expect(Buffer.from(readFileSync(join(path, name(3)))).toString("hex")).toBe(kept);
-    expect(Buffer.from(readFileSync(join(path, "head")))).toEqual(expectedHead(end));
+    expect(readFileSync(join(path, "head")).equals(expectedHead(end))).toBe(true);
     {
       using wal = Wal.open(path, { segmentSize: 64 });
       expect([wal.head, wal.len, wal.recovery.head, wal.recovery.records]).toEqual([

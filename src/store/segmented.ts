@@ -41,10 +41,10 @@ import { crc32c } from "../crc32c.ts";
 import {
   damagedLayout,
   describeValue,
+  headPastSegments,
   invalidArgument,
   ioErrorFrom,
   locked,
-  headPastSegments,
   missingLog,
   notALog,
   readOnlyLog,
@@ -113,8 +113,10 @@ export function refuseFileOfSegmentedLog(fs: FileSystem, path: string): void {
   } catch {
     return; // The open that follows reports a missing directory.
   }
-  const others = names.filter((other) => other !== name);
-  if (others.some((other) => SEGMENT_NAME.test(other) || LOG_FILES.has(other))) {
+  // A segment proves the directory is a segmented log; so does the lock beside a head (a log
+  // dropped to its head), or a head beside the lock.
+  const partner = name === LOCK_FILE ? HEAD_FILE : LOCK_FILE;
+  if (names.some((other) => SEGMENT_NAME.test(other) || other === partner)) {
     throw notALog(
       path,
       `it is the ${name} file of the segmented log in ${directory}`,
