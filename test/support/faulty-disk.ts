@@ -43,6 +43,7 @@ import {
   mkdirSync,
   mkdtempSync,
   openSync,
+  readFileSync,
   rmSync,
   writeFileSync,
   writeSync,
@@ -79,6 +80,8 @@ export class FaultyDisk {
   private readonly image: string;
   private readonly tools: Record<(typeof TOOLS)[number], string>;
   private device: string | null = null;
+  /** The device's request limit before the cap, restored when it is detached. */
+  private requestLimit: { path: string; kib: string } | null = null;
   private mounted = false;
   private backingMounted = false;
   private disposed = false;
@@ -254,6 +257,7 @@ export class FaultyDisk {
     this.device = device;
     const limit = join("/sys/block", device.slice("/dev/".length), "queue", "max_sectors_kb");
     try {
+      this.requestLimit = { path: limit, kib: readFileSync(limit, "utf8").trim() };
       writeFileSync(limit, String(PAGE_SIZE / 1024));
     } catch (error) {
       return `cannot cap ${device}'s requests at one page (${limit}): ${String(error)}`;
@@ -266,6 +270,15 @@ export class FaultyDisk {
 
   private detach(): void {
     if (this.device === null) return;
+    // The cap outlives the attachment: the next user of the device gets its old limit back.
+    if (this.requestLimit !== null) {
+      try {
+        writeFileSync(this.requestLimit.path, this.requestLimit.kib);
+      } catch {
+        // The device is already gone: there is no limit left to restore.
+      }
+      this.requestLimit = null;
+    }
     // A device still open (a lazy unmount) is only marked to detach when its last user closes.
     this.run([this.tools.losetup, "-d", this.device]);
     this.device = null;
