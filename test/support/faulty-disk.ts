@@ -108,12 +108,17 @@ export class FaultyDisk {
       tools[tool] = path;
     }
     const disk = new FaultyDisk(mkdtempSync(join(tmpdir(), "wal-db-disk-")), tools);
-    const reason = disk.build();
+    live.add(disk);
+    let reason: string | null;
+    try {
+      reason = disk.build();
+    } catch (error) {
+      reason = `building the disk failed: ${String(error)}`;
+    }
     if (reason !== null) {
       disk.dispose();
       return reason;
     }
-    live.add(disk);
     return disk;
   }
 
