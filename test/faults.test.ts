@@ -14,9 +14,9 @@
  * Also the real errno paths, on a disk whose kernel fails writes (test/support/faulty-disk.ts):
  * a write to a full file system fails with ENOSPC through `node:fs`, and a barrier whose
  * writeback the kernel failed fails with ENOSPC through `bun:ffi`; and a log opened on a
- * character device (`/dev/full`) is refused with a typed error. Knobs: WAL_SEED replays the payloads;
- * WAL_FAULT_ROUNDS repeats the workload (CI 1, times WAL_SCALE), so there are more operations
- * to fail.
+ * character device (`/dev/full`) is refused with a typed error. Knobs: WAL_SEED replays the
+ * payloads; WAL_FAULT_ROUNDS repeats the workload (CI 1, times WAL_SCALE), so there are more
+ * operations to fail.
  */
 
 import { afterAll, describe, expect, test } from "bun:test";
