@@ -23,9 +23,11 @@ import {
   CorruptionError,
   type FileSystem,
   MemoryStore,
+  type Platform,
   SegmentedStore,
   Wal,
 } from "../src/index.ts";
+import { currentPlatform } from "../src/platform/index.ts";
 import { nodeFileSystem } from "../src/store/file-system.ts";
 import { walErrorOf } from "./support/errors.ts";
 import { mulberry32, randomBytes, seedFromEnv } from "./support/random.ts";
@@ -508,6 +510,42 @@ describe("many segments", () => {
     records.forEach((r, i) => {
       expect(Buffer.from(r.data).equals(payloads[i]!)).toBe(true);
     });
+  });
+});
+
+describe("descriptors of the newest segment", () => {
+  test("Wal.sync() runs on the descriptor the newest segment was written through, even after reading more segments than the store keeps open", () => {
+    // DESIGN rule 7: a descriptor opened after another one saw a writeback error is not told of
+    // it, so the barrier must use the descriptor the writes went through, never a reopened one.
+    const writes: number[] = [];
+    const barriers: number[] = [];
+    const fileSystem: FileSystem = {
+      ...nodeFileSystem,
+      writeSync: (fd, buffer, offset, length, position) => {
+        writes.push(fd);
+        return nodeFileSystem.writeSync(fd, buffer, offset, length, position);
+      },
+    };
+    const platform: Platform = {
+      ...currentPlatform(),
+      barrier: (fd, target) => {
+        barriers.push(fd);
+        currentPlatform().barrier(fd, target);
+      },
+    };
+    const path = logPath(dir, "segments");
+    using wal = Wal.withStore(SegmentedStore.open(path, 64, { fileSystem, platform }));
+    const lsns = Array.from({ length: 160 }, (_, i) =>
+      wal.append(`record ${String(i).padStart(3)}`),
+    );
+    expect(segmentFiles(path).length).toBeGreaterThan(30);
+    wal.append("into the newest segment");
+    const newest = writes.at(-1)!;
+    // Iterating opens every older segment: more than the store keeps open at once.
+    expect([...wal.iter()].length).toBe(lsns.length + 1);
+    barriers.length = 0;
+    wal.sync();
+    expect(barriers).toEqual([newest]);
   });
 });
 
