@@ -705,8 +705,8 @@ export class Wal<T = Uint8Array> {
     this.checkReadable();
     this.writeStagedCommits();
     const end = this.shared.written();
-    this.checkNotDropped(this.checkLsn(fromLsn, "checksum"), "checksum");
-    this.checkLsn(toLsn, "checksum");
+    this.checkNotDropped(this.checkLsn(fromLsn, "checksum", "fromLsn"), "checksum");
+    this.checkLsn(toLsn, "checksum", "toLsn");
     if (toLsn < fromLsn || toLsn > end) {
       throw invalidArgument(
         `checksum(${fromLsn}, ${toLsn}) needs ${fromLsn} <= toLsn <= ${end}, the end of the log`,
@@ -755,7 +755,7 @@ export class Wal<T = Uint8Array> {
     let position = this.head;
     if (fromLsn !== undefined) {
       const end = this.shared.written();
-      this.checkNotDropped(this.checkLsn(fromLsn, "follow"), "follow");
+      this.checkNotDropped(this.checkLsn(fromLsn, "follow", "fromLsn"), "follow");
       if (fromLsn < end) this.seek(fromLsn, end);
       position = Math.min(fromLsn, end);
     }
@@ -1163,7 +1163,10 @@ export class Wal<T = Uint8Array> {
       return encoded;
     }
     if (!(data instanceof Uint8Array)) {
-      throw invalidArgument(`${what} takes a Uint8Array or a string, got ${describeValue(data)}`);
+      throw invalidArgument(
+        `${what} takes the record as a Uint8Array or a string (stored as UTF-8), got ` +
+          `${describeValue(data)}; to log other values, open the log with a codec`,
+      );
     }
     this.checkSize(data.length);
     return data;
@@ -1320,10 +1323,16 @@ export class Wal<T = Uint8Array> {
     }
   }
 
-  /** `lsn` when it is a non-negative integer; otherwise an `INVALID_ARGUMENT` naming `call`. */
-  private checkLsn(lsn: number, call: string): number {
+  /**
+   * `lsn` when it is a non-negative integer; otherwise an `INVALID_ARGUMENT` naming `call` and
+   * its argument `name`.
+   */
+  private checkLsn(lsn: number, call: string, name = "lsn"): number {
     if (!Number.isSafeInteger(lsn) || lsn < 0) {
-      throw invalidArgument(`${call} takes a non-negative integer LSN, got ${describeValue(lsn)}`);
+      throw invalidArgument(
+        `${call}: ${name} must be a non-negative integer LSN (one that append returned, or len), ` +
+          `got ${describeValue(lsn)}`,
+      );
     }
     return lsn;
   }
