@@ -793,15 +793,18 @@ export class Wal<T = Uint8Array> {
    * surviving records keep their LSNs, and iteration and recovery start at the head. Every
    * record appended so far is made durable first.
    *
-   * A single-file or memory log changes nothing and returns 0, as in the Rust crate: LSNs are
-   * byte offsets, so dropping a prefix of one file would mean rewriting it and moving every
-   * record; only whole segment files can be dropped in place.
+   * A single-file or memory log keeps its prefix and returns its head, 0, as in the Rust crate:
+   * LSNs are byte offsets, so dropping a prefix of one file would mean rewriting it and moving
+   * every record; only whole segment files can be dropped in place. It checks `lsn` all the
+   * same, as a segmented log does, and refuses what a segmented log refuses.
    *
    * @param lsn - a record boundary: an LSN from `append`, or `len`. Below the head, nothing
    * changes (the head never moves back).
    * @returns the new head.
-   * @throws WalError `INVALID_ARGUMENT` when `lsn` is not a record boundary of the log or the
-   * `Wal` is attached; `IO` (the log is then poisoned); `POISONED`, `CLOSED`, `STALLED`.
+   * @throws WalError `INVALID_ARGUMENT`, on every store, when `lsn` is not a non-negative
+   * integer, lies past `len` or inside a record, or the `Wal` is attached; `CORRUPTION` when a
+   * damaged record lies between the nearest known boundary and `lsn`; `IO` (the log is then
+   * poisoned); `POISONED`, `CLOSED`, `STALLED`.
    * @example const head = wal.truncateBefore(checkpointLsn);
    */
   truncateBefore(lsn: number): number {
@@ -809,7 +812,6 @@ export class Wal<T = Uint8Array> {
     this.writeStagedCommits();
     this.checkLsn(lsn, "truncateBefore");
     const store = this.store;
-    if (store.truncateBefore === undefined) return 0;
     return this.shared.exclusive(this.id, () => {
       const end = this.shared.reservedWhileExclusive();
       const head = store.head ?? 0;
@@ -817,6 +819,12 @@ export class Wal<T = Uint8Array> {
         throw invalidArgument(`truncateBefore(${lsn}) is past the end of the log (${end})`);
       }
       if (lsn < head) return head;
+      if (store.truncateBefore === undefined) {
+        // The prefix stays, but the argument is checked as a segmented log checks it: a call
+        // that would be refused there must not pass here and fail only after a migration.
+        if (lsn < end) this.seek(lsn, end);
+        return head;
+      }
       if (lsn === head) {
         // Nothing moves, so nothing needs a barrier: the store only deletes what an
         // interrupted compaction left below the head.
