@@ -481,6 +481,22 @@ export class SharedLog {
   }
 
   /**
+   * The lowest end the cuts made since the cut count was `cuts` left the log at (rule 8): the
+   * end of the log when none was made, 0 when more were made than the history keeps (any of
+   * them may have gone that low). For a reader that noted `cuts` and must know whether the
+   * bytes it read are still the log's.
+   */
+  lowestCutSince(cuts: number): number {
+    const now = Atomics.load(this.i32, I_CUTS);
+    if (now - cuts > CUT_HISTORY) return 0;
+    let lowest = this.reserved;
+    for (let cut = now; cut > cuts; cut--) {
+      lowest = Math.min(lowest, Number(Atomics.load(this.big, B_CUT_LSN + (cut % CUT_HISTORY))));
+    }
+    return lowest;
+  }
+
+  /**
    * Runs `action` with the log to itself (rule 8): no write or barrier in flight in any thread,
    * and writers that arrive meanwhile wait. For the owner's `truncateBefore`/`truncateAfter`.
    * @throws `STALLED` when a writer or barrier makes no progress for `stallTimeout`.

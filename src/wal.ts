@@ -740,11 +740,19 @@ export class Wal<T = Uint8Array> {
    * new records. The iterator ends when the log is closed (`close` on this `Wal`), or when the
    * loop breaks out of it.
    *
-   * @param fromLsn - a record boundary at or above `head`, or `len`. @default `head`
-   * @throws WalError `INVALID_ARGUMENT` for a `fromLsn` that is not a record boundary;
-   * `READ_ONLY` on a log from `Wal.openReadOnly`, which sees no later append; from the
-   * iteration, `CORRUPTION` as {@link Wal.iter}, `TRUNCATED` when `truncateAfter` cuts records
-   * it already yielded, `POISONED` when the log fails.
+   * `fromLsn` may lie past the end: the follower then yields nothing until a record starts
+   * exactly there, and never a record below it. Whether it is a record boundary is known only
+   * once the log reaches it: when a durable record turns out to span it, the iteration throws
+   * `INVALID_ARGUMENT` (a replica resuming from the LSN it last applied plus that record's size
+   * learns that it computed it wrongly).
+   *
+   * @param fromLsn - a record boundary at or above `head`, `len`, or an LSN past `len` where a
+   * record is yet to start. @default `head`
+   * @throws WalError `INVALID_ARGUMENT` for a `fromLsn` that is not a non-negative integer, lies
+   * below `head` or inside a record, and from the iteration once a durable record spans a
+   * `fromLsn` that was past the end; `READ_ONLY` on a log from `Wal.openReadOnly`, which sees no
+   * later append; from the iteration, `CORRUPTION` as {@link Wal.iter}, `TRUNCATED` when
+   * `truncateAfter` cuts records it already yielded, `POISONED` when the log fails.
    * @example
    * for await (const { lsn, data } of wal.follow()) replica.apply(lsn, data);
    */
@@ -752,28 +760,51 @@ export class Wal<T = Uint8Array> {
     this.checkReadable();
     if (this.readOnly) throw readOnlyFollow(this.store.description);
     this.writeStagedCommits();
-    let position = this.head;
+    const end = this.shared.written();
+    let start = this.head;
     if (fromLsn !== undefined) {
-      const end = this.shared.written();
-      this.checkNotDropped(this.checkLsn(fromLsn, "follow", "fromLsn"), "follow");
-      if (fromLsn < end) this.seek(fromLsn, end);
-      position = Math.min(fromLsn, end);
+      start = this.checkNotDropped(this.checkLsn(fromLsn, "follow", "fromLsn"), "follow");
+      if (start < end) this.seek(start, end);
     }
+    /**
+     * Where the next record read starts: always a record boundary, and below `start` only until
+     * the records before it are read (skipped, never yielded).
+     */
+    let position = Math.min(start, end);
+    let yielded = false;
+    let cuts = this.shared.cuts;
     for (;;) {
-      const cuts = this.shared.cuts;
-      const durable = this.shared.durable;
-      if (durable < position) {
-        throw followerCut(durable, position);
+      if (this.shared.cuts !== cuts) {
+        // Only the owner cuts, and it is this thread: nothing changes between these loads.
+        const cut = this.shared.lowestCutSince(cuts);
+        cuts = this.shared.cuts;
+        if (cut < position) {
+          if (yielded) throw followerCut(cut, position);
+          // Nothing the caller saw is gone: read on from the cut, below `start` again.
+          position = Math.max(cut, this.store.head ?? 0);
+        }
       }
-      const scanner = new RecordScanner(this.store, position, durable, this.maxRecordSize);
-      while (!this.isClosed && this.advance(scanner, true)) {
-        this.boundaries.observe(scanner.lsn, scanner.offset);
-        position = scanner.offset;
-        yield this.recordAt(scanner);
+      const durable = this.shared.durable;
+      if (durable > position) {
+        const scanner = new RecordScanner(this.store, position, durable, this.maxRecordSize);
+        // A cut made while a record was yielded ends the pass: the bytes ahead may be gone.
+        while (!this.isClosed && this.shared.cuts === cuts && this.advance(scanner, true)) {
+          this.boundaries.observe(scanner.lsn, scanner.offset);
+          if (position < start) {
+            if (scanner.offset > start) throw notFollowable(start, scanner.lsn, scanner.offset);
+            position = scanner.offset;
+            continue;
+          }
+          position = scanner.offset;
+          yielded = true;
+          yield this.recordAt(scanner);
+        }
       }
       if (this.isClosed || this.shared.isClosed) return;
       this.shared.throwIfStopped();
-      await this.shared.durableBeyond(position, cuts, FOLLOW_RECHECK_MS);
+      if (this.shared.cuts === cuts) {
+        await this.shared.durableBeyond(position, cuts, FOLLOW_RECHECK_MS);
+      }
     }
   }
 
@@ -1488,4 +1519,19 @@ function refuseZeroFillOfSegments(value: number | undefined): void {
       `preallocate must be 0 for a segmented log (segmentSize), got ${describeValue(value)}`,
     );
   }
+}
+
+/**
+ * `follow(start)` was given an LSN past the end, and the record now read at `lsn`, ending at
+ * `next`, shows that no record starts there.
+ */
+function notFollowable(start: number, lsn: number, next: number): WalError {
+  const why =
+    lsn < start
+      ? `the record at ${lsn} runs over it to ${next}`
+      : `damaged bytes run over it to the record at ${lsn}`;
+  return invalidArgument(
+    `follow(${start}): no record starts at ${start}, which was past the end when follow was ` +
+      `called: ${why}. Follow from a record's LSN, or from len`,
+  );
 }
