@@ -61,7 +61,8 @@
  * 6. Stalls: a syncer that sees neither the watermark nor `GENERATION` move for `stallTimeout`
  *    milliseconds (a Worker died between reserving and writing, or a leader died) declares
  *    the log stalled: it records a failure and throws `STALLED` instead of waiting forever.
- * 7. Closing: the closer sets `CLOSED`, then waits until no slot is busy and `TOKEN` is free.
+ * 7. Closing: a closer whose thread has commits pending first drains them with one `syncTo`,
+ *    as any syncer. Then it sets `CLOSED`, and waits until no slot is busy and `TOKEN` is free.
  *    Writers check `CLOSED` after taking their slot, leaders after taking `TOKEN`, so no thread
  *    touches the file descriptor once the closer has seen the log idle and closed it.
  * 8. Truncating: the owner sets `EXCLUSIVE`, waits until no slot is busy, and takes `TOKEN`.

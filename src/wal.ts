@@ -215,10 +215,17 @@ export class Wal<T = Uint8Array> {
   /** The error this `Wal` saw that poisoned the log; other threads see it through `shared`. */
   private failure: unknown;
   private isClosed = false;
+  /**
+   * What a barrier round cut short by `close` rejects with: `CLOSED`, or the error of the
+   * barrier `close` ran to drain the pending commits. Set by `close`.
+   */
+  private closeReason: unknown;
   /** The barrier round of `commit`/`syncAsync` in flight, which later callers join. */
   private round: Promise<void> | undefined;
   /** Commits of this thread waiting for durability; bounded by `maxPendingCommits`. */
   private pendingCommits = 0;
+  /** `syncAsync` calls of this thread waiting for durability; `close` drains them too. */
+  private pendingSyncs = 0;
   /** Runs async barriers of a file log off this thread; started on first use. */
   private syncThread: SyncThread | undefined;
   /** Frame under construction: header, then payload; reused by every small append. */
@@ -509,10 +516,17 @@ export class Wal<T = Uint8Array> {
    * When `maxPendingCommits` commits of this thread are already waiting, a new one first waits
    * for a barrier to finish (back-pressure).
    *
+   * A commit still pending when this `Wal` is closed is drained, not dropped: `close` (and
+   * `await using`) writes it and makes it durable, and it resolves. It rejects only when that
+   * barrier fails, with its `IO` error: then the record is not known to be durable.
+   *
    * @returns the record's LSN, once it is durable.
    * @throws (rejects with) WalError as {@link Wal.append} and {@link Wal.sync}; every commit
-   * covered by a failed barrier rejects, and the log is poisoned. `CLOSED` when the log is
-   * closed first: the record may or may not be durable.
+   * covered by a failed barrier rejects, and the log is poisoned. `CLOSED` for a commit made
+   * once `close` has started, or still waiting for room under `maxPendingCommits` then: its
+   * record was not written. (On a shared log, a commit of an attached `Wal` still pending when
+   * the owner closes the log also rejects with `CLOSED`, its record written but not known to
+   * be durable: close attached `Wal`s first, which drains them.)
    * @example const lsn = await wal.commit(JSON.stringify(change));
    */
   async commit(data: WalInput<T>): Promise<number> {
@@ -529,9 +543,17 @@ export class Wal<T = Uint8Array> {
     try {
       // The round writes what is staged before it reads its target; a round already past
       // that point resolves first, and the next one writes this batch.
+      const durable = () =>
+        batch.lsn >= 0 &&
+        this.shared.durable >= this.shared.goal(batch.lsn + offset + size, batch.cuts);
       while (batch.lsn < 0) {
         if (batch.error !== undefined) throw batch.error;
-        await this.nextRound();
+        try {
+          await this.joinRound(durable);
+        } catch (error) {
+          // A batch whose write failed (in a round, or in `close`) fails with that write's error.
+          throw batch.error ?? error;
+        }
       }
       const lsn = batch.lsn + offset;
       await this.durableAsync(lsn + size, batch.cuts);
@@ -557,13 +579,18 @@ export class Wal<T = Uint8Array> {
   /**
    * The durability barrier without blocking the event loop: resolves once every record
    * appended before the call, by any thread, is on stable storage. Shares barriers with every
-   * concurrent sync and commit.
+   * concurrent sync and commit. One still pending at `close` is drained as a commit is.
    * @throws (rejects with) WalError as {@link Wal.sync}.
    */
   async syncAsync(): Promise<void> {
     this.checkWritable("syncAsync");
     this.writeStagedCommits();
-    await this.durableAsync(this.shared.reserved, null);
+    this.pendingSyncs++;
+    try {
+      await this.durableAsync(this.shared.reserved, null);
+    } finally {
+      this.pendingSyncs--;
+    }
   }
 
   /**
@@ -916,10 +943,20 @@ export class Wal<T = Uint8Array> {
   }
 
   /**
-   * Releases the lock and the file. Does not add a barrier: records appended since the last
-   * `sync` are as safe as after a process crash (kept by the OS, not yet on stable storage).
-   * Idempotent; every other call afterwards throws `CLOSED`, and commits still waiting reject
-   * with `CLOSED`.
+   * Drains the pending commits, then releases the lock and the file.
+   *
+   * Commits (and `syncAsync` calls) of this `Wal` still pending are not dropped: their records
+   * are written, and one barrier, shared through group commit like any other, makes them
+   * durable; they then resolve. That barrier blocks this thread; `await using` (see
+   * `[Symbol.asyncDispose]`) drains without blocking it. Rejecting them instead would be a
+   * lie the other way: their records would be in the log after a reopen, and a caller that
+   * retried would write them twice. Only when that barrier fails do they reject, with its `IO`
+   * error (the record is then not known to be durable); `close` itself does not throw for it.
+   *
+   * With no commit pending, `close` adds no barrier: records appended since the last `sync`
+   * are as safe as after a process crash (kept by the OS, not yet on stable storage).
+   * Idempotent; every other call afterwards throws `CLOSED`, and so does a commit made once
+   * `close` has started (its record is not written).
    *
    * On a shared log, the owner's `close` first waits for other threads' writes and barriers in
    * flight, then ends the log for every attached `Wal`. If a writer is stuck mid-write for
@@ -929,22 +966,68 @@ export class Wal<T = Uint8Array> {
    */
   close(): void {
     if (this.isClosed) return;
-    // Staged commits are written first, so that each is as safe as an append made before
-    // `close`; if that fails, they reject with the failure.
-    try {
-      if (!this.shared.isClosed) this.writeStagedCommits();
-    } catch {}
+    let reason: unknown = closed();
+    if (!this.shared.isClosed) {
+      // Staged commits are written first, so that the drain covers them; if that fails, they
+      // reject with the failure.
+      try {
+        this.writeStagedCommits();
+      } catch {}
+      if (this.pendingCommits + this.pendingSyncs > 0) {
+        // Everything this thread wrote: its pending commits lie below. A commit already
+        // durable needs no barrier, and then `syncTo` issues none.
+        try {
+          this.syncTo(this.lastEnd, null);
+        } catch (error) {
+          reason = error;
+        }
+      }
+    }
+    // From here the rounds in flight reject with `reason`; each waiting commit then checks
+    // whether its record is durable, and resolves if it is (see `joinRound`).
+    this.closeReason = reason;
     this.isClosed = true;
     // The owner first waits for every thread's write and barrier in flight: once it closes
     // the descriptor, the number may name another file, and a late write would land there.
     // A writer stuck mid-write past `stallTimeout` (its Worker died) keeps the descriptor open.
     const idle = this.attached || this.shared.close();
-    this.syncThread?.stop(closed());
+    this.syncThread?.stop(reason);
     if (idle) this.store.close();
   }
 
-  /** `using wal = Wal.open(...)` closes the log at the end of the scope. */
+  /** `using wal = Wal.open(...)` closes the log at the end of the scope; see {@link Wal.close}. */
   [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /**
+   * `await using wal = Wal.open(...)` drains and closes the log at the end of the scope without
+   * blocking the event loop: the pending commits (and `syncAsync` calls) of this `Wal` are
+   * made durable by a barrier run off this thread, as `commit`'s are, and resolve; then it
+   * closes as {@link Wal.close} does, which then has nothing left to make durable. When that
+   * barrier fails, they reject with its `IO` error, and the log is closed all the same; the
+   * returned promise does not reject for it.
+   * @example
+   * {
+   *   await using wal = Wal.open("app.wal");
+   *   void wal.commit("last words"); // resolves: the scope's end drains it
+   * }
+   */
+  async [Symbol.asyncDispose](): Promise<void> {
+    try {
+      while (
+        !this.isClosed &&
+        !this.shared.isClosed &&
+        this.pendingCommits + this.pendingSyncs > 0
+      ) {
+        this.writeStagedCommits();
+        if (this.shared.durable >= this.shared.goal(this.lastEnd, null)) break;
+        await this.durableAsync(this.lastEnd, null);
+      }
+    } catch {
+      // The commits that waited for the failed barrier reject with its error; the log is
+      // poisoned, and closing it is all that is left to do.
+    }
     this.close();
   }
 
@@ -1236,11 +1319,25 @@ export class Wal<T = Uint8Array> {
 
   /** Resolves once every byte below `target` is durable, joining this thread's barrier rounds. */
   private async durableAsync(target: number, cuts: number | null): Promise<void> {
-    while (this.shared.durable < this.shared.goal(target, cuts)) {
+    const durable = () => this.shared.durable >= this.shared.goal(target, cuts);
+    while (!durable()) {
       this.checkWritable("sync");
-      await this.nextRound();
+      await this.joinRound(durable);
     }
     this.reportSlowSyncs();
+  }
+
+  /**
+   * Waits for this thread's next barrier round. A round that fails, or that `close` cut short,
+   * still fails its caller only when `durable()` says the caller's bytes are not durable: a
+   * round stopped by `close` after close's own barrier covered them has done its job.
+   */
+  private async joinRound(durable: () => boolean): Promise<void> {
+    try {
+      await this.nextRound();
+    } catch (error) {
+      if (!durable()) throw error;
+    }
   }
 
   /**
@@ -1259,6 +1356,9 @@ export class Wal<T = Uint8Array> {
 
   /** Makes everything reserved so far durable without blocking this thread. */
   private async runRound(): Promise<void> {
+    // A round due after `close` has nothing left to do: close made durable what it drained,
+    // and the store may be closed.
+    if (this.isClosed) throw this.closeReason;
     try {
       this.writeStagedCommits();
       const target = this.shared.reserved;
@@ -1275,7 +1375,7 @@ export class Wal<T = Uint8Array> {
     } catch (error) {
       throw this.noteFailure(error);
     }
-    if (this.isClosed) throw closed();
+    if (this.isClosed) throw this.closeReason;
   }
 
   /**
