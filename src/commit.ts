@@ -81,8 +81,13 @@
  *    zeros. It writes them only for the first fill and when a barrier ran since the last
  *    zeros: they make later barriers cheaper, so a log that is appended to without syncs
  *    would write each byte twice for nothing. Bytes between the old `FILLED` and the filler's end are left to the writers that
- *    reserved them. `FILLED` only grows, except when a cut (rule 8) lowers it to the new end;
- *    a writer's cached copy of it is therefore good until the next cut.
+ *    reserved them. When the zeros do not fit (the disk is full: ENOSPC, EDQUOT, EFBIG), the
+ *    filler gives them up, not its write: it cuts what part of them was written (nothing else
+ *    lies past its end) and raises `FILLED` only to its own end; like written zeros, this
+ *    counts as the fill of this barrier interval, so a full disk costs one failed zero write
+ *    per barrier, not one per append. Any other error of the zero write fails the filler's
+ *    write and poisons the log. `FILLED` only grows, except when a cut (rule 8) lowers it to
+ *    the new end; a writer's cached copy of it is therefore good until the next cut.
  */
 
 import {
@@ -391,13 +396,14 @@ export class SharedLog {
    * For a writer holding a slot whose reservation ends at `end`: returns once `FILLED` is at
    * or above `end` (rule 9), raising it itself when no other writer is. As the filler it raises
    * `FILLED` to `to` (at least `end`), first calling `fill(end, to)` to write zeros there when
-   * a barrier ran since the last zeros were written (or none were yet). `id` names the filler
-   * on `FILLING`.
+   * a barrier ran since the last zeros were written (or none were yet); `fill` returns where
+   * the zeros it wrote end, `end` when it gave them up, and `FILLED` goes only that far. `id`
+   * names the filler on `FILLING`.
    * @returns `FILLED`, at or above `end`: the caller may cache it until the next cut.
    * @throws `fill`'s error (the caller abandons its write, which poisons the log); `STALLED`
    * when another filler makes no progress for `stallTimeout`.
    */
-  fill(end: number, to: number, id: number, fill: (from: number, to: number) => void): number {
+  fill(end: number, to: number, id: number, fill: (from: number, to: number) => number): number {
     for (;;) {
       const filled = Number(Atomics.load(this.big, B_FILLED));
       if (end <= filled) return filled;
@@ -408,12 +414,13 @@ export class SharedLog {
           const now = Number(Atomics.load(this.big, B_FILLED));
           if (end <= now) return now;
           const barriers = Atomics.load(this.big, B_BARRIERS);
+          let filled = to;
           if (to > end && barriers !== Atomics.load(this.big, B_ZEROED_AT)) {
-            fill(end, to);
+            filled = fill(end, to);
             Atomics.store(this.big, B_ZEROED_AT, barriers);
           }
-          Atomics.store(this.big, B_FILLED, BigInt(to));
-          return to;
+          Atomics.store(this.big, B_FILLED, BigInt(filled));
+          return filled;
         } finally {
           Atomics.store(this.i32, I_FILLING, 0);
           Atomics.notify(this.i32, I_FILLING);

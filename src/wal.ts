@@ -47,7 +47,7 @@ import { FileStore } from "./store/file.ts";
 import { SegmentedStore } from "./store/segmented.ts";
 import type { WalStore } from "./store/store.ts";
 import { type BarrierTarget, SyncThread } from "./sync-thread.ts";
-import { fillTarget, writeZeros, zeroTailStart } from "./zero-tail.ts";
+import { fillTarget, fillZeros, zeroTailStart } from "./zero-tail.ts";
 
 /** One record read back from the log. */
 export interface WalRecord<T = Uint8Array> {
@@ -1229,7 +1229,8 @@ export class Wal<T = Uint8Array> {
    * Before this writer writes the `size` bytes it reserved at `lsn`: makes sure no other
    * writer's zeros can land on them (rule 9 in commit.ts), filling zeros past them when this
    * writer is the one to move `FILLED`. A large write gets no zeros after it: they would cost
-   * a write of their own and spare its single barrier little.
+   * a write of their own and spare its single barrier little. Zeros the disk has no room for
+   * are given up, not the write (see `fillZeros`).
    */
   private makeRoom(lsn: number, size: number): void {
     // The common case: below the filled end this writer last saw, with no cut since.
@@ -1245,7 +1246,7 @@ export class Wal<T = Uint8Array> {
       end,
       ahead === 0 ? end : fillTarget(end, ahead),
       this.id,
-      (from, to) => writeZeros(this.store, from, to),
+      (from, to) => fillZeros(this.store, from, to),
     );
   }
 
