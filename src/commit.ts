@@ -61,7 +61,8 @@
  * 6. Stalls: a syncer that sees neither the watermark nor `GENERATION` move for `stallTimeout`
  *    milliseconds (a Worker died between reserving and writing, or a leader died) declares
  *    the log stalled: it records a failure and throws `STALLED` instead of waiting forever.
- * 7. Closing: the closer sets `CLOSED`, then waits until no slot is busy and `TOKEN` is free.
+ * 7. Closing: a closer whose thread has commits pending first drains them with one `syncTo`,
+ *    as any syncer. Then it sets `CLOSED`, and waits until no slot is busy and `TOKEN` is free.
  *    Writers check `CLOSED` after taking their slot, leaders after taking `TOKEN`, so no thread
  *    touches the file descriptor once the closer has seen the log idle and closed it.
  * 8. Truncating: the owner sets `EXCLUSIVE`, waits until no slot is busy, and takes `TOKEN`.
@@ -80,8 +81,13 @@
  *    zeros. It writes them only for the first fill and when a barrier ran since the last
  *    zeros: they make later barriers cheaper, so a log that is appended to without syncs
  *    would write each byte twice for nothing. Bytes between the old `FILLED` and the filler's end are left to the writers that
- *    reserved them. `FILLED` only grows, except when a cut (rule 8) lowers it to the new end;
- *    a writer's cached copy of it is therefore good until the next cut.
+ *    reserved them. When the zeros do not fit (the disk is full: ENOSPC, EDQUOT, EFBIG), the
+ *    filler gives them up, not its write: it cuts what part of them was written (nothing else
+ *    lies past its end) and raises `FILLED` only to its own end; like written zeros, this
+ *    counts as the fill of this barrier interval, so a full disk costs one failed zero write
+ *    per barrier, not one per append. Any other error of the zero write fails the filler's
+ *    write and poisons the log. `FILLED` only grows, except when a cut (rule 8) lowers it to
+ *    the new end; a writer's cached copy of it is therefore good until the next cut.
  */
 
 import {
@@ -390,13 +396,14 @@ export class SharedLog {
    * For a writer holding a slot whose reservation ends at `end`: returns once `FILLED` is at
    * or above `end` (rule 9), raising it itself when no other writer is. As the filler it raises
    * `FILLED` to `to` (at least `end`), first calling `fill(end, to)` to write zeros there when
-   * a barrier ran since the last zeros were written (or none were yet). `id` names the filler
-   * on `FILLING`.
+   * a barrier ran since the last zeros were written (or none were yet); `fill` returns where
+   * the zeros it wrote end, `end` when it gave them up, and `FILLED` goes only that far. `id`
+   * names the filler on `FILLING`.
    * @returns `FILLED`, at or above `end`: the caller may cache it until the next cut.
    * @throws `fill`'s error (the caller abandons its write, which poisons the log); `STALLED`
    * when another filler makes no progress for `stallTimeout`.
    */
-  fill(end: number, to: number, id: number, fill: (from: number, to: number) => void): number {
+  fill(end: number, to: number, id: number, fill: (from: number, to: number) => number): number {
     for (;;) {
       const filled = Number(Atomics.load(this.big, B_FILLED));
       if (end <= filled) return filled;
@@ -407,12 +414,13 @@ export class SharedLog {
           const now = Number(Atomics.load(this.big, B_FILLED));
           if (end <= now) return now;
           const barriers = Atomics.load(this.big, B_BARRIERS);
+          let filled = to;
           if (to > end && barriers !== Atomics.load(this.big, B_ZEROED_AT)) {
-            fill(end, to);
+            filled = fill(end, to);
             Atomics.store(this.big, B_ZEROED_AT, barriers);
           }
-          Atomics.store(this.big, B_FILLED, BigInt(to));
-          return to;
+          Atomics.store(this.big, B_FILLED, BigInt(filled));
+          return filled;
         } finally {
           Atomics.store(this.i32, I_FILLING, 0);
           Atomics.notify(this.i32, I_FILLING);
@@ -478,6 +486,22 @@ export class SharedLog {
     // Cuts older than the history may have removed the record: say so rather than guess.
     if (lowest < target || now - cuts > CUT_HISTORY) throw truncated(target, lowest);
     return target;
+  }
+
+  /**
+   * The lowest end the cuts made since the cut count was `cuts` left the log at (rule 8): the
+   * end of the log when none was made, 0 when more were made than the history keeps (any of
+   * them may have gone that low). For a reader that noted `cuts` and must know whether the
+   * bytes it read are still the log's.
+   */
+  lowestCutSince(cuts: number): number {
+    const now = Atomics.load(this.i32, I_CUTS);
+    if (now - cuts > CUT_HISTORY) return 0;
+    let lowest = this.reserved;
+    for (let cut = now; cut > cuts; cut--) {
+      lowest = Math.min(lowest, Number(Atomics.load(this.big, B_CUT_LSN + (cut % CUT_HISTORY))));
+    }
+    return lowest;
   }
 
   /**

@@ -339,13 +339,43 @@ export function unsupportedPlatform(platform: string): WalError {
   );
 }
 
-/** A short description of a value for error messages, never its whole contents. */
+/**
+ * A short description of a value for error messages, in words that complete "got ...": never
+ * its whole contents (a function's source, a long string, an array's elements).
+ * @example describeValue(undefined) // "undefined"
+ * @example describeValue("12") // 'the string "12"'
+ * @example describeValue(new Map()) // "a Map"
+ */
 export function describeValue(value: unknown): string {
+  switch (typeof value) {
+    case "undefined":
+    case "boolean":
+    case "number":
+      return String(value);
+    case "bigint":
+      return `the bigint ${value}n`;
+    case "string":
+      return `the string "${value.length > 40 ? `${value.slice(0, 40)}…` : value}"`;
+    case "symbol":
+      return `the symbol ${String(value)}`;
+    case "function":
+      return value.name === "" ? "a function" : `the function ${value.name}`;
+  }
   if (value === null) return "null";
-  if (typeof value === "object") return (value as object).constructor?.name ?? "object";
-  if (typeof value === "string")
-    return `string "${value.length > 40 ? `${value.slice(0, 40)}…` : value}"`;
-  return `${typeof value} ${String(value)}`;
+  if (Array.isArray(value)) return `an array of ${counted(value.length, "element")}`;
+  const name = (value as object).constructor?.name;
+  if (typeof name !== "string" || name === "" || name === "Object") return "an object";
+  const named = `${/^[AEIO]/i.test(name) ? "an" : "a"} ${name}`;
+  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
+    const view = value as unknown as { length: number; BYTES_PER_ELEMENT: number };
+    return `${named} of ${counted(view.length, view.BYTES_PER_ELEMENT === 1 ? "byte" : "element")}`;
+  }
+  return named;
+}
+
+/** "1 element", "3 elements". */
+function counted(count: number, unit: string): string {
+  return `${count} ${unit}${count === 1 ? "" : "s"}`;
 }
 
 /** The message of a thrown value, which need not be an `Error`. */

@@ -91,8 +91,13 @@ export interface WalOptions<T = Uint8Array> {
    * was synced since. 0 turns the zero fill off (the file then ends at its last record, as the
    * Rust crate writes it).
    *
-   * @default 1048576 (1 MiB) for a single-file log; 0 for a segmented log or another store,
-   * where any other value is refused. Minimum 0, maximum 1073741824 (1 GiB).
+   * The zeros never cost an append: on a disk without room for them (the zero write fails with
+   * ENOSPC, EDQUOT or EFBIG) that fill is given up, whatever part of it was written is cut
+   * again, and the record is written as if `preallocate` were 0; the next fill after a barrier
+   * tries again. Any other error of the zero write fails the append and poisons the log.
+   *
+   * @default 1048576 (1 MiB) for a single-file log; 0 for a segmented log (which refuses any
+   * other value) or another store. Minimum 0, maximum 1073741824 (1 GiB).
    * @example Wal.open("app.wal", { preallocate: 4 * 1024 * 1024 })
    */
   preallocate?: number;

@@ -38,7 +38,8 @@ export interface ClonedError {
 export class SyncThread {
   private readonly worker: Worker;
   private pending: { resolve: () => void; reject: (error: unknown) => void } | undefined;
-  private failure: WalError | undefined;
+  /** Why the thread stopped, once it did: what every later `run` rejects with. */
+  private failure: unknown;
 
   constructor(init: SyncThreadInit) {
     this.worker = new Worker(new URL("./sync-worker.ts", import.meta.url).href);
@@ -72,13 +73,13 @@ export class SyncThread {
    * with `reason` at once. Never `terminate()`: killed between its barrier and releasing the
    * token, the Worker would leave every other syncer of the log waiting for a dead leader.
    */
-  stop(reason: WalError): void {
+  stop(reason: unknown): void {
     this.failure = reason;
     this.worker.postMessage("stop");
     this.settle(reason);
   }
 
-  private settle(error: WalError | undefined): void {
+  private settle(error: unknown): void {
     const pending = this.pending;
     this.pending = undefined;
     this.worker.unref();

@@ -48,7 +48,7 @@ import { FileStore } from "./store/file.ts";
 import { SegmentedStore } from "./store/segmented.ts";
 import type { WalStore } from "./store/store.ts";
 import { type BarrierTarget, SyncThread } from "./sync-thread.ts";
-import { fillTarget, writeZeros, zeroTailStart } from "./zero-tail.ts";
+import { fillTarget, fillZeros, zeroTailStart } from "./zero-tail.ts";
 
 /** One record read back from the log. */
 export interface WalRecord<T = Uint8Array> {
@@ -216,10 +216,17 @@ export class Wal<T = Uint8Array> {
   /** The error this `Wal` saw that poisoned the log; other threads see it through `shared`. */
   private failure: unknown;
   private isClosed = false;
+  /**
+   * What a barrier round cut short by `close` rejects with: `CLOSED`, or the error of the
+   * barrier `close` ran to drain the pending commits. Set by `close`.
+   */
+  private closeReason: unknown;
   /** The barrier round of `commit`/`syncAsync` in flight, which later callers join. */
   private round: Promise<void> | undefined;
   /** Commits of this thread waiting for durability; bounded by `maxPendingCommits`. */
   private pendingCommits = 0;
+  /** `syncAsync` calls of this thread waiting for durability; `close` drains them too. */
+  private pendingSyncs = 0;
   /** Runs async barriers of a file log off this thread; started on first use. */
   private syncThread: SyncThread | undefined;
   /** Frame under construction: header, then payload; reused by every small append. */
@@ -514,10 +521,17 @@ export class Wal<T = Uint8Array> {
    * When `maxPendingCommits` commits of this thread are already waiting, a new one first waits
    * for a barrier to finish (back-pressure).
    *
+   * A commit still pending when this `Wal` is closed is drained, not dropped: `close` (and
+   * `await using`) writes it and makes it durable, and it resolves. It rejects only when that
+   * barrier fails, with its `IO` error: then the record is not known to be durable.
+   *
    * @returns the record's LSN, once it is durable.
    * @throws (rejects with) WalError as {@link Wal.append} and {@link Wal.sync}; every commit
-   * covered by a failed barrier rejects, and the log is poisoned. `CLOSED` when the log is
-   * closed first: the record may or may not be durable.
+   * covered by a failed barrier rejects, and the log is poisoned. `CLOSED` for a commit made
+   * once `close` has started, or still waiting for room under `maxPendingCommits` then: its
+   * record was not written. (On a shared log, a commit of an attached `Wal` still pending when
+   * the owner closes the log also rejects with `CLOSED`, its record written but not known to
+   * be durable: close attached `Wal`s first, which drains them.)
    * @example const lsn = await wal.commit(JSON.stringify(change));
    */
   async commit(data: WalInput<T>): Promise<number> {
@@ -534,9 +548,17 @@ export class Wal<T = Uint8Array> {
     try {
       // The round writes what is staged before it reads its target; a round already past
       // that point resolves first, and the next one writes this batch.
+      const durable = () =>
+        batch.lsn >= 0 &&
+        this.shared.durable >= this.shared.goal(batch.lsn + offset + size, batch.cuts);
       while (batch.lsn < 0) {
         if (batch.error !== undefined) throw batch.error;
-        await this.nextRound();
+        try {
+          await this.joinRound(durable);
+        } catch (error) {
+          // A batch whose write failed (in a round, or in `close`) fails with that write's error.
+          throw batch.error ?? error;
+        }
       }
       const lsn = batch.lsn + offset;
       await this.durableAsync(lsn + size, batch.cuts);
@@ -562,13 +584,18 @@ export class Wal<T = Uint8Array> {
   /**
    * The durability barrier without blocking the event loop: resolves once every record
    * appended before the call, by any thread, is on stable storage. Shares barriers with every
-   * concurrent sync and commit.
+   * concurrent sync and commit. One still pending at `close` is drained as a commit is.
    * @throws (rejects with) WalError as {@link Wal.sync}.
    */
   async syncAsync(): Promise<void> {
     this.checkWritable("syncAsync");
     this.writeStagedCommits();
-    await this.durableAsync(this.shared.reserved, null);
+    this.pendingSyncs++;
+    try {
+      await this.durableAsync(this.shared.reserved, null);
+    } finally {
+      this.pendingSyncs--;
+    }
   }
 
   /**
@@ -710,8 +737,8 @@ export class Wal<T = Uint8Array> {
     this.checkReadable();
     this.writeStagedCommits();
     const end = this.shared.written();
-    this.checkNotDropped(this.checkLsn(fromLsn, "checksum"), "checksum");
-    this.checkLsn(toLsn, "checksum");
+    this.checkNotDropped(this.checkLsn(fromLsn, "checksum", "fromLsn"), "checksum");
+    this.checkLsn(toLsn, "checksum", "toLsn");
     if (toLsn < fromLsn || toLsn > end) {
       throw invalidArgument(
         `checksum(${fromLsn}, ${toLsn}) needs ${fromLsn} <= toLsn <= ${end}, the end of the log`,
@@ -745,11 +772,19 @@ export class Wal<T = Uint8Array> {
    * new records. The iterator ends when the log is closed (`close` on this `Wal`), or when the
    * loop breaks out of it.
    *
-   * @param fromLsn - a record boundary at or above `head`, or `len`. @default `head`
-   * @throws WalError `INVALID_ARGUMENT` for a `fromLsn` that is not a record boundary;
-   * `READ_ONLY` on a log from `Wal.openReadOnly`, which sees no later append; from the
-   * iteration, `CORRUPTION` as {@link Wal.iter}, `TRUNCATED` when `truncateAfter` cuts records
-   * it already yielded, `POISONED` when the log fails.
+   * `fromLsn` may lie past the end: the follower then yields nothing until a record starts
+   * exactly there, and never a record below it. Whether it is a record boundary is known only
+   * once the log reaches it: when a durable record turns out to span it, the iteration throws
+   * `INVALID_ARGUMENT` (a replica resuming from the LSN it last applied plus that record's size
+   * learns that it computed it wrongly).
+   *
+   * @param fromLsn - a record boundary at or above `head`, `len`, or an LSN past `len` where a
+   * record is yet to start. @default `head`
+   * @throws WalError `INVALID_ARGUMENT` for a `fromLsn` that is not a non-negative integer, lies
+   * below `head` or inside a record, and from the iteration once a durable record spans a
+   * `fromLsn` that was past the end; `READ_ONLY` on a log from `Wal.openReadOnly`, which sees no
+   * later append; from the iteration, `CORRUPTION` as {@link Wal.iter}, `TRUNCATED` when
+   * `truncateAfter` cuts records it already yielded, `POISONED` when the log fails.
    * @example
    * for await (const { lsn, data } of wal.follow()) replica.apply(lsn, data);
    */
@@ -757,28 +792,51 @@ export class Wal<T = Uint8Array> {
     this.checkReadable();
     if (this.readOnly) throw readOnlyFollow(this.store.description);
     this.writeStagedCommits();
-    let position = this.head;
+    const end = this.shared.written();
+    let start = this.head;
     if (fromLsn !== undefined) {
-      const end = this.shared.written();
-      this.checkNotDropped(this.checkLsn(fromLsn, "follow"), "follow");
-      if (fromLsn < end) this.seek(fromLsn, end);
-      position = Math.min(fromLsn, end);
+      start = this.checkNotDropped(this.checkLsn(fromLsn, "follow", "fromLsn"), "follow");
+      if (start < end) this.seek(start, end);
     }
+    /**
+     * Where the next record read starts: always a record boundary, and below `start` only until
+     * the records before it are read (skipped, never yielded).
+     */
+    let position = Math.min(start, end);
+    let yielded = false;
+    let cuts = this.shared.cuts;
     for (;;) {
-      const cuts = this.shared.cuts;
-      const durable = this.shared.durable;
-      if (durable < position) {
-        throw followerCut(durable, position);
+      if (this.shared.cuts !== cuts) {
+        // Only the owner cuts, and it is this thread: nothing changes between these loads.
+        const cut = this.shared.lowestCutSince(cuts);
+        cuts = this.shared.cuts;
+        if (cut < position) {
+          if (yielded) throw followerCut(cut, position);
+          // Nothing the caller saw is gone: read on from the cut, below `start` again.
+          position = Math.max(cut, this.store.head ?? 0);
+        }
       }
-      const scanner = new RecordScanner(this.store, position, durable, this.maxRecordSize);
-      while (!this.isClosed && this.advance(scanner, true)) {
-        this.boundaries.observe(scanner.lsn, scanner.offset);
-        position = scanner.offset;
-        yield this.recordAt(scanner);
+      const durable = this.shared.durable;
+      if (durable > position) {
+        const scanner = new RecordScanner(this.store, position, durable, this.maxRecordSize);
+        // A cut made while a record was yielded ends the pass: the bytes ahead may be gone.
+        while (!this.isClosed && this.shared.cuts === cuts && this.advance(scanner, true)) {
+          this.boundaries.observe(scanner.lsn, scanner.offset);
+          if (position < start) {
+            if (scanner.offset > start) throw notFollowable(start, scanner.lsn, scanner.offset);
+            position = scanner.offset;
+            continue;
+          }
+          position = scanner.offset;
+          yielded = true;
+          yield this.recordAt(scanner);
+        }
       }
       if (this.isClosed || this.shared.isClosed) return;
       this.shared.throwIfStopped();
-      await this.shared.durableBeyond(position, cuts, FOLLOW_RECHECK_MS);
+      if (this.shared.cuts === cuts) {
+        await this.shared.durableBeyond(position, cuts, FOLLOW_RECHECK_MS);
+      }
     }
   }
 
@@ -798,15 +856,18 @@ export class Wal<T = Uint8Array> {
    * surviving records keep their LSNs, and iteration and recovery start at the head. Every
    * record appended so far is made durable first.
    *
-   * A single-file or memory log changes nothing and returns 0, as in the Rust crate: LSNs are
-   * byte offsets, so dropping a prefix of one file would mean rewriting it and moving every
-   * record; only whole segment files can be dropped in place.
+   * A single-file or memory log keeps its prefix and returns its head, 0, as in the Rust crate:
+   * LSNs are byte offsets, so dropping a prefix of one file would mean rewriting it and moving
+   * every record; only whole segment files can be dropped in place. It checks `lsn` all the
+   * same, as a segmented log does, and refuses what a segmented log refuses.
    *
    * @param lsn - a record boundary: an LSN from `append`, or `len`. Below the head, nothing
    * changes (the head never moves back).
    * @returns the new head.
-   * @throws WalError `INVALID_ARGUMENT` when `lsn` is not a record boundary of the log or the
-   * `Wal` is attached; `IO` (the log is then poisoned); `POISONED`, `CLOSED`, `STALLED`.
+   * @throws WalError `INVALID_ARGUMENT`, on every store, when `lsn` is not a non-negative
+   * integer, lies past `len` or inside a record, or the `Wal` is attached; `CORRUPTION` when a
+   * damaged record lies between the nearest known boundary and `lsn`; `IO` (the log is then
+   * poisoned); `POISONED`, `CLOSED`, `STALLED`.
    * @example const head = wal.truncateBefore(checkpointLsn);
    */
   truncateBefore(lsn: number): number {
@@ -814,7 +875,6 @@ export class Wal<T = Uint8Array> {
     this.writeStagedCommits();
     this.checkLsn(lsn, "truncateBefore");
     const store = this.store;
-    if (store.truncateBefore === undefined) return 0;
     return this.shared.exclusive(this.id, () => {
       const end = this.shared.reservedWhileExclusive();
       const head = store.head ?? 0;
@@ -822,6 +882,12 @@ export class Wal<T = Uint8Array> {
         throw invalidArgument(`truncateBefore(${lsn}) is past the end of the log (${end})`);
       }
       if (lsn < head) return head;
+      if (store.truncateBefore === undefined) {
+        // The prefix stays, but the argument is checked as a segmented log checks it: a call
+        // that would be refused there must not pass here and fail only after a migration.
+        if (lsn < end) this.seek(lsn, end);
+        return head;
+      }
       if (lsn === head) {
         // Nothing moves, so nothing needs a barrier: the store only deletes what an
         // interrupted compaction left below the head.
@@ -882,10 +948,20 @@ export class Wal<T = Uint8Array> {
   }
 
   /**
-   * Releases the lock and the file. Does not add a barrier: records appended since the last
-   * `sync` are as safe as after a process crash (kept by the OS, not yet on stable storage).
-   * Idempotent; every other call afterwards throws `CLOSED`, and commits still waiting reject
-   * with `CLOSED`.
+   * Drains the pending commits, then releases the lock and the file.
+   *
+   * Commits (and `syncAsync` calls) of this `Wal` still pending are not dropped: their records
+   * are written, and one barrier, shared through group commit like any other, makes them
+   * durable; they then resolve. That barrier blocks this thread; `await using` (see
+   * `[Symbol.asyncDispose]`) drains without blocking it. Rejecting them instead would be a
+   * lie the other way: their records would be in the log after a reopen, and a caller that
+   * retried would write them twice. Only when that barrier fails do they reject, with its `IO`
+   * error (the record is then not known to be durable); `close` itself does not throw for it.
+   *
+   * With no commit pending, `close` adds no barrier: records appended since the last `sync`
+   * are as safe as after a process crash (kept by the OS, not yet on stable storage).
+   * Idempotent; every other call afterwards throws `CLOSED`, and so does a commit made once
+   * `close` has started (its record is not written).
    *
    * On a shared log, the owner's `close` first waits for other threads' writes and barriers in
    * flight, then ends the log for every attached `Wal`. If a writer is stuck mid-write for
@@ -895,22 +971,68 @@ export class Wal<T = Uint8Array> {
    */
   close(): void {
     if (this.isClosed) return;
-    // Staged commits are written first, so that each is as safe as an append made before
-    // `close`; if that fails, they reject with the failure.
-    try {
-      if (!this.shared.isClosed) this.writeStagedCommits();
-    } catch {}
+    let reason: unknown = closed();
+    if (!this.shared.isClosed) {
+      // Staged commits are written first, so that the drain covers them; if that fails, they
+      // reject with the failure.
+      try {
+        this.writeStagedCommits();
+      } catch {}
+      if (this.pendingCommits + this.pendingSyncs > 0) {
+        // Everything this thread wrote: its pending commits lie below. A commit already
+        // durable needs no barrier, and then `syncTo` issues none.
+        try {
+          this.syncTo(this.lastEnd, null);
+        } catch (error) {
+          reason = error;
+        }
+      }
+    }
+    // From here the rounds in flight reject with `reason`; each waiting commit then checks
+    // whether its record is durable, and resolves if it is (see `joinRound`).
+    this.closeReason = reason;
     this.isClosed = true;
     // The owner first waits for every thread's write and barrier in flight: once it closes
     // the descriptor, the number may name another file, and a late write would land there.
     // A writer stuck mid-write past `stallTimeout` (its Worker died) keeps the descriptor open.
     const idle = this.attached || this.shared.close();
-    this.syncThread?.stop(closed());
+    this.syncThread?.stop(reason);
     if (idle) this.store.close();
   }
 
-  /** `using wal = Wal.open(...)` closes the log at the end of the scope. */
+  /** `using wal = Wal.open(...)` closes the log at the end of the scope; see {@link Wal.close}. */
   [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /**
+   * `await using wal = Wal.open(...)` drains and closes the log at the end of the scope without
+   * blocking the event loop: the pending commits (and `syncAsync` calls) of this `Wal` are
+   * made durable by a barrier run off this thread, as `commit`'s are, and resolve; then it
+   * closes as {@link Wal.close} does, which then has nothing left to make durable. When that
+   * barrier fails, they reject with its `IO` error, and the log is closed all the same; the
+   * returned promise does not reject for it.
+   * @example
+   * {
+   *   await using wal = Wal.open("app.wal");
+   *   void wal.commit("last words"); // resolves: the scope's end drains it
+   * }
+   */
+  async [Symbol.asyncDispose](): Promise<void> {
+    try {
+      while (
+        !this.isClosed &&
+        !this.shared.isClosed &&
+        this.pendingCommits + this.pendingSyncs > 0
+      ) {
+        this.writeStagedCommits();
+        if (this.shared.durable >= this.shared.goal(this.lastEnd, null)) break;
+        await this.durableAsync(this.lastEnd, null);
+      }
+    } catch {
+      // The commits that waited for the failed barrier reject with its error; the log is
+      // poisoned, and closing it is all that is left to do.
+    }
     this.close();
   }
 
@@ -1129,7 +1251,8 @@ export class Wal<T = Uint8Array> {
    * Before this writer writes the `size` bytes it reserved at `lsn`: makes sure no other
    * writer's zeros can land on them (rule 9 in commit.ts), filling zeros past them when this
    * writer is the one to move `FILLED`. A large write gets no zeros after it: they would cost
-   * a write of their own and spare its single barrier little.
+   * a write of their own and spare its single barrier little. Zeros the disk has no room for
+   * are given up, not the write (see `fillZeros`).
    */
   private makeRoom(lsn: number, size: number): void {
     // The common case: below the filled end this writer last saw, with no cut since.
@@ -1145,7 +1268,7 @@ export class Wal<T = Uint8Array> {
       end,
       ahead === 0 ? end : fillTarget(end, ahead),
       this.id,
-      (from, to) => writeZeros(this.store, from, to),
+      (from, to) => fillZeros(this.store, from, to),
     );
   }
 
@@ -1185,7 +1308,10 @@ export class Wal<T = Uint8Array> {
       return encoded;
     }
     if (!(data instanceof Uint8Array)) {
-      throw invalidArgument(`${what} takes a Uint8Array or a string, got ${describeValue(data)}`);
+      throw invalidArgument(
+        `${what} takes the record as a Uint8Array or a string (stored as UTF-8), got ` +
+          `${describeValue(data)}; to log other values, open the log with a codec`,
+      );
     }
     this.checkSize(data.length);
     return data;
@@ -1216,11 +1342,25 @@ export class Wal<T = Uint8Array> {
 
   /** Resolves once every byte below `target` is durable, joining this thread's barrier rounds. */
   private async durableAsync(target: number, cuts: number | null): Promise<void> {
-    while (this.shared.durable < this.shared.goal(target, cuts)) {
+    const durable = () => this.shared.durable >= this.shared.goal(target, cuts);
+    while (!durable()) {
       this.checkWritable("sync");
-      await this.nextRound();
+      await this.joinRound(durable);
     }
     this.reportSlowSyncs();
+  }
+
+  /**
+   * Waits for this thread's next barrier round. A round that fails, or that `close` cut short,
+   * still fails its caller only when `durable()` says the caller's bytes are not durable: a
+   * round stopped by `close` after close's own barrier covered them has done its job.
+   */
+  private async joinRound(durable: () => boolean): Promise<void> {
+    try {
+      await this.nextRound();
+    } catch (error) {
+      if (!durable()) throw error;
+    }
   }
 
   /**
@@ -1239,6 +1379,9 @@ export class Wal<T = Uint8Array> {
 
   /** Makes everything reserved so far durable without blocking this thread. */
   private async runRound(): Promise<void> {
+    // A round due after `close` has nothing left to do: close made durable what it drained,
+    // and the store may be closed.
+    if (this.isClosed) throw this.closeReason;
     try {
       this.writeStagedCommits();
       const target = this.shared.reserved;
@@ -1255,7 +1398,7 @@ export class Wal<T = Uint8Array> {
     } catch (error) {
       throw this.noteFailure(error);
     }
-    if (this.isClosed) throw closed();
+    if (this.isClosed) throw this.closeReason;
   }
 
   /**
@@ -1342,10 +1485,16 @@ export class Wal<T = Uint8Array> {
     }
   }
 
-  /** `lsn` when it is a non-negative integer; otherwise an `INVALID_ARGUMENT` naming `call`. */
-  private checkLsn(lsn: number, call: string): number {
+  /**
+   * `lsn` when it is a non-negative integer; otherwise an `INVALID_ARGUMENT` naming `call` and
+   * its argument `name`.
+   */
+  private checkLsn(lsn: number, call: string, name = "lsn"): number {
     if (!Number.isSafeInteger(lsn) || lsn < 0) {
-      throw invalidArgument(`${call} takes a non-negative integer LSN, got ${describeValue(lsn)}`);
+      throw invalidArgument(
+        `${call}: ${name} must be a non-negative integer LSN (one that append returned, or len), ` +
+          `got ${describeValue(lsn)}`,
+      );
     }
     return lsn;
   }
@@ -1514,4 +1663,19 @@ function refuseZeroFillOfSegments(value: number | undefined): void {
       `preallocate must be 0 for a segmented log (segmentSize), got ${describeValue(value)}`,
     );
   }
+}
+
+/**
+ * `follow(start)` was given an LSN past the end, and the record now read at `lsn`, ending at
+ * `next`, shows that no record starts there.
+ */
+function notFollowable(start: number, lsn: number, next: number): WalError {
+  const why =
+    lsn < start
+      ? `the record at ${lsn} runs over it to ${next}`
+      : `damaged bytes run over it to the record at ${lsn}`;
+  return invalidArgument(
+    `follow(${start}): no record starts at ${start}, which was past the end when follow was ` +
+      `called: ${why}. Follow from a record's LSN, or from len`,
+  );
 }

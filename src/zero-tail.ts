@@ -9,12 +9,19 @@
  * Zeros are only written again after a barrier (rule 9): a log appended to without syncs gains
  * nothing from them and would write every byte twice.
  *
+ * The zeros are an optimisation, never a condition: a disk with room for the record but not for
+ * the zeros after it (ENOSPC, EDQUOT, EFBIG) gets the record without them. Whatever part of the
+ * zeros a short write left is cut again first, since on a full disk those pages are the ones
+ * the record itself needs. Any other error of the zero write is an I/O failure like any other,
+ * and poisons the log.
+ *
  * Recovery reads the zeros as the end of the log: an all-zero header is never a valid record
  * (the CRC-32C of a zero length field is 0x48674BC7, not 0), and the Rust crate's reader stops
  * there too. A tail that is zero to the last byte is kept as it is; anything else after the
  * last valid record is damage, handled (and cut) like any other.
  */
 
+import { IoError } from "./errors.ts";
 import type { WalStore } from "./store/store.ts";
 
 /** The filled end is rounded up to a whole page: the file system allocates in pages. */
@@ -30,12 +37,31 @@ const PROBE_SIZE = 64 * 1024;
 
 let zeros: Uint8Array | undefined;
 
-/** Writes zeros over `[from, to)` of `store`, growing it. */
-export function writeZeros(store: WalStore, from: number, to: number): void {
+/** The errnos that say the disk has no room: a zero fill that meets one is given up. */
+const NO_ROOM = new Set(["ENOSPC", "EDQUOT", "EFBIG"]);
+
+/**
+ * Writes zeros over `[from, to)` of `store`, growing it, where nothing is written at or past
+ * `from` (rule 9 in commit.ts: the caller is the one writer raising `FILLED` from below `from`).
+ * When the store has no room for them, gives the fill up instead: cuts whatever zeros reached
+ * it (the store then ends at `from` at most) and writes none.
+ * @returns where the zeros end: `to`, or `from` when the fill was given up.
+ * @throws WalError any other error of the write, or an error of the cut; the caller's write
+ * then fails and the log is poisoned.
+ */
+export function fillZeros(store: WalStore, from: number, to: number): number {
   zeros ??= new Uint8Array(ZERO_PIECE);
-  for (let at = from; at < to; at += ZERO_PIECE) {
-    store.write(zeros, Math.min(ZERO_PIECE, to - at), at);
+  try {
+    for (let at = from; at < to; at += ZERO_PIECE) {
+      store.write(zeros, Math.min(ZERO_PIECE, to - at), at);
+    }
+    return to;
+  } catch (error) {
+    if (!(error instanceof IoError && NO_ROOM.has(error.errno))) throw error;
   }
+  // Only zeros lie at or past `from`: the cut takes nothing but the pages they took.
+  if (store.size > from) store.truncate(from);
+  return from;
 }
 
 /** `end + ahead`, rounded up to a whole page: where a fill after a write ending at `end` stops. */

@@ -1,7 +1,8 @@
 /**
  * Group commit and the async calls: concurrent `commit`s share barriers, the barrier never
  * blocks the event loop, a failed barrier rejects every commit it covered and poisons the log,
- * and a slow disk turns into back-pressure rather than unbounded pending commits.
+ * and a slow disk turns into back-pressure rather than unbounded pending commits. What `close`
+ * does to pending commits (it drains them) is test/close-drain.test.ts.
  */
 
 import { describe, expect, test } from "bun:test";
@@ -50,14 +51,6 @@ describe("Wal.commit() on a file", () => {
     using wal = Wal.open(logPath(dir));
     const lsns = await Promise.all([wal.commit("a"), wal.commit("bb"), wal.commit("")]);
     expect(lsns).toEqual([0, 9, 19]);
-  });
-
-  test("close() rejects the commits still waiting with CLOSED", async () => {
-    const wal = Wal.open(logPath(dir));
-    const pending = Array.from({ length: 10 }, (_, i) => wal.commit(`pending ${i}`));
-    wal.close();
-    for (const commit of pending) expect((await walRejectionOf(commit)).code).toBe("CLOSED");
-    expect((await walRejectionOf(wal.commit("after close"))).code).toBe("CLOSED");
   });
 
   test("syncAsync() with nothing new to sync issues no barrier", async () => {
@@ -184,16 +177,6 @@ describe("Wal.commit() while the barrier is held", () => {
       0, 10, 20, 30, 40, 50,
     ]);
   });
-
-  test("close() while a barrier is held rejects its commits with CLOSED", async () => {
-    const store = new HeldBarrierStore();
-    const wal = Wal.withStore(store);
-    const commit = wal.commit("in flight");
-    await turnOfTheEventLoop();
-    wal.close();
-    store.release();
-    expect((await walRejectionOf(commit)).code).toBe("CLOSED");
-  });
 });
 
 describe("Wal.commit() on a store without syncAsync", () => {
@@ -262,16 +245,6 @@ describe("Wal.commit() batches its writes", () => {
     for (const commit of commits) expect((await walRejectionOf(commit)).code).toBe("IO");
     expect(walErrorOf(() => wal.append("after")).code).toBe("POISONED");
     expect(store.calls.sync - syncs).toBe(0); // nothing written, nothing reported durable
-  });
-
-  test("close() writes the staged commits, which reject with CLOSED but are in the file", async () => {
-    const path = logPath(dir);
-    const wal = Wal.open(path);
-    const pending = [wal.commit("staged 1"), wal.commit("staged 2")];
-    wal.close();
-    for (const commit of pending) expect((await walRejectionOf(commit)).code).toBe("CLOSED");
-    using reopened = Wal.open(path);
-    expect([...reopened.iter()].map((r) => text(r.data))).toEqual(["staged 1", "staged 2"]);
   });
 });
 

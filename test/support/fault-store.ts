@@ -6,7 +6,8 @@
  * errno instead of forwarding it, so the inner store is left unchanged; a failed write can also
  * be made partial (`partialBytes`: that many bytes reach the inner store, then the error), which
  * models a short write on a full disk. Counters record how many calls of each operation were
- * forwarded, so tests can assert how many barriers a sequence of calls issued.
+ * forwarded, and how many failed as asked, so tests can assert how many barriers a sequence of
+ * calls issued, and when an injected failure hit.
  */
 
 import { IoError, MemoryStore, type WalStore } from "../../src/index.ts";
@@ -15,6 +16,8 @@ export type Operation = "read" | "write" | "truncate" | "sync";
 
 export class FaultStore implements WalStore {
   readonly calls: Record<Operation, number> = { read: 0, write: 0, truncate: 0, sync: 0 };
+  /** Calls of each operation that failed as `failNext` asked (not counted in `calls`). */
+  readonly failed: Record<Operation, number> = { read: 0, write: 0, truncate: 0, sync: 0 };
   private readonly failures = new Map<Operation, { errno: string; partialBytes: number }>();
 
   constructor(readonly inner: WalStore = new MemoryStore()) {}
@@ -68,6 +71,7 @@ export class FaultStore implements WalStore {
     const failure = this.failures.get(operation);
     if (failure === undefined) return;
     this.failures.delete(operation);
+    this.failed[operation]++;
     const cause = Object.assign(new Error(`injected ${failure.errno}`), { code: failure.errno });
     throw new IoError(operation, this.description, failure.errno, cause);
   }
