@@ -162,14 +162,15 @@ export function closed(): WalError {
 /**
  * An earlier write or barrier failed, so what is on stable storage is no longer known.
  * Retrying a failed fdatasync can report success after the kernel dropped the dirty pages,
- * so the log refuses all further writes; reopening recovers what is really on disk.
+ * so the log refuses all further writes; reopening reads back only what reached the disk (on
+ * Linux, past the page cache: see README, "The durability contract").
  */
 export function poisoned(cause: unknown): WalError {
   return new WalError(
     "POISONED",
     "the Wal stopped accepting writes after an earlier write or sync failed " +
       `(${messageOf(cause)}); records since the last successful sync may be lost. ` +
-      "Close it and open the log again: recovery keeps what is really on disk.",
+      "Close it and open the log again: recovery reads the disk and keeps every record that reached it.",
     { cause },
   );
 }

@@ -11,7 +11,9 @@
  *   acknowledges the records after it;
  * - retrying a failed barrier: a barrier that fails with EIO is retried, and its success
  *   trusted, though the failure dropped the data;
- * - a truncation that is not durable: the barrier after a cut is skipped.
+ * - a truncation that is not durable: the barrier after a cut is skipped;
+ * - trusting the page cache: a reopen in the same boot after a failed barrier reads without
+ *   dropping the file's cached pages, so it sees writes the barrier lost.
  */
 
 import { describe, expect, test } from "bun:test";
@@ -163,9 +165,54 @@ const retryingBarrier = broken((_, seams) => ({
   },
 }));
 
+const trustingTheCache = broken((_, seams) => ({
+  platform: { ...seams.platform, dropCache: () => {} },
+}));
+
+/**
+ * Fails each of the first operations in turn with EIO, then clears the fault and reopens in
+ * the same boot on `seams`, appends, syncs and loses power (checkRecovery): how many recoveries
+ * went wrong (records lost, or an append after the reopen that did not survive).
+ */
+async function sameBootReopens(kind: LogKind, seams?: (disk: SimDisk) => Seams) {
+  let wrong = 0;
+  let images = 0;
+  for (let at = 1; at < 40; at++) {
+    const disk = new SimDisk();
+    disk.injectFault({ at, errno: "EIO", mode: "once" });
+    let driver: Driver;
+    try {
+      driver = new Driver(openSim(disk, kind), mulberry32(SEED));
+    } catch {
+      continue;
+    }
+    try {
+      await appendsAndSyncs(driver);
+    } catch {}
+    driver.wal.close();
+    disk.injectFault(null);
+    const tally = emptyTally();
+    const where = `reopen after a fault at ${at}`;
+    checkRecovery(disk, kind, driver.model.snapshot(), tally, where, seams?.(disk) ?? disk);
+    wrong += tally.lost + tally.unstable;
+    images += tally.images;
+  }
+  return { wrong, images };
+}
+
 describe.each(kinds)("the fault harness detects an injected bug, %s log", (kind) => {
   test("retrying a failed barrier and trusting it loses acknowledged records", async () => {
     expect((await barrierFaults(kind, retryingBarrier)).lost).toBeGreaterThan(0);
+  });
+
+  test("a reopen in the same boot that trusts the page cache loses the appends after it", async () => {
+    expect((await sameBootReopens(kind, trustingTheCache)).wrong).toBeGreaterThan(0);
+  });
+
+  test("the same reopens with the cache dropped lose nothing", async () => {
+    const { wrong, images } = await sameBootReopens(kind);
+    expect(images).toBeGreaterThan(0);
+    expect(wrong).toBe(0);
   });
 
   test("the same loop without the retry loses nothing", async () => {

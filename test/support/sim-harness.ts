@@ -224,7 +224,8 @@ export function recoverRecords(
 /**
  * Recovers `disk` (an image a crash left) and checks it against `model`, adding to `tally`:
  * the oracle; recovering again gives the same records; an append and sync after recovery
- * survive a power loss. `where` labels problems.
+ * survive a power loss. `where` labels problems. The recoveries and the append run on `seams`
+ * (a negative control passes broken ones); the check after the power loss reads correctly.
  */
 export function checkRecovery(
   disk: SimDisk,
@@ -232,11 +233,12 @@ export function checkRecovery(
   model: ModelSnapshot,
   tally: Tally,
   where: string,
+  seams: Seams = disk,
 ): LoggedRecord[] | null {
   tally.images++;
   let first: { records: LoggedRecord[]; head: number };
   try {
-    first = recoverRecords(disk, kind);
+    first = recoverRecords(disk, kind, seams);
   } catch (error) {
     if (typed(error)) tally.refused++;
     else tally.untyped++;
@@ -248,7 +250,7 @@ export function checkRecovery(
   tally.phantom += verdict.phantom;
   for (const problem of verdict.problems) note(tally, `${where}: ${problem}`);
   try {
-    const again = recoverRecords(disk, kind);
+    const again = recoverRecords(disk, kind, seams);
     if (!sameRecords(again.records, first.records)) {
       tally.unstable++;
       note(
@@ -259,7 +261,7 @@ export function checkRecovery(
     const data = new TextEncoder().encode("after recovery");
     let lsn: number;
     {
-      using wal = openSim(disk, kind);
+      using wal = openSim(disk, kind, seams);
       lsn = wal.appendAndSync(data);
     }
     const after = recoverRecords(disk.afterPowerLoss(), kind);
