@@ -16,7 +16,7 @@ import { describe, expect, test } from "bun:test";
 import { MemoryStore, Wal } from "../src/index.ts";
 import { walRejectionOf } from "./support/errors.ts";
 import { FaultStore } from "./support/fault-store.ts";
-import { HeldBarrierStore, turnOfTheEventLoop } from "./support/held-store.ts";
+import { HeldBarrierStore, turnOfTheEventLoop, until } from "./support/held-store.ts";
 import { logPath, tempDir } from "./support/temp.ts";
 
 const dir = tempDir();
@@ -46,15 +46,6 @@ async function expectAllResolvedAndKept(
   outcomes.forEach((outcome, i) => {
     expect(byLsn.get((outcome as PromiseFulfilledResult<number>).value)).toBe(payload(i));
   });
-}
-
-/** Resolves once `condition` holds, checking on every turn of the event loop. */
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await turnOfTheEventLoop();
-  }
 }
 
 describe("Wal.close() drains", () => {

@@ -12,7 +12,7 @@
 import { describe, expect, test } from "bun:test";
 import { Wal, WalError } from "../src/index.ts";
 import { walRejectionOf } from "./support/errors.ts";
-import { turnOfTheEventLoop } from "./support/held-store.ts";
+import { turnOfTheEventLoop, until } from "./support/held-store.ts";
 import { logPath, tempDir } from "./support/temp.ts";
 
 const dir = tempDir();
@@ -29,15 +29,6 @@ function collect(wal: Wal, from?: number) {
   })();
   ended.catch(() => {});
   return { seen, ended };
-}
-
-/** Resolves once `condition` holds, checking on every turn of the event loop. */
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await turnOfTheEventLoop();
-  }
 }
 
 describe("Wal.follow(fromLsn) past the end", () => {

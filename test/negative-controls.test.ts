@@ -123,12 +123,14 @@ describe.each(kinds)("the crash-image harness detects an injected bug, %s log", 
 });
 
 /**
- * Fails each of the first operations in turn with EIO, as the fault loop does, runs the
- * workload on `seams`, and checks a power loss after it: how many acknowledged records it lost.
+ * For each of the first operations in turn: fails it with EIO, as the fault loop does, runs the
+ * workload on `seams` until the log fail-stops, closes it and returns the disk and what the
+ * model says was acknowledged. A fault that hits the open acknowledged nothing: no run.
  */
-async function barrierFaults(kind: LogKind, seams?: (disk: SimDisk) => Seams) {
-  let lost = 0;
-  let images = 0;
+async function* faultedRuns(
+  kind: LogKind,
+  seams?: (disk: SimDisk) => Seams,
+): AsyncGenerator<{ at: number; disk: SimDisk; driver: Driver }> {
   for (let at = 1; at < 40; at++) {
     const disk = new SimDisk();
     disk.injectFault({ at, errno: "EIO", mode: "once" });
@@ -136,7 +138,7 @@ async function barrierFaults(kind: LogKind, seams?: (disk: SimDisk) => Seams) {
     try {
       driver = new Driver(openSim(disk, kind, seams?.(disk) ?? disk), mulberry32(SEED));
     } catch {
-      continue; // the fault hit the open; nothing was acknowledged
+      continue;
     }
     try {
       await appendsAndSyncs(driver);
@@ -144,6 +146,15 @@ async function barrierFaults(kind: LogKind, seams?: (disk: SimDisk) => Seams) {
       // The log fail-stops; the oracle checks what it acknowledged before.
     }
     driver.wal.close();
+    yield { at, disk, driver };
+  }
+}
+
+/** Runs with the workload on `seams`, then a power loss: how many acknowledged records it lost. */
+async function barrierFaults(kind: LogKind, seams?: (disk: SimDisk) => Seams) {
+  let lost = 0;
+  let images = 0;
+  for await (const { at, disk, driver } of faultedRuns(kind, seams)) {
     const tally = emptyTally();
     checkRecovery(disk.afterPowerLoss(), kind, driver.model.snapshot(), tally, `fault at ${at}`);
     lost += tally.lost;
@@ -170,26 +181,14 @@ const trustingTheCache = broken((_, seams) => ({
 }));
 
 /**
- * Fails each of the first operations in turn with EIO, then clears the fault and reopens in
- * the same boot on `seams`, appends, syncs and loses power (checkRecovery): how many recoveries
- * went wrong (records lost, or an append after the reopen that did not survive).
+ * Runs whose fault then clears, and a reopen in the same boot on `seams`, an append, a sync and
+ * a power loss (checkRecovery): how many recoveries went wrong (records lost, or the append
+ * after the reopen gone).
  */
 async function sameBootReopens(kind: LogKind, seams?: (disk: SimDisk) => Seams) {
   let wrong = 0;
   let images = 0;
-  for (let at = 1; at < 40; at++) {
-    const disk = new SimDisk();
-    disk.injectFault({ at, errno: "EIO", mode: "once" });
-    let driver: Driver;
-    try {
-      driver = new Driver(openSim(disk, kind), mulberry32(SEED));
-    } catch {
-      continue;
-    }
-    try {
-      await appendsAndSyncs(driver);
-    } catch {}
-    driver.wal.close();
+  for await (const { at, disk, driver } of faultedRuns(kind)) {
     disk.injectFault(null);
     const tally = emptyTally();
     const where = `reopen after a fault at ${at}`;

@@ -70,3 +70,16 @@ export class HeldBarrierStore implements WalStore {
 export function turnOfTheEventLoop(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 0));
 }
+
+/** Resolves once `condition` holds, checking on every turn of the event loop; never sleeps. */
+export async function until(
+  condition: () => boolean,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await turnOfTheEventLoop();
+  }
+}
