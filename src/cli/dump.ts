@@ -5,7 +5,7 @@
  * records follow; `--skip-damage` prints those too, naming each damaged region it steps over.
  */
 
-import { parseChoice, parseCommandArgs, parseFromLsn, parseInteger } from "./args.ts";
+import { parseChoice, parseCommandArgs, parseFromLsn, parseRecordCount } from "./args.ts";
 import { type Command, EXIT } from "./command.ts";
 import { damageNote } from "./inspect.ts";
 import { LOG_FLAGS, LOG_FLAGS_HELP, openLogForReading } from "./open-log.ts";
@@ -56,11 +56,8 @@ export const dumpCommand: Command = {
       ["path"],
     );
     const out = new Output();
-    const format = parseChoice("format", values.format, RECORD_FORMATS, "json");
-    const limit = parseInteger("limit", values.limit, Number.MAX_SAFE_INTEGER, {
-      min: 0,
-      max: Number.MAX_SAFE_INTEGER,
-    });
+    const format = parseChoice("--format", values.format, RECORD_FORMATS, "json");
+    const limit = parseRecordCount("--limit", values.limit, Number.MAX_SAFE_INTEGER);
     const from = parseFromLsn(values.from);
     let damaged = false;
     const log = values["skip-damage"]

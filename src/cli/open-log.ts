@@ -163,7 +163,7 @@ function whileLayoutSettles<T>(
 
 /** `--max-record-size`, or the library's default of 64 MiB. */
 function maxRecordSizeOf(values: LogFlagValues): number {
-  return parseInteger("max-record-size", values["max-record-size"], DEFAULT_MAX_RECORD_SIZE, {
+  return parseInteger("--max-record-size", values["max-record-size"], DEFAULT_MAX_RECORD_SIZE, {
     min: 0,
     max: PAYLOAD_SIZE_LIMIT,
     units: true,
@@ -178,6 +178,13 @@ function maxRecordSizeOf(values: LogFlagValues): number {
  * segment size cannot be read from its files and `--segment-size` is absent.
  */
 function locateLog(path: string, values: LogFlagValues): LogLocation {
+  // The flags first: a bad value is a usage error whatever the path holds.
+  const maxRecordSize = maxRecordSizeOf(values);
+  const given = values["segment-size"];
+  const givenSize =
+    given === undefined
+      ? undefined
+      : parseInteger("--segment-size", given, 0, { min: 1, max: LSN_LIMIT, units: true });
   let isDirectory: boolean;
   let fileSize: number;
   try {
@@ -189,9 +196,8 @@ function locateLog(path: string, values: LogFlagValues): LogLocation {
     if (code === "ENOENT") throw new CliError(`${path}: no such file or directory`, EXIT.failed);
     throw new CliError(`${path}: ${code ?? String(error)}`, EXIT.failed);
   }
-  const maxRecordSize = maxRecordSizeOf(values);
   if (!isDirectory) {
-    if (values["segment-size"] !== undefined) {
+    if (givenSize !== undefined) {
       throw usageError(`${path} is a file; --segment-size is for a segmented log's directory`);
     }
     return {
@@ -204,16 +210,11 @@ function locateLog(path: string, values: LogFlagValues): LogLocation {
     };
   }
   const segments = listSegments(nodeFileSystem, path);
-  const given = values["segment-size"];
   const inferred = inferSegmentSize(segments);
   let segmentSize: number;
   let source: LogLocation["segmentSizeSource"];
-  if (given !== undefined) {
-    segmentSize = parseInteger("segment-size", given, 0, {
-      min: 1,
-      max: LSN_LIMIT,
-      units: true,
-    });
+  if (givenSize !== undefined) {
+    segmentSize = givenSize;
     source = "flag";
   } else if (inferred !== null) {
     segmentSize = inferred.size;

@@ -18,7 +18,13 @@
 import { type FSWatcher, watch } from "node:fs";
 import type { WalRecord } from "../index.ts";
 import { HEADER_SIZE, RecordScanner, Scan, writeHeader } from "../record.ts";
-import { parseChoice, parseCommandArgs, parseFromLsn, parseInteger } from "./args.ts";
+import {
+  parseChoice,
+  parseCommandArgs,
+  parseFromLsn,
+  parseInteger,
+  parseRecordCount,
+} from "./args.ts";
 import { CliError, type Command, describeError, EXIT, exitCodeOf } from "./command.ts";
 import { damageNote } from "./inspect.ts";
 import {
@@ -79,7 +85,7 @@ export const tailCommand: Command = {
   summary: "print the last records; --follow prints new ones as another process appends",
   help: HELP,
   async run(argv) {
-    const { values, positionals } = parseCommandArgs(
+    const { values, positionals, optionName } = parseCommandArgs(
       argv,
       {
         lines: { type: "string", short: "n" },
@@ -94,14 +100,12 @@ export const tailCommand: Command = {
     );
     const out = new Output();
     const path = positionals[0]!;
-    const format = parseChoice("format", values.format, RECORD_FORMATS, "text");
-    const lines = parseInteger("lines", values.lines, DEFAULT_LINES, {
-      min: 0,
-      max: Number.MAX_SAFE_INTEGER,
-    });
-    const intervalMs = parseInteger("interval", values.interval, DEFAULT_INTERVAL_MS, {
+    const format = parseChoice("--format", values.format, RECORD_FORMATS, "text");
+    const lines = parseRecordCount(optionName("lines"), values.lines, DEFAULT_LINES);
+    const intervalMs = parseInteger("--interval", values.interval, DEFAULT_INTERVAL_MS, {
       min: 1,
       max: 24 * 60 * 60 * 1000,
+      noun: "milliseconds",
     });
     const from = parseFromLsn(values.from);
     const reader = new LogReader(path, values, format, out);
