@@ -161,16 +161,6 @@ describe("usage", () => {
     const run = await cli(["dump", "x.wal", "--from", "--limit", "3"]);
     expectOneErrorLine(run, 2, "wal-db: dump: --from needs a value, got the option '--limit'");
   });
-
-  test("verify of a missing file exits 3 naming the path", async () => {
-    const missing = join(dir, "nope.wal");
-    const run = await cli(["verify", missing]);
-    expect(run).toEqual({
-      code: 3,
-      stdout: "",
-      stderr: `wal-db: verify: ${missing}: no such file or directory\n`,
-    });
-  });
 });
 
 describe("inspect", () => {

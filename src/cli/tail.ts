@@ -31,6 +31,7 @@ import {
   LOG_FLAGS,
   LOG_FLAGS_HELP,
   type LogFlagValues,
+  locateLog,
   type OpenedLog,
   openLogForReading,
   openStoreForReading,
@@ -108,6 +109,9 @@ export const tailCommand: Command = {
       noun: "milliseconds",
     });
     const from = parseFromLsn(values.from);
+    // Before the watch that --follow sets: a path that holds no log fails as it does for
+    // every reading command, not as a failed watch.
+    locateLog(path, values);
     const reader = new LogReader(path, values, format, out);
     if (values.follow !== true) {
       if (from === undefined) reader.printLast(lines);
