@@ -7,7 +7,7 @@
 
 import { parseChoice, parseCommandArgs, parseFromLsn, parseRecordCount } from "./args.ts";
 import { type Command, EXIT } from "./command.ts";
-import { damageNote } from "./inspect.ts";
+import { damageNote } from "./cut.ts";
 import { LOG_FLAGS, LOG_FLAGS_HELP, openLogForReading } from "./open-log.ts";
 import { Output } from "./output.ts";
 import { formatRecord, RECORD_FORMATS } from "./record-format.ts";

@@ -67,6 +67,11 @@ export interface LogLocation {
 /** What {@link openLogForReading} opened. */
 export interface OpenedLog extends LogLocation {
   readonly wal: Wal;
+  /**
+   * Opens the log's bytes again, read-only and with the segment size `wal` was opened with,
+   * for a look at bytes past the records (the damage and zeros a report names); close it.
+   */
+  openBytes(): WalStore;
 }
 
 /** How {@link openLogForReading} reads the log. */
@@ -106,7 +111,11 @@ export function openLogForReading(
         segmentSize === undefined
           ? Wal.openReadOnly(path, options)
           : Wal.openReadOnly(path, { ...options, segmentSize });
-      return { ...location, wal };
+      const openBytes = () =>
+        segmentSize === undefined
+          ? FileStore.open(path, { readOnly: true })
+          : SegmentedStore.open(path, segmentSize, { readOnly: true });
+      return { ...location, wal, openBytes };
     } finally {
       scan?.finish();
     }

@@ -26,7 +26,7 @@ import {
   parseRecordCount,
 } from "./args.ts";
 import { CliError, type Command, describeError, EXIT, exitCodeOf } from "./command.ts";
-import { damageNote } from "./inspect.ts";
+import { damageNote } from "./cut.ts";
 import {
   LOG_FLAGS,
   LOG_FLAGS_HELP,
