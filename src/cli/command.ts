@@ -16,7 +16,10 @@ export const EXIT = {
   damaged: 1,
   /** The command line is wrong: unknown command or flag, a bad value, a missing path. */
   usage: 2,
-  /** The log could not be read: no such file, permission, an OS error, a wrong segment size. */
+  /**
+   * The log could not be read: no such file, permission, an OS error, a wrong segment size,
+   * a path that holds no wal-db log (`NOT_A_LOG`).
+   */
   failed: 3,
 } as const;
 

@@ -36,7 +36,7 @@ ${LOG_FLAGS_HELP}
 
 Exit codes: 0 printed, 1 the log is damaged and valid records follow the damage (printed
 with --skip-damage, else not), 2 bad arguments (--from inside a record), 3 the log could not
-be read.`;
+be read, or the path holds no wal-db log (a FIFO, a directory of other files).`;
 
 /** `wal-db dump`. */
 export const dumpCommand: Command = {

@@ -32,7 +32,8 @@ ${LOG_FLAGS_HELP}
 
 Exit codes: 0 printed (even when records are damaged: see 'wal-db verify'); 1 a segmented
 log whose files do not form one log (a missing segment, a damaged head file); 2 bad
-arguments; 3 the log could not be read.`;
+arguments; 3 the log could not be read, or the path holds no wal-db log (a FIFO, a
+directory of other files).`;
 
 /** `wal-db inspect`. */
 export const inspectCommand: Command = {

@@ -78,7 +78,7 @@ cuts the damage, and appends from that point.
 Exit codes: 0 done (or stopped by a signal); 1 without --follow, the records printed stop at
 damage that valid records follow; while following, the log was cut below a record already
 printed, or records were dropped before they were printed; 2 bad arguments; 3 the log could
-not be read.`;
+not be read, or the path holds no wal-db log (a FIFO, a directory of other files).`;
 
 /** `wal-db tail`. */
 export const tailCommand: Command = {

@@ -29,7 +29,8 @@ ${LOG_FLAGS_HELP}
   -h, --help              show this help
 
 Exit codes: 0 clean, 1 damaged (the first damage's offset and reason are printed), 2 bad
-arguments, 3 the log could not be read.`;
+arguments, 3 the log could not be read, or the path holds no wal-db log (a FIFO, a
+directory of other files).`;
 
 /** What `verify --json` prints. */
 interface VerifyReport {
