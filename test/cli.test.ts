@@ -94,24 +94,72 @@ describe("usage", () => {
     [["verify", "x.wal", "--bogus"], "wal-db: verify: unknown option '--bogus'"],
     [["dump"], "wal-db: dump: missing <path>"],
     [["inspect", "a", "b"], "wal-db: inspect: unexpected argument 'b'"],
-    [["dump", "x.wal", "--format", "xml"], "wal-db: dump: --format must be json, hex, text"],
-    [["dump", "x.wal", "--limit=-3"], "wal-db: dump: --limit takes an integer, got '-3'"],
-    [["dump", "x.wal", "--limit", "ten"], "wal-db: dump: --limit takes an integer, got 'ten'"],
-    [["tail", "x.wal", "--from"], "wal-db: tail: option '--from' needs a value"],
-    [["torture", dir, "--kills", "0"], "wal-db: torture: --kills must be from 1"],
+    [
+      ["dump", "x.wal", "--format", "xml"],
+      "wal-db: dump: --format takes json, hex or text, got 'xml'",
+    ],
+    [
+      ["dump", "x.wal", "--limit=-3"],
+      "wal-db: dump: --limit takes a count of records, 0 or more, got '-3'",
+    ],
+    [
+      ["dump", "x.wal", "--limit", "ten"],
+      "wal-db: dump: --limit takes a count of records, 0 or more, got 'ten'",
+    ],
+    [["tail", "x.wal", "--from"], "wal-db: tail: --from needs a value"],
+    [
+      ["torture", dir, "--kills", "0"],
+      "wal-db: torture: --kills takes a count of kills, from 1 to 1000000, got '0'",
+    ],
     [["bench", "extra"], "wal-db: bench: unexpected argument 'extra'"],
   ])("bad arguments %j exit 2 with one line", async (args, prefix) => {
     expectOneErrorLine(await cli(args), 2, prefix);
   });
 
-  test("verify of a missing file exits 3 naming the path", async () => {
-    const missing = join(dir, "nope.wal");
-    const run = await cli(["verify", missing]);
-    expect(run).toEqual({
-      code: 3,
-      stdout: "",
-      stderr: `wal-db: verify: ${missing}: no such file or directory\n`,
-    });
+  /**
+   * Every numeric option of every command, with a value a user could type by mistake: each is
+   * refused with exit 2 and one line that names the option as typed, what it takes, and the
+   * value. A negative number is a value, not an option (`-n -1` once said "takes no value").
+   */
+  const NUMERIC_OPTIONS: [command: string, option: string, takes: string][] = [
+    ["inspect", "--segment-size", "a size in bytes, 1 or more"],
+    ["inspect", "--max-record-size", "a size in bytes, from 0 to"],
+    ["verify", "--segment-size", "a size in bytes, 1 or more"],
+    ["verify", "--max-record-size", "a size in bytes, from 0 to"],
+    ["dump", "--from", "an LSN, 0 or more"],
+    ["dump", "--limit", "a count of records, 0 or more"],
+    ["dump", "--segment-size", "a size in bytes, 1 or more"],
+    ["dump", "--max-record-size", "a size in bytes, from 0 to"],
+    ["tail", "-n", "a count of records, 0 or more"],
+    ["tail", "--lines", "a count of records, 0 or more"],
+    ["tail", "--from", "an LSN, 0 or more"],
+    ["tail", "--interval", "milliseconds, from 1 to 86400000"],
+    ["tail", "--segment-size", "a size in bytes, 1 or more"],
+    ["tail", "--max-record-size", "a size in bytes, from 0 to"],
+    ["torture", "--kills", "a count of kills, from 1 to 1000000"],
+    ["torture", "--seed", "an integer, from 0 to 4294967295"],
+    ["torture", "--max-run-ms", "milliseconds, from 0 to 60000"],
+    ["torture", "--segment-size", "a size in bytes, 1 or more"],
+    ["bench", "--record-size", "a size in bytes, from 0 to 16777216"],
+  ];
+  const BAD_NUMBERS = ["-1", "ten", "1.5", "99999999999999999999"];
+
+  test.each(NUMERIC_OPTIONS)(
+    "%s %s: a bad value says what the option takes",
+    async (command, option, takes) => {
+      // The path exists, so an option checked after the path is looked at still fails on itself.
+      const target = command === "torture" ? [dir] : command === "bench" ? [] : [writeLog().path];
+      for (const bad of BAD_NUMBERS) {
+        const run = await cli([command, ...target, option, bad]);
+        expectOneErrorLine(run, 2, `wal-db: ${command}: ${option} takes ${takes}`);
+        expect(run.stderr).toContain(`, got '${bad}' (see 'wal-db ${command} --help')`);
+      }
+    },
+  );
+
+  test("an option that needs a value, followed by another option, says so", async () => {
+    const run = await cli(["dump", "x.wal", "--from", "--limit", "3"]);
+    expectOneErrorLine(run, 2, "wal-db: dump: --from needs a value, got the option '--limit'");
   });
 });
 

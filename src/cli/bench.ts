@@ -59,7 +59,7 @@ export const benchCommand: Command = {
     );
     const out = new Output();
     const shape = values.quick === true ? QUICK : FULL;
-    const recordSize = parseInteger("record-size", values["record-size"], DEFAULT_RECORD_SIZE, {
+    const recordSize = parseInteger("--record-size", values["record-size"], DEFAULT_RECORD_SIZE, {
       min: 0,
       max: 16 * 1024 * 1024,
       units: true,

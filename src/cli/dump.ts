@@ -5,9 +5,9 @@
  * records follow; `--skip-damage` prints those too, naming each damaged region it steps over.
  */
 
-import { parseChoice, parseCommandArgs, parseFromLsn, parseInteger } from "./args.ts";
+import { parseChoice, parseCommandArgs, parseFromLsn, parseRecordCount } from "./args.ts";
 import { type Command, EXIT } from "./command.ts";
-import { damageNote } from "./inspect.ts";
+import { damageNote } from "./cut.ts";
 import { LOG_FLAGS, LOG_FLAGS_HELP, openLogForReading } from "./open-log.ts";
 import { Output } from "./output.ts";
 import { formatRecord, RECORD_FORMATS } from "./record-format.ts";
@@ -36,7 +36,7 @@ ${LOG_FLAGS_HELP}
 
 Exit codes: 0 printed, 1 the log is damaged and valid records follow the damage (printed
 with --skip-damage, else not), 2 bad arguments (--from inside a record), 3 the log could not
-be read.`;
+be read, or the path holds no wal-db log (a FIFO, a directory of other files).`;
 
 /** `wal-db dump`. */
 export const dumpCommand: Command = {
@@ -56,11 +56,8 @@ export const dumpCommand: Command = {
       ["path"],
     );
     const out = new Output();
-    const format = parseChoice("format", values.format, RECORD_FORMATS, "json");
-    const limit = parseInteger("limit", values.limit, Number.MAX_SAFE_INTEGER, {
-      min: 0,
-      max: Number.MAX_SAFE_INTEGER,
-    });
+    const format = parseChoice("--format", values.format, RECORD_FORMATS, "json");
+    const limit = parseRecordCount("--limit", values.limit, Number.MAX_SAFE_INTEGER);
     const from = parseFromLsn(values.from);
     let damaged = false;
     const log = values["skip-damage"]

@@ -7,6 +7,7 @@
 
 import { parseCommandArgs } from "./args.ts";
 import { type Command, EXIT } from "./command.ts";
+import { describeCut, type WouldCut, wouldCut } from "./cut.ts";
 import { LOG_FLAGS, LOG_FLAGS_HELP, type OpenedLog, openLogForReading } from "./open-log.ts";
 import { Output } from "./output.ts";
 
@@ -15,53 +16,6 @@ interface SizeBucket {
   readonly min: number;
   readonly max: number;
   records: number;
-}
-
-/** The cut an open would make, as `inspect` and `verify` report it. */
-export interface WouldCut {
-  /** Where the valid records end and the cut starts. */
-  readonly offset: number;
-  /** Bytes from there to the end of the files (a zero-filled tail after them included). */
-  readonly bytes: number;
-  /** Whole, valid records after the damage that the cut takes with it. */
-  readonly records: number;
-  /** "torn tail" when no valid record follows (a crash mid-append), else "damage". */
-  readonly kind: "torn tail" | "damage";
-  /** Why the bytes at `offset` are not a record. */
-  readonly reason: string;
-}
-
-/** The cut `wal.recovery` says an open would make, or null when it would cut nothing. */
-export function wouldCut(log: OpenedLog): WouldCut | null {
-  const { end, bytesDropped, recordsDropped, reason } = log.wal.recovery;
-  if (bytesDropped === 0) return null;
-  return {
-    offset: end,
-    bytes: bytesDropped,
-    records: recordsDropped,
-    kind: recordsDropped > 0 ? "damage" : "torn tail",
-    reason: reason ?? "no valid record",
-  };
-}
-
-/** How a cut reads in one line: where, how much, why. */
-export function describeCut(cut: WouldCut): string {
-  const what =
-    cut.kind === "torn tail"
-      ? "a torn tail, no valid record after it"
-      : `damage, with ${cut.records} valid record${cut.records === 1 ? "" : "s"} after it`;
-  return `${cut.bytes} bytes at offset ${cut.offset} (${what}): ${cut.reason}`;
-}
-
-/**
- * For a command that prints records (dump, tail): the stderr line that says it stopped at
- * damage that valid records follow, so that records it did not print are not taken for the
- * end of the log; null when it stopped at the end (a torn tail is the end a crash leaves).
- */
-export function damageNote(command: string, log: OpenedLog): string | null {
-  const cut = wouldCut(log);
-  if (cut?.kind !== "damage") return null;
-  return `wal-db: ${command}: stopped at ${describeCut(cut)}; 'wal-db dump --skip-damage' prints the records after it\n`;
 }
 
 const HELP = `Usage: wal-db inspect <path> [options]
@@ -78,7 +32,8 @@ ${LOG_FLAGS_HELP}
 
 Exit codes: 0 printed (even when records are damaged: see 'wal-db verify'); 1 a segmented
 log whose files do not form one log (a missing segment, a damaged head file); 2 bad
-arguments; 3 the log could not be read.`;
+arguments; 3 the log could not be read, or the path holds no wal-db log (a FIFO, a
+directory of other files).`;
 
 /** `wal-db inspect`. */
 export const inspectCommand: Command = {

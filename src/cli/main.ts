@@ -30,7 +30,7 @@ ${COMMANDS.map((command) => `  ${command.name.padEnd(9)}${command.summary}`).joi
 
 Run 'wal-db <command> --help' for a command's options.
 Exit codes: 0 ok, 1 the log is damaged (or torture lost records), 2 bad arguments,
-3 the log could not be read.`;
+3 the log could not be read (or the path holds no wal-db log).`;
 
 /** Runs `wal-db` with `argv` (the arguments after the program); resolves with the exit code. */
 export async function main(argv: readonly string[]): Promise<number> {

@@ -7,7 +7,9 @@
  * say it (see {@link inferSegmentSize}), or taken from `--segment-size`.
  */
 
-import { statSync } from "node:fs";
+import { readdirSync, type Stats, statSync } from "node:fs";
+import { join } from "node:path";
+import { notALog, notARegularFile } from "../errors.ts";
 import {
   type CorruptionError,
   DEFAULT_MAX_RECORD_SIZE,
@@ -21,7 +23,7 @@ import { LSN_LIMIT, PAYLOAD_SIZE_LIMIT } from "../record.ts";
 import { nodeFileSystem } from "../store/file-system.ts";
 import { listSegments, type SegmentFile } from "../store/segmented.ts";
 import { parseInteger } from "./args.ts";
-import { CliError, EXIT, usageError } from "./command.ts";
+import { CliError, describeOsError, EXIT, usageError } from "./command.ts";
 import { replayWithProgress } from "./scan.ts";
 
 /** The flags every reading command takes to say how to read the log. */
@@ -38,6 +40,10 @@ export const LOG_FLAGS_HELP = `      --segment-size SIZE segment size of a segme
 
 /** The parsed {@link LOG_FLAGS}. */
 export type LogFlagValues = { "segment-size"?: string; "max-record-size"?: string };
+
+/** The names of a segmented log's files besides its segments (docs/ON_DISK_FORMAT.md). */
+const HEAD_FILE = "head";
+const LOCK_FILE = "LOCK";
 
 /** Opens {@link whileLayoutSettles} tries while the segment files are changing under it. */
 const LAYOUT_ATTEMPTS = 3;
@@ -61,6 +67,11 @@ export interface LogLocation {
 /** What {@link openLogForReading} opened. */
 export interface OpenedLog extends LogLocation {
   readonly wal: Wal;
+  /**
+   * Opens the log's bytes again, read-only and with the segment size `wal` was opened with,
+   * for a look at bytes past the records (the damage and zeros a report names); close it.
+   */
+  openBytes(): WalStore;
 }
 
 /** How {@link openLogForReading} reads the log. */
@@ -100,7 +111,11 @@ export function openLogForReading(
         segmentSize === undefined
           ? Wal.openReadOnly(path, options)
           : Wal.openReadOnly(path, { ...options, segmentSize });
-      return { ...location, wal };
+      const openBytes = () =>
+        segmentSize === undefined
+          ? FileStore.open(path, { readOnly: true })
+          : SegmentedStore.open(path, segmentSize, { readOnly: true });
+      return { ...location, wal, openBytes };
     } finally {
       scan?.finish();
     }
@@ -163,7 +178,7 @@ function whileLayoutSettles<T>(
 
 /** `--max-record-size`, or the library's default of 64 MiB. */
 function maxRecordSizeOf(values: LogFlagValues): number {
-  return parseInteger("max-record-size", values["max-record-size"], DEFAULT_MAX_RECORD_SIZE, {
+  return parseInteger("--max-record-size", values["max-record-size"], DEFAULT_MAX_RECORD_SIZE, {
     min: 0,
     max: PAYLOAD_SIZE_LIMIT,
     units: true,
@@ -174,29 +189,31 @@ function maxRecordSizeOf(values: LogFlagValues): number {
  * Finds what kind of log `path` holds and the sizes to read it with, from its files and the
  * flags. A segment size read from a single growing segment is that segment's length now, so
  * a reader that looks again later calls this again.
- * @throws CliError (exit 3) when `path` does not exist; (exit 2) when a segmented log's
- * segment size cannot be read from its files and `--segment-size` is absent.
+ * @throws CliError (exit 3) when `path` does not exist or cannot be looked at; (exit 2) on a
+ * bad flag, or when a segmented log's segment size cannot be read from its files and
+ * `--segment-size` is absent. WalError `NOT_A_LOG` (exit 3) when `path`, or a segmented log's
+ * `head`, is not a regular file or directory, or is a directory that holds no log.
  */
-function locateLog(path: string, values: LogFlagValues): LogLocation {
-  let isDirectory: boolean;
-  let fileSize: number;
-  try {
-    const stat = statSync(path);
-    isDirectory = stat.isDirectory();
-    fileSize = stat.size;
-  } catch (error) {
-    const code = (error as { code?: string }).code;
-    if (code === "ENOENT") throw new CliError(`${path}: no such file or directory`, EXIT.failed);
-    throw new CliError(`${path}: ${code ?? String(error)}`, EXIT.failed);
-  }
+export function locateLog(path: string, values: LogFlagValues): LogLocation {
+  // The flags first: a bad value is a usage error whatever the path holds.
   const maxRecordSize = maxRecordSizeOf(values);
-  if (!isDirectory) {
-    if (values["segment-size"] !== undefined) {
+  const given = values["segment-size"];
+  const givenSize =
+    given === undefined
+      ? undefined
+      : parseInteger("--segment-size", given, 0, { min: 1, max: LSN_LIMIT, units: true });
+  const stat = statOf(path);
+  if (stat === null) throw new CliError(describeOsError(path, "ENOENT"), EXIT.failed);
+  // Opening a FIFO for reading blocks until a writer comes, and a device or socket is no log:
+  // refused here, before the library opens anything.
+  if (!stat.isFile() && !stat.isDirectory()) throw notARegularFile(path, fileTypeOf(stat));
+  if (stat.isFile()) {
+    if (givenSize !== undefined) {
       throw usageError(`${path} is a file; --segment-size is for a segmented log's directory`);
     }
     return {
       kind: "file",
-      diskSize: fileSize,
+      diskSize: stat.size,
       segments: [],
       segmentSize: undefined,
       segmentSizeSource: undefined,
@@ -204,16 +221,12 @@ function locateLog(path: string, values: LogFlagValues): LogLocation {
     };
   }
   const segments = listSegments(nodeFileSystem, path);
-  const given = values["segment-size"];
+  checkSegmentedLog(path, segments);
   const inferred = inferSegmentSize(segments);
   let segmentSize: number;
   let source: LogLocation["segmentSizeSource"];
-  if (given !== undefined) {
-    segmentSize = parseInteger("segment-size", given, 0, {
-      min: 1,
-      max: LSN_LIMIT,
-      units: true,
-    });
+  if (givenSize !== undefined) {
+    segmentSize = givenSize;
     source = "flag";
   } else if (inferred !== null) {
     segmentSize = inferred.size;
@@ -231,6 +244,61 @@ function locateLog(path: string, values: LogFlagValues): LogLocation {
     segmentSizeSource: source,
     maxRecordSize,
   };
+}
+
+/** `stat` of `path`, or null when there is nothing there. */
+function statOf(path: string): Stats | null {
+  try {
+    return statSync(path);
+  } catch (error) {
+    const code = (error as { code?: string }).code ?? String(error);
+    if (code === "ENOENT") return null;
+    throw new CliError(describeOsError(path, code), EXIT.failed);
+  }
+}
+
+/** What a path that is not a regular file is, for the message that refuses it. */
+function fileTypeOf(stat: Stats): string {
+  if (stat.isFIFO()) return "a FIFO";
+  if (stat.isSocket()) return "a socket";
+  if (stat.isCharacterDevice()) return "a character device";
+  if (stat.isBlockDevice()) return "a block device";
+  if (stat.isDirectory()) return "a directory";
+  return "a special file";
+}
+
+/**
+ * Refuses a directory that is not a segmented log. A segmented log's directory holds its
+ * segments, or once `truncateBefore` ran a `head` file, or at least the `LOCK` file every
+ * writer's open creates: a log created and never written holds only `LOCK`, and is a real,
+ * empty log. A directory with none of them (an empty one, an `/etc`) was never a log, and
+ * reading it as an empty one would answer "OK, 0 records" about the wrong path. `head` is
+ * read by the open, so it must be a regular file: a FIFO there would block the read.
+ * @throws WalError `NOT_A_LOG`, naming the path and why.
+ */
+function checkSegmentedLog(path: string, segments: readonly SegmentFile[]): void {
+  const head = statOf(join(path, HEAD_FILE));
+  if (head !== null && !head.isFile()) {
+    throw notARegularFile(join(path, HEAD_FILE), fileTypeOf(head));
+  }
+  if (segments.length > 0 || head !== null) return;
+  let names: string[];
+  try {
+    names = readdirSync(path);
+  } catch (error) {
+    throw new CliError(
+      describeOsError(path, (error as { code?: string }).code ?? String(error)),
+      EXIT.failed,
+    );
+  }
+  if (names.includes(LOCK_FILE)) return;
+  throw notALog(
+    path,
+    names.length === 0
+      ? "it is an empty directory"
+      : `it is a directory with no segment file (${"0".repeat(20)}.wal on), no ${HEAD_FILE} file and no ${LOCK_FILE} file`,
+    "pass a log file, or the directory of a segmented log",
+  );
 }
 
 /**

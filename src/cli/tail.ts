@@ -18,13 +18,20 @@
 import { type FSWatcher, watch } from "node:fs";
 import type { WalRecord } from "../index.ts";
 import { HEADER_SIZE, RecordScanner, Scan, writeHeader } from "../record.ts";
-import { parseChoice, parseCommandArgs, parseFromLsn, parseInteger } from "./args.ts";
+import {
+  parseChoice,
+  parseCommandArgs,
+  parseFromLsn,
+  parseInteger,
+  parseRecordCount,
+} from "./args.ts";
 import { CliError, type Command, describeError, EXIT, exitCodeOf } from "./command.ts";
-import { damageNote } from "./inspect.ts";
+import { damageNote } from "./cut.ts";
 import {
   LOG_FLAGS,
   LOG_FLAGS_HELP,
   type LogFlagValues,
+  locateLog,
   type OpenedLog,
   openLogForReading,
   openStoreForReading,
@@ -71,7 +78,7 @@ cuts the damage, and appends from that point.
 Exit codes: 0 done (or stopped by a signal); 1 without --follow, the records printed stop at
 damage that valid records follow; while following, the log was cut below a record already
 printed, or records were dropped before they were printed; 2 bad arguments; 3 the log could
-not be read.`;
+not be read, or the path holds no wal-db log (a FIFO, a directory of other files).`;
 
 /** `wal-db tail`. */
 export const tailCommand: Command = {
@@ -79,7 +86,7 @@ export const tailCommand: Command = {
   summary: "print the last records; --follow prints new ones as another process appends",
   help: HELP,
   async run(argv) {
-    const { values, positionals } = parseCommandArgs(
+    const { values, positionals, optionName } = parseCommandArgs(
       argv,
       {
         lines: { type: "string", short: "n" },
@@ -94,16 +101,17 @@ export const tailCommand: Command = {
     );
     const out = new Output();
     const path = positionals[0]!;
-    const format = parseChoice("format", values.format, RECORD_FORMATS, "text");
-    const lines = parseInteger("lines", values.lines, DEFAULT_LINES, {
-      min: 0,
-      max: Number.MAX_SAFE_INTEGER,
-    });
-    const intervalMs = parseInteger("interval", values.interval, DEFAULT_INTERVAL_MS, {
+    const format = parseChoice("--format", values.format, RECORD_FORMATS, "text");
+    const lines = parseRecordCount(optionName("lines"), values.lines, DEFAULT_LINES);
+    const intervalMs = parseInteger("--interval", values.interval, DEFAULT_INTERVAL_MS, {
       min: 1,
       max: 24 * 60 * 60 * 1000,
+      noun: "milliseconds",
     });
     const from = parseFromLsn(values.from);
+    // Before the watch that --follow sets: a path that holds no log fails as it does for
+    // every reading command, not as a failed watch.
+    locateLog(path, values);
     const reader = new LogReader(path, values, format, out);
     if (values.follow !== true) {
       if (from === undefined) reader.printLast(lines);

@@ -75,24 +75,28 @@ export const tortureCommand: Command = {
       ["dir"],
     );
     const out = new Output();
+    const kills = parseInteger("--kills", values.kills, DEFAULT_KILLS, {
+      min: 1,
+      max: 1_000_000,
+      noun: "a count of kills",
+    });
+    const seed = parseInteger("--seed", values.seed, Math.floor(Math.random() * 2 ** 32), {
+      min: 0,
+      max: 2 ** 32 - 1,
+    });
+    const maxRunMs = parseInteger("--max-run-ms", values["max-run-ms"], DEFAULT_MAX_RUN_MS, {
+      min: 0,
+      max: 60_000,
+      noun: "milliseconds",
+    });
+    const segmentSize = parseInteger("--segment-size", values["segment-size"], 0, {
+      min: 1,
+      max: Number.MAX_SAFE_INTEGER,
+      units: true,
+    });
+    // The options first: a bad one is a usage error whatever the directory.
     const dir = existingDirectory(positionals[0]!);
-    const plan: TorturePlan = {
-      path: join(dir, LOG_NAME),
-      kills: parseInteger("kills", values.kills, DEFAULT_KILLS, { min: 1, max: 1_000_000 }),
-      seed: parseInteger("seed", values.seed, Math.floor(Math.random() * 2 ** 32), {
-        min: 0,
-        max: 2 ** 32 - 1,
-      }),
-      maxRunMs: parseInteger("max-run-ms", values["max-run-ms"], DEFAULT_MAX_RUN_MS, {
-        min: 0,
-        max: 60_000,
-      }),
-      segmentSize: parseInteger("segment-size", values["segment-size"], 0, {
-        min: 1,
-        max: Number.MAX_SAFE_INTEGER,
-        units: true,
-      }),
-    };
+    const plan: TorturePlan = { path: join(dir, LOG_NAME), kills, seed, maxRunMs, segmentSize };
     rmSync(plan.path, { recursive: true, force: true });
     const tally = await torture(plan, out);
     out.line(

@@ -8,7 +8,7 @@
 import { WalError } from "../index.ts";
 import { parseCommandArgs } from "./args.ts";
 import { type Command, EXIT } from "./command.ts";
-import { describeCut, type WouldCut, wouldCut } from "./inspect.ts";
+import { describeCut, type WouldCut, wouldCut } from "./cut.ts";
 import { LOG_FLAGS, LOG_FLAGS_HELP, type LogFlagValues, openLogForReading } from "./open-log.ts";
 import { Output } from "./output.ts";
 
@@ -19,7 +19,9 @@ Read-only: takes no lock and never changes a byte.
 
 A log is clean when Wal.open would cut nothing from it: a zero-filled tail after the last
 record is clean. A torn tail (what a crash mid-append leaves; it loses no synced record) is
-reported like damage in the middle, with its kind, since an open will cut it.
+reported like damage in the middle, with its kind, since an open will cut it. The offset and
+length name the damaged bytes themselves; the unused zeros before and after them (the
+zero-filled tail) are counted apart.
 
 Options:
       --json              print one JSON object, clean or not
@@ -27,7 +29,8 @@ ${LOG_FLAGS_HELP}
   -h, --help              show this help
 
 Exit codes: 0 clean, 1 damaged (the first damage's offset and reason are printed), 2 bad
-arguments, 3 the log could not be read.`;
+arguments, 3 the log could not be read, or the path holds no wal-db log (a FIFO, a
+directory of other files).`;
 
 /** What `verify --json` prints. */
 interface VerifyReport {
