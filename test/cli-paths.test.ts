@@ -147,14 +147,13 @@ describe.each(READERS)("%s", (command) => {
     HANG_MS * 2,
   );
 
-  // Waits on the library: opening a file whose content cannot be a wal-db log throws
-  // NOT_A_LOG (the lead's change to FileStore / recovery). Until it lands, these report
-  // "a torn tail" at offset 0 (verify exit 1, inspect exit 0).
+  // The library refuses a file whose content cannot be a wal-db log (NOT_A_LOG); before it
+  // did, these reported "a torn tail" at offset 0 (verify exit 1, inspect exit 0).
   test.each([
     ["package.json", '{\n  "name": "not-a-log",\n  "version": "1.0.0"\n}\n'],
     ["passwd", "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/bin/sh\n"],
   ])(
-    `${command} of a file that is not a log (%s) exits 3: not a wal-db log [needs the library's NOT_A_LOG]`,
+    `${command} of a file that is not a log (%s) exits 3: not a wal-db log`,
     async (name, text) => {
       const path = join(dir, `${command}-${name}`);
       writeFileSync(path, text);

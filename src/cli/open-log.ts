@@ -8,7 +8,6 @@
  */
 
 import { readdirSync, type Stats, statSync } from "node:fs";
-import { join } from "node:path";
 import { notALog, notARegularFile } from "../errors.ts";
 import {
   type CorruptionError,
@@ -20,8 +19,8 @@ import {
   type WalStore,
 } from "../index.ts";
 import { LSN_LIMIT, PAYLOAD_SIZE_LIMIT } from "../record.ts";
-import { nodeFileSystem } from "../store/file-system.ts";
-import { listSegments, type SegmentFile } from "../store/segmented.ts";
+import { fileKind, nodeFileSystem } from "../store/file-system.ts";
+import { holdsSegmentedLog, listSegments, type SegmentFile } from "../store/segmented.ts";
 import { parseInteger } from "./args.ts";
 import { CliError, describeOsError, EXIT, usageError } from "./command.ts";
 import { replayWithProgress } from "./scan.ts";
@@ -42,8 +41,6 @@ export const LOG_FLAGS_HELP = `      --segment-size SIZE segment size of a segme
 export type LogFlagValues = { "segment-size"?: string; "max-record-size"?: string };
 
 /** The names of a segmented log's files besides its segments (docs/ON_DISK_FORMAT.md). */
-const HEAD_FILE = "head";
-const LOCK_FILE = "LOCK";
 
 /** Opens {@link whileLayoutSettles} tries while the segment files are changing under it. */
 const LAYOUT_ATTEMPTS = 3;
@@ -206,7 +203,7 @@ export function locateLog(path: string, values: LogFlagValues): LogLocation {
   if (stat === null) throw new CliError(describeOsError(path, "ENOENT"), EXIT.failed);
   // Opening a FIFO for reading blocks until a writer comes, and a device or socket is no log:
   // refused here, before the library opens anything.
-  if (!stat.isFile() && !stat.isDirectory()) throw notARegularFile(path, fileTypeOf(stat));
+  if (!stat.isFile() && !stat.isDirectory()) throw notARegularFile(path, fileKind(stat));
   if (stat.isFile()) {
     if (givenSize !== undefined) {
       throw usageError(`${path} is a file; --segment-size is for a segmented log's directory`);
@@ -257,46 +254,18 @@ function statOf(path: string): Stats | null {
   }
 }
 
-/** What a path that is not a regular file is, for the message that refuses it. */
-function fileTypeOf(stat: Stats): string {
-  if (stat.isFIFO()) return "a FIFO";
-  if (stat.isSocket()) return "a socket";
-  if (stat.isCharacterDevice()) return "a character device";
-  if (stat.isBlockDevice()) return "a block device";
-  if (stat.isDirectory()) return "a directory";
-  return "a special file";
-}
-
 /**
- * Refuses a directory that is not a segmented log. A segmented log's directory holds its
- * segments, or once `truncateBefore` ran a `head` file, or at least the `LOCK` file every
- * writer's open creates: a log created and never written holds only `LOCK`, and is a real,
- * empty log. A directory with none of them (an empty one, an `/etc`) was never a log, and
- * reading it as an empty one would answer "OK, 0 records" about the wrong path. `head` is
- * read by the open, so it must be a regular file: a FIFO there would block the read.
+ * Refuses a directory that is not a segmented log (see `holdsSegmentedLog`): reading an empty
+ * directory, or an `/etc`, as an empty log would answer "OK, 0 records" about the wrong path.
  * @throws WalError `NOT_A_LOG`, naming the path and why.
  */
 function checkSegmentedLog(path: string, segments: readonly SegmentFile[]): void {
-  const head = statOf(join(path, HEAD_FILE));
-  if (head !== null && !head.isFile()) {
-    throw notARegularFile(join(path, HEAD_FILE), fileTypeOf(head));
-  }
-  if (segments.length > 0 || head !== null) return;
-  let names: string[];
-  try {
-    names = readdirSync(path);
-  } catch (error) {
-    throw new CliError(
-      describeOsError(path, (error as { code?: string }).code ?? String(error)),
-      EXIT.failed,
-    );
-  }
-  if (names.includes(LOCK_FILE)) return;
+  if (segments.length > 0 || holdsSegmentedLog(nodeFileSystem, path)) return;
   throw notALog(
     path,
-    names.length === 0
+    readdirSync(path).length === 0
       ? "it is an empty directory"
-      : `it is a directory with no segment file (${"0".repeat(20)}.wal on), no ${HEAD_FILE} file and no ${LOCK_FILE} file`,
+      : `it is a directory with no segment file (${"0".repeat(20)}.wal on), no head file and no LOCK file`,
     "pass a log file, or the directory of a segmented log",
   );
 }

@@ -628,21 +628,25 @@ function requireDirectory(
   );
 }
 
-/**
- * For `create: false`: `path` must be a directory holding a segmented log, that is a segment,
- * a `head` or a `LOCK` file (a log created but never written holds only `LOCK`).
- */
+/** For `create: false`: `path` must be a directory that {@link holdsSegmentedLog}. */
 function requireLog(fs: FileSystem, path: string): void {
   requireDirectory(fs, path, "existing");
+  if (!holdsSegmentedLog(fs, path)) throw missingLog(path, dirname(path), "existing");
+}
+
+/**
+ * Whether the directory `path` holds a segmented log: a segment, a `head` or a `LOCK` file (a
+ * log created but never written holds only `LOCK`). An empty directory, or an `/etc`, does not.
+ * @throws WalError `IO` when the directory cannot be listed.
+ */
+export function holdsSegmentedLog(fs: FileSystem, path: string): boolean {
   let names: string[];
   try {
     names = fs.readdirSync(path);
   } catch (error) {
     throw ioErrorFrom("readdir", path, error);
   }
-  if (!names.some((name) => SEGMENT_NAME.test(name) || LOG_FILES.has(name))) {
-    throw missingLog(path, dirname(path), "existing");
-  }
+  return names.some((name) => SEGMENT_NAME.test(name) || LOG_FILES.has(name));
 }
 
 /**
