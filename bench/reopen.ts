@@ -12,7 +12,8 @@
  *   cold reopen      the same shipped open vs the open without the drop after the cache was
  *                    dropped by hand: what a reopen after a reboot costs, before and now
  *
- * Sizes: WAL_BENCH_SIZE=full (1,000,000 records of 256 B, a 264 MB log) or tiny.
+ * Sizes: WAL_BENCH_SIZE=full (1,000,000 records of 256 B, a 264 MB log), large (4,000,000: 1.06
+ * GB) or tiny.
  */
 
 import { closeSync, mkdtempSync, openSync, readSync, rmSync } from "node:fs";
@@ -30,7 +31,11 @@ import {
   writeResults,
 } from "./harness.ts";
 
-const SIZES = { full: { records: 1_000_000, rounds: 5 }, tiny: { records: 2_000, rounds: 2 } };
+const SIZES = {
+  full: { records: 1_000_000, rounds: 5 },
+  large: { records: 4_000_000, rounds: 3 },
+  tiny: { records: 2_000, rounds: 2 },
+};
 const sizeName = (process.env.WAL_BENCH_SIZE ?? "full") as keyof typeof SIZES;
 const size = SIZES[sizeName] ?? SIZES.full;
 
