@@ -546,7 +546,8 @@ export class SegmentedStore implements WalStore {
     const final = join(this.description, HEAD_FILE);
     let fd: number;
     try {
-      fd = this.fs.openSync(temp, constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC, 0o644);
+      const flags = constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC;
+      fd = openRegularFile(this.fs, temp, flags, 0o644);
     } catch (error) {
       throw ioErrorFrom("open", temp, error);
     }
