@@ -40,7 +40,7 @@ async function traced(
       "-f",
       ...(paths ? ["-y"] : []),
       "-e",
-      "trace=openat,flock,pwrite64,fdatasync,fsync,ftruncate",
+      "trace=openat,flock,pwrite64,fdatasync,fsync,ftruncate,close",
       "-o",
       traceFile,
       process.execPath,
@@ -159,5 +159,44 @@ test.skipIf(!available)(
     const after = barriers.filter((c) => calls.indexOf(c) > lastWrite);
     expect(after.length).toBeGreaterThanOrEqual(1);
     for (const barrier of after) expect(barrier.thread).not.toBe(main);
+  },
+);
+
+test.skipIf(!available)(
+  "Wal.commit() after truncateAfter deleted the newest segment: the other thread's fdatasync is on the kept segment, through a descriptor opened before the write",
+  async () => {
+    const path = logPath(dir, "segments");
+    const { stdout, calls } = await traced("commit-fixture.ts", [path, "64", "cut"], true);
+    expect(stdout).toBe("CUT 0 48 48\n");
+    const segment0 = join(path, "00000000000000000000.wal");
+    // The commit after the cut: the last write, into segment 0, on the main thread.
+    const writes = calls.filter(
+      (c) => c.text.startsWith("pwrite64(") && c.text.includes(`<${segment0}>`),
+    );
+    const lastWrite = writes.at(-1)!;
+    const main = lastWrite.thread;
+    const after = calls.slice(calls.indexOf(lastWrite) + 1);
+    // DESIGN rule 7: a barrier on segment 0 in the sync thread, on a descriptor opened before
+    // that write and not closed since; none on the deleted segment 1 would do.
+    const barrier = after.find(
+      (c) => c.text.startsWith("fdatasync(") && c.text.includes(`<${segment0}>`),
+    );
+    expect(barrier, "a barrier on segment 0 after the last write").toBeDefined();
+    expect(barrier!.thread).not.toBe(main);
+    const fd = barrier!.text.match(/^fdatasync\((\d+)</)![1]!;
+    const before = calls.slice(0, calls.indexOf(lastWrite));
+    const opened = before.findLastIndex(
+      (c) =>
+        c.text.startsWith("openat(") &&
+        c.text.includes(`"${segment0}"`) &&
+        c.text.endsWith(`= ${fd}<${segment0}>`),
+    );
+    expect(opened, `descriptor ${fd} opened on segment 0 before the write`).toBeGreaterThanOrEqual(
+      0,
+    );
+    const closed = calls
+      .slice(opened + 1, calls.indexOf(barrier!))
+      .some((c) => c.text.startsWith(`close(${fd}<`) || c.text.startsWith(`close(${fd})`));
+    expect(closed, `descriptor ${fd} closed between its open and the barrier`).toBe(false);
   },
 );
