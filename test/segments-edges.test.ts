@@ -125,6 +125,52 @@ describe("truncateBefore", () => {
     expect([...wal.iter()].map((r) => [r.lsn, decoder.decode(r.data)])).toEqual([[end, "next"]]);
   });
 
+  test("open cutting a torn record back to the head on a segment boundary keeps that segment, empty", () => {
+    // Head at 256 = 4 × 64, then one record in segment 4, torn by a crash: recovery cuts the
+    // log back to the head. Deleting segment 4 would leave no segment to read the end from
+    // (the Rust crate would then append at 0); it stays, empty.
+    const path = logPath(dir, "segments");
+    const { end } = writeFixed(path, 64, 8, 24);
+    {
+      using wal = Wal.open(path, { segmentSize: 64 });
+      wal.truncateBefore(end);
+      wal.append(new Uint8Array(40).fill(9));
+      wal.sync();
+    }
+    expect(segmentFiles(path)).toEqual([name(4)]);
+    const torn = join(path, name(4));
+    writeFileSync(torn, readFileSync(torn).subarray(0, 20)); // a torn append
+    {
+      using wal = Wal.open(path, { segmentSize: 64 });
+      expect([wal.head, wal.len, wal.recovery.records, wal.recovery.bytesDropped]).toEqual([
+        end,
+        end,
+        0,
+        20,
+      ]);
+    }
+    expect(segmentFiles(path)).toEqual([name(4)]);
+    expect(statSync(torn).size).toBe(0);
+    using wal = Wal.open(path, { segmentSize: 64 });
+    expect(wal.append("next")).toBe(end);
+  });
+
+  test("open cutting a fresh log's only, torn record keeps segment 0, empty", () => {
+    const path = logPath(dir, "segments");
+    {
+      using wal = Wal.open(path, { segmentSize: 64 });
+      wal.append(new Uint8Array(40).fill(3));
+    }
+    const first = join(path, name(0));
+    writeFileSync(first, readFileSync(first).subarray(0, 30));
+    {
+      using wal = Wal.open(path, { segmentSize: 64 });
+      expect([wal.len, wal.recovery.bytesDropped]).toEqual([0, 30]);
+    }
+    expect(segmentFiles(path)).toEqual([name(0)]);
+    expect(statSync(first).size).toBe(0);
+  });
+
   test("at the end of the log mid-segment: the last segment stays, appends continue in it", () => {
     const path = logPath(dir, "segments");
     const { end } = writeFixed(path, 32, 3, 12); // 20-byte frames: end 60, in segment 1
