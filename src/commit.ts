@@ -477,14 +477,11 @@ export class SharedLog {
    */
   goal(target: number, cuts: number | null): number {
     if (cuts === null) return Math.min(target, this.reserved);
-    const now = Atomics.load(this.i32, I_CUTS);
-    if (now === cuts) return target;
-    let lowest = target;
-    for (let cut = now; cut > cuts && now - cut < CUT_HISTORY; cut--) {
-      lowest = Math.min(lowest, Number(Atomics.load(this.big, B_CUT_LSN + (cut % CUT_HISTORY))));
-    }
-    // Cuts older than the history may have removed the record: say so rather than guess.
-    if (lowest < target || now - cuts > CUT_HISTORY) throw truncated(target, lowest);
+    if (Atomics.load(this.i32, I_CUTS) === cuts) return target;
+    // Cuts older than the history count as cutting to 0: they may have removed the record,
+    // and saying so beats guessing.
+    const lowest = this.lowestCutSince(cuts);
+    if (lowest < target) throw truncated(target, lowest);
     return target;
   }
 

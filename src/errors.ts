@@ -331,6 +331,21 @@ export function missingLog(
   }
 }
 
+/**
+ * `follow(start)` was given an LSN past the end, and the record now read at `lsn`, ending at
+ * `next`, shows that no record starts there.
+ */
+export function notFollowable(start: number, lsn: number, next: number): WalError {
+  const why =
+    lsn < start
+      ? `the record at ${lsn} runs over it to ${next}`
+      : `damaged bytes run over it to the record at ${lsn}`;
+  return invalidArgument(
+    `follow(${start}): no record starts at ${start}, which was past the end when follow was ` +
+      `called: ${why}. Follow from a record's LSN, or from len`,
+  );
+}
+
 /** No durability barrier is known for this operating system. */
 export function unsupportedPlatform(platform: string): WalError {
   return new WalError(

@@ -18,6 +18,7 @@ import {
   followerCut,
   invalidArgument,
   notALog,
+  notFollowable,
   oversizeRecordInLog,
   poisoned,
   readOnlyFollow,
@@ -882,19 +883,16 @@ export class Wal<T = Uint8Array> {
         throw invalidArgument(`truncateBefore(${lsn}) is past the end of the log (${end})`);
       }
       if (lsn < head) return head;
-      if (store.truncateBefore === undefined) {
-        // The prefix stays, but the argument is checked as a segmented log checks it: a call
-        // that would be refused there must not pass here and fail only after a migration.
-        if (lsn < end) this.seek(lsn, end);
-        return head;
-      }
+      // Checked on every store: on one that keeps its prefix (a single file), a call that a
+      // segmented log refuses must not pass and fail only after a migration.
+      if (lsn < end) this.seek(lsn, end);
+      if (store.truncateBefore === undefined) return head;
       if (lsn === head) {
         // Nothing moves, so nothing needs a barrier: the store only deletes what an
         // interrupted compaction left below the head.
         this.failStop(() => store.truncateBefore!(lsn));
         return lsn;
       }
-      if (lsn < end) this.seek(lsn, end);
       this.failStop(() => {
         // Everything written becomes durable first, so no barrier ever needs a deleted segment.
         if (this.shared.durable < end) {
@@ -1663,19 +1661,4 @@ function refuseZeroFillOfSegments(value: number | undefined): void {
       `preallocate must be 0 for a segmented log (segmentSize), got ${describeValue(value)}`,
     );
   }
-}
-
-/**
- * `follow(start)` was given an LSN past the end, and the record now read at `lsn`, ending at
- * `next`, shows that no record starts there.
- */
-function notFollowable(start: number, lsn: number, next: number): WalError {
-  const why =
-    lsn < start
-      ? `the record at ${lsn} runs over it to ${next}`
-      : `damaged bytes run over it to the record at ${lsn}`;
-  return invalidArgument(
-    `follow(${start}): no record starts at ${start}, which was past the end when follow was ` +
-      `called: ${why}. Follow from a record's LSN, or from len`,
-  );
 }
