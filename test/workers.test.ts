@@ -235,11 +235,9 @@ describe("Wal.attach() from Workers", () => {
     // sync() blocks this thread; if it never returns, only another thread can end the run.
     const watchdog = await armWatchdog(20_000, "Wal.sync() or close() behind a dead writer");
     try {
-      const started = performance.now();
-      const stalledError = walErrorOf(() => wal.sync());
-      const waited = performance.now() - started;
-      expect(stalledError.code).toBe("STALLED");
-      expect(waited).toBeLessThan(5_000);
+      // When STALLED comes is checked on a fake clock (test/terminate.test.ts); here, that it
+      // comes at all, before the watchdog.
+      expect(walErrorOf(() => wal.sync()).code).toBe("STALLED");
       expect(walErrorOf(() => wal.sync()).code).toBe("POISONED");
       expect(walErrorOf(() => wal.append("later")).code).toBe("POISONED");
       expect(walErrorOf(() => wal.appendAndSync("later")).code).toBe("POISONED");
