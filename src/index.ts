@@ -15,13 +15,13 @@ export {
   type WalOptions,
 } from "./options.ts";
 export type { Platform } from "./platform/platform.ts";
+export type { RecoveryReport } from "./recovery.ts";
 export { FileStore, type FileStoreOptions } from "./store/file.ts";
 export type { FileSystem } from "./store/file-system.ts";
 export { MemoryStore } from "./store/memory.ts";
 export { SegmentedStore, type SegmentedStoreOptions } from "./store/segmented.ts";
 export type { WalStore } from "./store/store.ts";
 export {
-  type RecoveryReport,
   Wal,
   type WalHandle,
   type WalInput,

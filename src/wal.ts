@@ -13,13 +13,10 @@ import { crc32c } from "./crc32c.ts";
 import {
   CorruptionError,
   closed,
-  damagedLayout,
   describeValue,
   followerCut,
   invalidArgument,
-  notALog,
   notFollowable,
-  oversizeRecordInLog,
   poisoned,
   readOnlyFollow,
   readOnlyLog,
@@ -34,22 +31,20 @@ import {
   type WalOptions,
 } from "./options.ts";
 import {
-  frameChecksumMatches,
   HEADER_SIZE,
   LENGTH_OFFSET,
-  LSN_LIMIT,
   RecordScanner,
   readU32,
   Scan,
   sealFrame,
   writeHeader,
 } from "./record.ts";
-import { findRecordSpanning } from "./resync.ts";
+import { checkRecoveryReport, type RecoveryReport, recover } from "./recovery.ts";
 import { FileStore } from "./store/file.ts";
 import { SegmentedStore } from "./store/segmented.ts";
 import type { WalStore } from "./store/store.ts";
 import { type BarrierTarget, SyncThread } from "./sync-thread.ts";
-import { fillTarget, fillZeros, zeroTailStart } from "./zero-tail.ts";
+import { fillTarget, fillZeros } from "./zero-tail.ts";
 
 /** One record read back from the log. */
 export interface WalRecord<T = Uint8Array> {
@@ -82,38 +77,6 @@ export interface WalStats extends SharedStats {
    * `recovery: "skip"` kept), then each one an iteration threw at or stepped over.
    */
   readonly corruptionsSeen: number;
-}
-
-/** What recovery found and did when the log was opened. */
-export interface RecoveryReport {
-  /** The first LSN of the log: 0 unless `truncateBefore` dropped a prefix of a segmented log. */
-  readonly head: number;
-  /** Whole, checksum-valid records found. */
-  readonly records: number;
-  /** Bytes the store held before recovery, the zero-filled tail included. */
-  readonly storeSize: number;
-  /** Where the valid log ends: the LSN of the next append. */
-  readonly end: number;
-  /**
-   * Bytes cut from the tail because they were not valid records: `storeSize - end`, or 0 when
-   * everything after `end` is zero-filled space (see `WalOptions.preallocate`), which is kept.
-   */
-  readonly bytesDropped: number;
-  /** Why the first damaged bytes were not a record, or null when there were none. */
-  readonly reason: string | null;
-  /**
-   * Whole, checksum-valid records found after the first damage and cut with it. Non-zero only
-   * when the default open (`onCorruption: "truncate"`, `recovery: "stop"`) cut damage that
-   * valid records follow: then `end` is where the damage starts and these records are gone.
-   * 0 for a clean log, for a torn tail (no valid record after the damage), and under
-   * `recovery: "skip"`, which keeps such records.
-   */
-  readonly recordsDropped: number;
-  /**
-   * Damaged regions kept in the log because valid records follow them (only with
-   * `recovery: "skip"`; iteration skips them and reports each to `onCorrupt`).
-   */
-  readonly damagedRegions: number;
 }
 
 /**
@@ -181,7 +144,6 @@ export class Wal<T = Uint8Array> {
   private readonly maxPendingCommits: number;
   private readonly recoveryPolicy: ResolvedOptions["recovery"];
   private readonly onCorrupt: ResolvedOptions["onCorrupt"];
-  private readonly onCorruption: ResolvedOptions["onCorruption"];
   private readonly onSlowSync: ResolvedOptions["onSlowSync"];
   /** `stats().slowSyncs` when this `Wal` last called `onSlowSync`. */
   private slowSyncsReported = 0;
@@ -250,13 +212,27 @@ export class Wal<T = Uint8Array> {
     this.maxPendingCommits = options.maxPendingCommits;
     this.recoveryPolicy = options.recovery;
     this.onCorrupt = options.onCorrupt;
-    this.onCorruption = options.onCorruption;
     this.codec = options.codec as Codec<T> | undefined;
     this.onSlowSync = options.onSlowSync;
     this.boundaries = new RecordBoundaries(store.head ?? 0);
     this.attached = joining !== undefined;
     this.preallocate = preallocationFor(store, options.preallocate);
-    this.recovery = joining?.recovery ?? this.recover(options.replay);
+    this.recovery =
+      joining?.recovery ??
+      recover(
+        store,
+        {
+          maxRecordSize: options.maxRecordSize,
+          preallocate: this.preallocate,
+          policy: options.recovery,
+          onCorruption: options.onCorruption,
+          readOnly,
+          singleFile: !(store instanceof SegmentedStore),
+          codec: options.codec,
+          replay: options.replay,
+        },
+        this.boundaries,
+      );
     this.shared =
       joining?.shared ?? SharedLog.create(this.recovery.end, this.store.size, options.stallTimeout);
     this.id = this.shared.newId();
@@ -1035,151 +1011,6 @@ export class Wal<T = Uint8Array> {
   }
 
   /**
-   * Makes the log durable and drops it from the page cache, then scans it from its head and
-   * cuts it after the last valid record. The barrier and the drop come first because the page
-   * cache is not the disk: after a failed writeback Linux marks the lost pages clean and keeps
-   * serving them, and a descriptor opened after another saw the error is not told of it, so a
-   * reopen in the same boot would otherwise read never-written records back and append after
-   * them (DESIGN rule 6). A read-only open does neither: it reads what the files show now.
-   *
-   * The outcomes, classified:
-   * - a clean end: nothing to cut;
-   * - a torn tail from a crash mid-append, with no valid record after it: cut in every mode
-   *   (it was never acknowledged by a sync);
-   * - a single file with no valid record whose first header claims a length above
-   *   `maxRecordSize`: no torn write of this format leaves that (a torn header is shorter than
-   *   8 bytes, and a torn length only loses bytes), so it is not a log, or not one this open can
-   *   read: refused (`NOT_A_LOG`), nothing changed, in every mode;
-   * - damage that valid records follow: cut there, the records after it counted in
-   *   `recordsDropped` (`onCorruption: "truncate"`, as the Rust crate does), kept and counted
-   *   in `damagedRegions` (`recovery: "skip"`: iteration steps over it), or refused with
-   *   nothing changed (`onCorruption: "fail"`);
-   * - a valid record longer than `maxRecordSize`: refused, nothing cut (the log was written
-   *   with a larger limit); one that lies past damage the default open cuts is counted as
-   *   dropped instead.
-   * A clean log is read once, to its end. Damage costs more: every mode looks past it, so that
-   * a torn tail is told from damage in the middle, and the default open counts the valid
-   * records it cuts (`recordsDropped`), so that no record is dropped without saying so.
-   */
-  private recover(replay: ResolvedOptions["replay"]): RecoveryReport {
-    if (!this.readOnly) {
-      // Records a crashed writer left in the page cache become durable here, or open fails.
-      this.store.sync();
-      this.store.dropCache?.();
-    }
-    const storeSize = this.store.size;
-    const head = this.store.head ?? 0;
-    const scanner = new RecordScanner(this.store, head, storeSize, this.maxRecordSize);
-    scanner.recordsBefore = zeroTailStart(this.store, head, storeSize);
-    let records = 0;
-    let end = head;
-    let reason: string | null = null;
-    let damagedRegions = 0;
-    let recordsDropped = 0;
-    /** Bytes of zeros after the last record, kept for the next appends. */
-    let zeroTail = 0;
-    for (;;) {
-      const found = scanner.next();
-      if (found === Scan.Record) {
-        this.boundaries.observe(scanner.lsn, scanner.offset);
-        records++;
-        end = scanner.offset;
-        if (replay !== undefined) {
-          const from = scanner.payloadOffset;
-          const view = scanner.buffer.subarray(from, from + scanner.payloadLength);
-          // A codec's value may keep the bytes it was decoded from: it gets a copy.
-          const data =
-            this.codec === undefined ? view : decodeWith(this.codec, view.slice(), scanner.lsn);
-          (replay as (data: unknown, lsn: number) => void)(data, scanner.lsn);
-        }
-        continue;
-      }
-      if (found === Scan.End) break;
-      const damaged = scanner.lsn;
-      // Zeros to the last byte: the space a writer filled ahead of its records, kept for the
-      // next appends. A log that keeps no zero fill cuts them like any torn tail.
-      if (this.preallocate > 0 && damaged >= scanner.recordsBefore) {
-        zeroTail = storeSize - damaged;
-        break;
-      }
-      if (
-        scanner.oversizeLength >= 0 &&
-        frameChecksumMatches(this.store, damaged, scanner.oversizeLength)
-      ) {
-        // A whole, valid record that is merely larger than this open allows: the log was
-        // written with a larger maxRecordSize. Cutting here would destroy good records.
-        throw oversizeRecordInLog(damaged, scanner.oversizeLength, this.maxRecordSize);
-      }
-      reason ??= scanner.reason;
-      // The head file names a record boundary; damage there with records after it means the
-      // head, or its record, is damaged, and cutting there would drop the whole log: refuse,
-      // unless "skip" keeps the region like any other.
-      const atHead = damaged === head && head > 0 && this.recoveryPolicy !== "skip";
-      const damage = scanner.reason;
-      if (damaged === head && head > 0) {
-        // A torn append right at the head is normal (a head moved to the end, then a crash),
-        // and so is bit rot in the head's record; a valid record spanning the head is not: the
-        // bytes are read at the wrong offsets, in every mode.
-        const spanning = findRecordSpanning(this.store, head, storeSize, this.maxRecordSize);
-        if (spanning >= 0) {
-          throw damagedLayout(
-            head,
-            `the head file says the log starts at ${head}, but a valid record spans it from ` +
-              `${spanning}: the log was most likely written with another segmentSize; ` +
-              `nothing was changed`,
-          );
-        }
-      }
-      const next = scanner.resync();
-      if (next >= storeSize) {
-        // No valid record anywhere: a first write torn by a crash, unless no torn write could
-        // look like this. Cutting would destroy a file that was never a log.
-        if (records === 0 && !(this.store instanceof SegmentedStore)) {
-          refuseImpossibleFirstFrame(this.store, this.maxRecordSize);
-        }
-        // No valid record after the damage: a torn tail, cut in every mode and dropping nothing.
-        break;
-      }
-      if (atHead) {
-        throw damagedLayout(
-          head,
-          `the head file says the log starts at ${head}, but no valid record starts there ` +
-            `(${damage}) and valid records follow at ${next}`,
-        );
-      }
-      if (this.onCorruption === "fail") {
-        throw new CorruptionError(
-          damaged,
-          damage,
-          `the log is damaged at offset ${damaged} (${damage}) and valid records follow at ` +
-            `${next}; nothing was changed. Open it with onCorruption: "truncate" to cut the log ` +
-            `at ${damaged}, or with recovery: "skip" to keep the records after the damage.`,
-        );
-      }
-      if (this.recoveryPolicy === "stop") {
-        // The default cuts here, as the Rust crate does; the records it cuts are counted so
-        // that the report says what was lost, not only how many bytes.
-        recordsDropped = countRecordsFrom(scanner, this.store);
-        break;
-      }
-      damagedRegions++;
-    }
-    const kept = end + zeroTail;
-    // A read-only open reports the cut without making it: a reader never changes the log.
-    if (!this.readOnly && kept < storeSize) this.store.truncate(end);
-    return {
-      head,
-      records,
-      storeSize,
-      end,
-      bytesDropped: kept < storeSize ? storeSize - end : 0,
-      reason,
-      recordsDropped,
-      damagedRegions,
-    };
-  }
-
-  /**
    * Writes the commits staged in this thread, with one reservation and one write, so that they
    * get their LSNs before anything this thread does next (see commit-staging.ts). A failure
    * poisons the log and fails every commit of the batch.
@@ -1567,77 +1398,6 @@ export class Wal<T = Uint8Array> {
     if (code !== "CLOSED" && code !== "POISONED") this.failure ??= error;
     return error;
   }
-}
-
-/** The recovery report carried by a handle, checked field by field. */
-function checkRecoveryReport(value: unknown): RecoveryReport {
-  const report = (typeof value === "object" && value !== null ? value : {}) as Record<
-    string,
-    unknown
-  >;
-  const count = (name: string) =>
-    checkInteger(`the handle's recovery.${name}`, report[name], 0, LSN_LIMIT);
-  const reason = report.reason;
-  if (reason !== null && typeof reason !== "string") {
-    throw invalidArgument("the handle's recovery.reason must be a string or null");
-  }
-  return {
-    head: count("head"),
-    records: count("records"),
-    storeSize: count("storeSize"),
-    end: count("end"),
-    bytesDropped: count("bytesDropped"),
-    reason,
-    recordsDropped: count("recordsDropped"),
-    damagedRegions: count("damagedRegions"),
-  };
-}
-
-/**
- * Counts the whole, checksum-valid records from `scanner`'s offset (a record found after damage)
- * to the end of its range, stepping over further damage: the records a cut at earlier damage
- * drops. A valid record above `maxRecordSize` counts too and is stepped over whole, since it
- * is a record the cut drops and trying every offset inside it would cost its size in header
- * checks. Nothing is kept or refused here; the caller has already decided to cut.
- */
-function countRecordsFrom(scanner: RecordScanner, store: WalStore): number {
-  let count = 0;
-  for (;;) {
-    const found = scanner.next();
-    if (found === Scan.End) return count;
-    if (found === Scan.Record) {
-      count++;
-      continue;
-    }
-    const length = scanner.oversizeLength;
-    if (length >= 0 && frameChecksumMatches(store, scanner.lsn, length)) {
-      count++;
-      scanner.offset = scanner.lsn + HEADER_SIZE + length;
-      continue;
-    }
-    if (scanner.resync() >= scanner.end) return count;
-  }
-}
-
-/**
- * Throws `NOT_A_LOG` when the store's first 8 bytes are a header no torn write of this format
- * leaves: not all zeros (the space a zero fill or a lost sector leaves), with a length above
- * `maxRecordSize`. A torn write only loses bytes (they read as zeros, or the file is shorter),
- * so a torn first header is either short, or claims at most the length that was written,
- * which `append` had checked. Text (JSON, `/etc/passwd`) always fails this: its fourth byte
- * makes the length at least 512 MiB.
- */
-function refuseImpossibleFirstFrame(store: WalStore, maxRecordSize: number): void {
-  const header = new Uint8Array(HEADER_SIZE);
-  if (store.read(header, 0) < HEADER_SIZE || header.every((byte) => byte === 0)) return;
-  const length = readU32(header, LENGTH_OFFSET);
-  if (length <= maxRecordSize) return;
-  throw notALog(
-    store.description,
-    `it holds no valid record, and its first 8 bytes claim a record of ${length} bytes, above ` +
-      `maxRecordSize (${maxRecordSize}), which no torn write of a wal-db log can leave`,
-    "check the path; if it is a log written with a larger maxRecordSize, open it with that size",
-  );
 }
 
 /**
