@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { type Barrier, SharedLog } from "./commit.ts";
 import { currentPlatform, type Platform } from "./platform/index.ts";
 import { BarrierHandoff, type SegmentDescriptor } from "./store/barrier-handoff.ts";
-import { segmentName } from "./store/segmented.ts";
+import { segmentName } from "./store/segment-layout.ts";
 import { cloneError, type SyncThreadInit } from "./sync-thread.ts";
 
 declare const self: Worker;

@@ -9,7 +9,7 @@ import { describe, expect, test } from "bun:test";
 import { mkdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CorruptionError, Wal } from "../src/index.ts";
-import { encodeHead, segmentName } from "../src/store/segmented.ts";
+import { encodeHead, segmentName } from "../src/store/segment-layout.ts";
 import { startFixture } from "./support/child.ts";
 import { walErrorOf } from "./support/errors.ts";
 import { seedFromEnv } from "./support/random.ts";

@@ -20,7 +20,7 @@ import {
 } from "../index.ts";
 import { LSN_LIMIT, PAYLOAD_SIZE_LIMIT } from "../record.ts";
 import { fileKind, nodeFileSystem } from "../store/file-system.ts";
-import { holdsSegmentedLog, listSegments, type SegmentFile } from "../store/segmented.ts";
+import { holdsSegmentedLog, listSegments, type SegmentFile } from "../store/segment-layout.ts";
 import { parseInteger } from "./args.ts";
 import { CliError, describeOsError, EXIT, usageError } from "./command.ts";
 import { replayWithProgress } from "./scan.ts";

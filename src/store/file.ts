@@ -18,7 +18,7 @@ import {
 } from "../errors.ts";
 import { currentPlatform, type Platform } from "../platform/index.ts";
 import { type FileSystem, nodeFileSystem, openRegularFile } from "./file-system.ts";
-import { refuseFileOfSegmentedLog } from "./segmented.ts";
+import { refuseFileOfSegmentedLog } from "./segment-layout.ts";
 import type { WalStore } from "./store.ts";
 
 /** Options for {@link FileStore.open}. */
