@@ -202,26 +202,21 @@ function syncFailsThenReopen(
   return { problems: [...reopenProblem(reopened, 5), ...after.problems], recovery: after.recovery };
 }
 
-test.skipIf(!disks.runs)(
-  "Wal.open after a failed sync() and heal reads the disk, not the page cache: every acknowledged record survives a reboot (single file)",
-  () => {
-    const { problems, recovery } = syncFailsThenReopen("log.wal", SINGLE, {
-      acknowledged: 3000,
-      failed: 3000,
-    });
-    expect(problems, `recovery after the remount: ${described(recovery)}`).toEqual([]);
-  },
-);
-
-test.skipIf(!disks.runs)(
-  "Wal.open after a failed sync() and heal reads the disk, not the page cache: every acknowledged record survives a reboot (segmented, records crossing segments)",
-  () => {
-    // 5 × 20,008 bytes cross from segment 0 into 1; the five failed (5 × 4,008) stay inside
-    // segment 1, so no roll's barrier fails first; the five after the reopen cross into 2.
-    const { problems, recovery } = syncFailsThenReopen("segments", SEGMENTED, {
-      acknowledged: 20_000,
-      failed: 4_000,
-    });
+// The segmented sizes: 5 × 20,008 bytes cross from segment 0 into 1; the five failed
+// (5 × 4,008) stay inside segment 1, so no roll's barrier fails first; the five after the
+// reopen cross into 2.
+test.skipIf(!disks.runs).each([
+  ["single file", "log.wal", SINGLE, { acknowledged: 3000, failed: 3000 }],
+  [
+    "segmented, records crossing segments",
+    "segments",
+    SEGMENTED,
+    { acknowledged: 20_000, failed: 4_000 },
+  ],
+] as const)(
+  "Wal.open after a failed sync() and heal reads the disk, not the page cache: every acknowledged record survives a reboot (%s)",
+  (_name, path, options, sizes) => {
+    const { problems, recovery } = syncFailsThenReopen(path, options, sizes);
     expect(problems, `recovery after the remount: ${described(recovery)}`).toEqual([]);
   },
 );
