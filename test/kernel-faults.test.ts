@@ -18,7 +18,7 @@ import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { type RecoveryReport, Wal, WalError, type WalOptions } from "../src/index.ts";
 import { startFixture } from "./support/child.ts";
-import { faultyDisks } from "./support/faulty-disk.ts";
+import { type FaultyDisk, faultyDisks } from "./support/faulty-disk.ts";
 import { payloadOf, samePayload } from "./support/payloads.ts";
 
 const disks = faultyDisks("kernel-faults.test.ts");
@@ -167,6 +167,31 @@ function newestSegment(dir: string): string {
 }
 
 /**
+ * The start every sync-fails test shares: five records acknowledged, the disk fails, five
+ * appends whose `sync()` must fail with IO, the log closed and the fault healed.
+ */
+function syncFails(
+  disk: FaultyDisk,
+  path: string,
+  options: WalOptions,
+  sizes: { acknowledged: number; failed: number },
+): { acknowledged: Written[]; failed: Written[] } {
+  using wal = Wal.open(path, options);
+  const acknowledged = appendAndSyncEach(
+    wal,
+    "acknowledged before the fault",
+    5,
+    sizes.acknowledged,
+  );
+  disk.failWrites();
+  const failed = appendOnly(wal, "appended while the disk fails", 5, sizes.failed);
+  expect(syncOutcome(wal), SYNC_MUST_FAIL).toBe("IO");
+  wal.close();
+  disk.heal();
+  return { acknowledged, failed };
+}
+
+/**
  * The scenario of the first two tests: five records acknowledged, the disk fails, five appends whose
  * `sync()` fails, heal, a reopen in the same boot that acknowledges five more, a reboot.
  */
@@ -177,18 +202,7 @@ function syncFailsThenReopen(
 ): { problems: string[]; recovery: RecoveryReport } {
   using disk = disks.make();
   const where = join(disk.mountPoint, path);
-  const acknowledged: Written[] = [];
-  let failed: Written[];
-  {
-    using wal = Wal.open(where, options);
-    acknowledged.push(
-      ...appendAndSyncEach(wal, "acknowledged before the fault", 5, sizes.acknowledged),
-    );
-    disk.failWrites();
-    failed = appendOnly(wal, "appended while the disk fails", 5, sizes.failed);
-    expect(syncOutcome(wal), SYNC_MUST_FAIL).toBe("IO");
-  }
-  disk.heal();
+  const { acknowledged, failed } = syncFails(disk, where, options, sizes);
   let reopened: RecoveryReport;
   {
     using wal = Wal.open(where, options);
@@ -261,16 +275,8 @@ test.skipIf(!disks.runs)(
   async () => {
     using disk = disks.make();
     const path = join(disk.mountPoint, "shared.wal");
-    const acknowledged: Written[] = [];
-    let failed: Written[];
-    {
-      using wal = Wal.open(path, SINGLE);
-      acknowledged.push(...appendAndSyncEach(wal, "acknowledged before the fault", 5, 3000));
-      disk.failWrites();
-      failed = appendOnly(wal, "appended while the disk fails", 5, 3000);
-      expect(syncOutcome(wal), SYNC_MUST_FAIL).toBe("IO");
-    }
-    disk.heal();
+    const sizes = { acknowledged: 3000, failed: 3000 };
+    const { acknowledged, failed } = syncFails(disk, path, SINGLE, sizes);
     const label = "acknowledged by the other process";
     const child = await startFixture("reopen-fixture.ts", [path, label, "5", "3000"]).exited();
     expect({ code: child.code, stderr: child.stderr }).toEqual({ code: 0, stderr: "" });
