@@ -356,6 +356,18 @@ export function unsupportedPlatform(platform: string): WalError {
 }
 
 /**
+ * This runtime gives wal-db no file handle it can trust for its barrier and lock (Windows: a
+ * Bun without `uv_get_osfhandle`, or whose descriptors map to other files). Thrown at open.
+ */
+export function unsupportedRuntime(reason: string): WalError {
+  return new WalError(
+    "UNSUPPORTED_PLATFORM",
+    `wal-db cannot make this runtime's files durable: ${reason}. ` +
+      "It needs a Bun whose file descriptors map to Windows handles through uv_get_osfhandle (Bun 1.4.4 does).",
+  );
+}
+
+/**
  * A short description of a value for error messages, in words that complete "got ...": never
  * its whole contents (a function's source, a long string, an array's elements).
  * @example describeValue(undefined) // "undefined"
