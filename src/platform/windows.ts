@@ -16,8 +16,8 @@
  * store holds open are ever asked about, so no invalid-parameter path is ever reached.
  *
  * Locks. Windows byte-range locks are mandatory: a locked range cannot be read through any
- * other handle. So the lock is one byte no record can ever occupy, the last byte a signed
- * 64-bit offset can address (as SQLite locks bytes past its data), and readers in other
+ * other handle. So the lock is one byte no record can ever occupy, at offset 2^62 (as SQLite
+ * locks bytes past its data), and readers in other
  * processes (`Wal.openReadOnly`, `wal-db verify`, `tail --follow`) read the live log freely.
  * Locks beyond the end of the file are allowed and never extend it.
  *
@@ -43,9 +43,14 @@ import type { Platform } from "./platform.ts";
 //   DWORD nNumberOfBytesToLockHigh, LPOVERLAPPED lpOverlapped);  <fileapi.h>, flags <minwinbase.h>
 const LOCKFILE_FAIL_IMMEDIATELY = 0x1;
 const LOCKFILE_EXCLUSIVE_LOCK = 0x2;
-/** The lock byte: offset 2^63 - 1, split as OVERLAPPED's Offset (low) and OffsetHigh. */
-const LOCK_OFFSET_LOW = 0xffff_ffff;
-const LOCK_OFFSET_HIGH = 0x7fff_ffff;
+/**
+ * The lock byte: offset 2^62 (4 EiB, past any file a disk can hold), split as OVERLAPPED's
+ * Offset (low) and OffsetHigh. Not the last byte a signed offset can address: a lock there
+ * ends at 2^63, which overflows signed arithmetic (Wine's lock ranges then wrap and cover the
+ * whole file); this one ends far from any limit.
+ */
+const LOCK_OFFSET_LOW = 0;
+const LOCK_OFFSET_HIGH = 0x4000_0000;
 /** sizeof(OVERLAPPED) on 64-bit Windows: Internal, InternalHigh (8 each), Offset, OffsetHigh (4 each), hEvent (8). */
 const OVERLAPPED_SIZE = 32;
 /** sizeof(BY_HANDLE_FILE_INFORMATION); dwVolumeSerialNumber at 28, nFileIndexHigh/Low at 44/48. */
@@ -74,10 +79,11 @@ const ERROR_NAMES: Readonly<Record<number, string>> = {
   1117: "ERROR_IO_DEVICE",
   1167: "ERROR_DEVICE_NOT_CONNECTED",
 };
+const ERROR_INVALID_HANDLE = 6;
 const ERROR_LOCK_VIOLATION = 33;
 
-/** The Win32 calls wal-db makes, as `bun:ffi` binds them. HANDLE is a pointer. */
-interface Kernel32 {
+/** The kernel32 calls wal-db makes, as `bun:ffi` binds them: a HANDLE or pointer is a number. */
+export interface Kernel32 {
   FlushFileBuffers(handle: number): number;
   LockFileEx(
     handle: number,
@@ -92,43 +98,44 @@ interface Kernel32 {
   GetLastError(): number;
 }
 
+/** What the Windows platform calls: kernel32, and the map from descriptors to HANDLEs. */
+export interface WindowsCalls {
+  readonly kernel32: Kernel32;
+  /** The HANDLE behind a descriptor (`bun.exe`'s `uv_get_osfhandle`); a bigint when invalid. */
+  readonly handleOf: (fd: number) => unknown;
+}
+
 /**
  * Windows's platform table: kernel32 `FlushFileBuffers` and `LockFileEx`, handles from libuv.
- * @param handleLookup - maps a descriptor to its HANDLE; `bun.exe`'s `uv_get_osfhandle` unless
- * a test passes another, to show what a runtime with other descriptors gets.
+ * @param calls - the native calls; tests pass their own to record the calls or to play a
+ * runtime whose descriptors map to other handles. Each one left out is bound from the system.
  */
-export function windowsPlatform(handleLookup?: (fd: number) => unknown): Platform {
-  const kernel32 = dlopen("kernel32.dll", {
-    // BOOL FlushFileBuffers(HANDLE hFile);  <fileapi.h>
-    FlushFileBuffers: { args: [FFIType.ptr], returns: FFIType.i32 },
-    LockFileEx: {
-      args: [FFIType.ptr, FFIType.u32, FFIType.u32, FFIType.u32, FFIType.u32, FFIType.ptr],
-      returns: FFIType.i32,
-    },
-    // DWORD GetFileType(HANDLE hFile);  <fileapi.h>
-    GetFileType: { args: [FFIType.ptr], returns: FFIType.u32 },
-    // BOOL GetFileInformationByHandle(HANDLE hFile, LPBY_HANDLE_FILE_INFORMATION info);  <fileapi.h>
-    GetFileInformationByHandle: { args: [FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
-    // DWORD GetLastError(void);  <errhandlingapi.h>
-    GetLastError: { args: [], returns: FFIType.u32 },
-  }).symbols as unknown as Kernel32;
-  const handles = handleLookup ?? bindHandleLookup();
+export function windowsPlatform(calls: Partial<WindowsCalls> = {}): Platform {
+  const kernel32 = calls.kernel32 ?? bindKernel32();
+  const handles = calls.handleOf ?? bindHandleLookup();
 
-  /** The HANDLE behind `fd`, or a typed error: INVALID_HANDLE_VALUE arrives as a bigint. */
-  const handleOf = (fd: number, call: string, target: string): number => {
+  /** The HANDLE behind `fd` for a barrier; INVALID_HANDLE_VALUE arrives as a bigint. */
+  const handleOf = (fd: number, target: string): number => {
     const handle: unknown = handles(fd);
     if (typeof handle !== "number" || handle <= 0) {
-      throw windowsError(call, target, 6);
+      throw windowsError("FlushFileBuffers", target, ERROR_INVALID_HANDLE);
     }
     return handle;
   };
 
   /**
-   * Checks, at open, that `handle` is `fd`'s own file on a disk: the same volume serial number
-   * and file index as `fstat` reports for the descriptor. A mismatch means this runtime's
-   * descriptors are not what `uv_get_osfhandle` maps, and nothing it returns can be trusted.
+   * The HANDLE behind `fd`, checked at open: it must be `fd`'s own file on a disk, the same
+   * volume serial number and file index as `fstat` reports for the descriptor. Anything else
+   * means this runtime's descriptors are not what `uv_get_osfhandle` maps, and nothing it
+   * returns can be trusted.
    */
-  const checkHandle = (fd: number, handle: number, target: string): void => {
+  const checkedHandleOf = (fd: number, target: string): number => {
+    const handle: unknown = handles(fd);
+    if (typeof handle !== "number" || handle <= 0) {
+      throw unsupportedRuntime(
+        `descriptor ${fd} for ${target} has no Windows handle (uv_get_osfhandle returned ${String(handle)})`,
+      );
+    }
     const type = kernel32.GetFileType(handle);
     if (type !== FILE_TYPE_DISK) {
       throw unsupportedRuntime(
@@ -149,19 +156,19 @@ export function windowsPlatform(handleLookup?: (fd: number) => unknown): Platfor
           `(volume ${serial}, file index ${index}; fstat says ${stat.dev}, ${stat.ino})`,
       );
     }
+    return handle;
   };
 
   return {
     barrier(fd: number, target: string): void {
-      if (kernel32.FlushFileBuffers(handleOf(fd, "FlushFileBuffers", target)) === 0) {
+      if (kernel32.FlushFileBuffers(handleOf(fd, target)) === 0) {
         throw windowsError("FlushFileBuffers", target, kernel32.GetLastError());
       }
     },
     syncDirectory(): void {},
     dropCache(): void {},
     tryLockExclusive(fd: number, target: string): boolean {
-      const handle = handleOf(fd, "LockFileEx", target);
-      checkHandle(fd, handle, target);
+      const handle = checkedHandleOf(fd, target);
       const overlapped = new DataView(new ArrayBuffer(OVERLAPPED_SIZE));
       overlapped.setUint32(8, LOCK_OFFSET_LOW, true);
       overlapped.setUint32(12, LOCK_OFFSET_HIGH, true);
@@ -172,6 +179,25 @@ export function windowsPlatform(handleLookup?: (fd: number) => unknown): Platfor
       throw windowsError("LockFileEx", target, code);
     },
   };
+}
+
+/** kernel32's calls through `bun:ffi`, each declared as <fileapi.h> and <errhandlingapi.h> do. */
+export function bindKernel32(): Kernel32 {
+  return dlopen("kernel32.dll", {
+    // BOOL FlushFileBuffers(HANDLE hFile);  <fileapi.h>
+    FlushFileBuffers: { args: [FFIType.ptr], returns: FFIType.i32 },
+    // LockFileEx: see LOCKFILE_EXCLUSIVE_LOCK above for its prototype
+    LockFileEx: {
+      args: [FFIType.ptr, FFIType.u32, FFIType.u32, FFIType.u32, FFIType.u32, FFIType.ptr],
+      returns: FFIType.i32,
+    },
+    // DWORD GetFileType(HANDLE hFile);  <fileapi.h>
+    GetFileType: { args: [FFIType.ptr], returns: FFIType.u32 },
+    // BOOL GetFileInformationByHandle(HANDLE hFile, LPBY_HANDLE_FILE_INFORMATION info);  <fileapi.h>
+    GetFileInformationByHandle: { args: [FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
+    // DWORD GetLastError(void);  <errhandlingapi.h>
+    GetLastError: { args: [], returns: FFIType.u32 },
+  }).symbols as unknown as Kernel32;
 }
 
 /**
