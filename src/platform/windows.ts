@@ -45,9 +45,9 @@ const LOCKFILE_FAIL_IMMEDIATELY = 0x1;
 const LOCKFILE_EXCLUSIVE_LOCK = 0x2;
 /**
  * The lock byte: offset 2^62 (4 EiB, past any file a disk can hold), split as OVERLAPPED's
- * Offset (low) and OffsetHigh. Not the last byte a signed offset can address: a lock there
- * ends at 2^63, which overflows signed arithmetic (Wine's lock ranges then wrap and cover the
- * whole file); this one ends far from any limit.
+ * Offset (low) and OffsetHigh. Not the last byte a signed offset can address: a range there
+ * ends at 2^63, past what a file system or server reading offsets as signed accepts; this
+ * one starts and ends far inside both the signed and the unsigned range.
  */
 const LOCK_OFFSET_LOW = 0;
 const LOCK_OFFSET_HIGH = 0x4000_0000;
