@@ -30,6 +30,7 @@ import {
   resolveOptions,
   type WalOptions,
 } from "./options.ts";
+import type { BarrierStrength } from "./platform/platform.ts";
 import {
   HEADER_SIZE,
   LENGTH_OFFSET,
@@ -238,7 +239,8 @@ export class Wal<T = Uint8Array> {
     this.id = this.shared.newId();
     if (joining === undefined) this.shared.slowSyncThreshold = options.slowSyncThreshold;
     this.corruptionsSeen = this.recovery.damagedRegions + (this.recovery.bytesDropped > 0 ? 1 : 0);
-    this.barrier = (from, to) => this.store.sync(from, to);
+    // A store that says nothing of its barrier has only the one (a memory or test store).
+    this.barrier = (from, to) => this.store.sync(from, to) ?? "full";
     this.descriptor = store instanceof FileStore ? store.shareable() : null;
     this.barrierTarget =
       this.descriptor !== null
@@ -648,8 +650,10 @@ export class Wal<T = Uint8Array> {
   /**
    * Counters of the whole log, summed over every thread: records and bytes written, and the
    * barriers (fdatasync calls and the like) syncs have issued. Group commit shows as far fewer
-   * barriers than durable calls.
-   * @example const { appends, barriers } = wal.stats();
+   * barriers than durable calls. `weakBarriers` counts those of them that were plain `fsync`
+   * because the file system refused the full barrier (macOS `F_FULLFSYNC` on SMB, some FUSE
+   * and exFAT mounts); it is 0 on Linux and Windows.
+   * @example const { appends, barriers, weakBarriers } = wal.stats();
    */
   stats(): WalStats {
     this.checkOpen();
@@ -873,8 +877,8 @@ export class Wal<T = Uint8Array> {
         // Everything written becomes durable first, so no barrier ever needs a deleted segment.
         if (this.shared.durable < end) {
           const started = performance.now();
-          store.sync(this.shared.durable, end);
-          this.shared.publishDurable(end, performance.now() - started);
+          const strength = store.sync(this.shared.durable, end) ?? "full";
+          this.shared.publishDurable(end, performance.now() - started, strength);
         }
         store.truncateBefore!(lsn);
       });
@@ -1239,13 +1243,16 @@ export class Wal<T = Uint8Array> {
     const from = this.shared.durable;
     if (upTo <= from) return;
     const started = performance.now();
+    let strength: BarrierStrength = "full";
     try {
-      await (this.store.syncAsync ? this.store.syncAsync() : this.store.sync(from, upTo));
+      // `syncAsync` is a memory or test store's: they have one barrier only.
+      if (this.store.syncAsync) await this.store.syncAsync();
+      else strength = this.store.sync(from, upTo) ?? "full";
     } catch (error) {
       this.shared.failBarrier(error);
       throw error;
     }
-    this.shared.publishDurable(upTo, performance.now() - started);
+    this.shared.publishDurable(upTo, performance.now() - started, strength);
   }
 
   /**

@@ -11,7 +11,7 @@
 
 import { dlopen, FFIType, ptr } from "bun:ffi";
 import { IoError, ioErrorFromErrno } from "../errors.ts";
-import type { Platform } from "./platform.ts";
+import type { BarrierStrength, Platform } from "./platform.ts";
 
 const LOCKFILE_FAIL_IMMEDIATELY = 0x1;
 const LOCKFILE_EXCLUSIVE_LOCK = 0x2;
@@ -39,12 +39,15 @@ export function windowsPlatform(): Platform {
   };
 
   return {
-    barrier(fd: number, target: string): void {
+    barrier(fd: number, target: string): BarrierStrength {
       if (kernel32.FlushFileBuffers(handleOf(fd, "FlushFileBuffers", target)) === 0) {
         throw windowsError("FlushFileBuffers", target, kernel32.GetLastError());
       }
+      return "full";
     },
-    syncDirectory(): void {},
+    syncDirectory(): BarrierStrength {
+      return "full";
+    },
     dropCache(): void {},
     tryLockExclusive(fd: number, target: string): boolean {
       const overlapped = new Uint8Array(32); // OVERLAPPED, zeroed: the range starts at offset 0
