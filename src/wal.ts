@@ -466,7 +466,9 @@ export class Wal<T = Uint8Array> {
    * The durability barrier: returns once every record appended before the call is on stable
    * storage, through the platform's real barrier (`fdatasync` on Linux, `F_FULLFSYNC` on
    * macOS, `FlushFileBuffers` on Windows). Returns at once when nothing was appended since the
-   * last barrier.
+   * last barrier. Where a macOS file system refuses `F_FULLFSYNC` (ENOTSUP or EINVAL: SMB, some
+   * FUSE and exFAT mounts) the barrier is plain `fsync`, which the drive may still cache, and
+   * is counted in `stats().weakBarriers`; it never weakens without being counted.
    *
    * @throws WalError `IO` when the barrier fails: the log is then poisoned, because the kernel
    * may already have dropped the unsynced pages, and must be reopened. `POISONED`, `CLOSED`.
