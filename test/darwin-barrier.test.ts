@@ -12,9 +12,10 @@
 
 import { describe, expect, test } from "bun:test";
 import { closeSync as closeFd, mkdirSync, openSync } from "node:fs";
+import { constants } from "node:os";
 import { join } from "node:path";
 import { FileStore, IoError, SegmentedStore, Wal } from "../src/index.ts";
-import { darwinPlatform } from "../src/platform/darwin.ts";
+import { darwinFlavour, darwinPlatform } from "../src/platform/darwin.ts";
 import { linuxPlatform } from "../src/platform/linux.ts";
 import { walErrorOf, walRejectionOf } from "./support/errors.ts";
 import { DARWIN, fakeLibc } from "./support/fake-libc.ts";
@@ -364,4 +365,37 @@ describe("a log on a file system that refuses F_FULLFSYNC", () => {
       "F_FULLFSYNC file",
     ]);
   });
+});
+
+describe("Darwin's errno names", () => {
+  test("the darwin table holds <sys/errno.h>'s 106 names at their numbers", () => {
+    const names = darwinFlavour.errnoNames!;
+    expect(names.size).toBe(106);
+    const pinned = Object.fromEntries(
+      ["EIO", "EINVAL", "EAGAIN", "ENOTSUP", "EDQUOT", "ENOLCK", "EOPNOTSUPP", "EQFULL"].map(
+        (name) => [name, [...names].find(([, n]) => n === name)?.[0]],
+      ),
+    );
+    expect(pinned).toEqual({
+      EIO: 5,
+      EINVAL: 22,
+      EAGAIN: 35,
+      ENOTSUP: 45,
+      EDQUOT: 69,
+      ENOLCK: 77,
+      EOPNOTSUPP: 102,
+      EQFULL: 106,
+    });
+  });
+
+  test.skipIf(process.platform !== "darwin")(
+    "on macOS, the table agrees with the OS's own errno constants",
+    () => {
+      const names = darwinFlavour.errnoNames!;
+      for (const [name, errno] of Object.entries(constants.errno)) {
+        // EWOULDBLOCK is EAGAIN's alias: the table names 35 EAGAIN.
+        if (name !== "EWOULDBLOCK") expect([name, names.get(errno)]).toEqual([name, name]);
+      }
+    },
+  );
 });
