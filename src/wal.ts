@@ -267,7 +267,9 @@ export class Wal<T = Uint8Array> {
    * this format could not have written (nothing is changed); `NOT_FOUND` when the path is
    * missing with `create: false`, or its directory is missing; `SEGMENT_SIZE_MISMATCH`;
    * `CORRUPTION` when a segmented log's files do not form one log, or with
-   * `onCorruption: "fail"` when valid records follow damage; `IO` when the OS refuses.
+   * `onCorruption: "fail"` when valid records follow damage; `IO` when the OS refuses;
+   * `UNSUPPORTED_PLATFORM` on an OS with no known barrier (anything but Linux, macOS and
+   * Windows), before any file or directory is created.
    * @example const wal = Wal.open("app.wal", { maxRecordSize: 1 << 20 });
    * @example const wal = Wal.open("wal-dir", { segmentSize: 64 * 1024 * 1024 });
    */
@@ -303,7 +305,8 @@ export class Wal<T = Uint8Array> {
    * @param options - the options of {@link Wal.open} that shape reading: `segmentSize`,
    * `maxRecordSize`, `recovery`, `onCorrupt`, `onCorruption`, `replay`; the others are ignored.
    * @throws WalError `NOT_FOUND` when the log does not exist; `NOT_A_LOG`, `INVALID_ARGUMENT`,
-   * `SEGMENT_SIZE_MISMATCH`, `CORRUPTION` as {@link Wal.open} would, with nothing changed.
+   * `SEGMENT_SIZE_MISMATCH`, `CORRUPTION`, `UNSUPPORTED_PLATFORM` as {@link Wal.open} would,
+   * with nothing changed.
    * @example
    * using reader = Wal.openReadOnly("app.wal");
    * for (const { lsn, data } of reader.iter()) console.log(lsn, data.length);

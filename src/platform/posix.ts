@@ -76,7 +76,7 @@ export interface PosixCalls {
 const POSIX_FADV_DONTNEED = 4;
 
 /**
- * The platform table for `flavour`, over `calls`: the C library's, bound on the first call, or
+ * The platform table for `flavour`, over `calls`: by default the C library's, bound here, or
  * the fakes a test passes.
  */
 export function posixPlatform(

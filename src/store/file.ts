@@ -101,7 +101,9 @@ export class FileStore implements WalStore {
    *
    * @throws WalError `LOCKED` when another open store holds the file; `NOT_A_LOG` for a path
    * that is not a regular file or belongs to a segmented log; `NOT_FOUND` when the file (with
-   * `create: false`) or its directory does not exist; `IO` when the OS refuses.
+   * `create: false`) or its directory does not exist; `IO` when the OS refuses;
+   * `UNSUPPORTED_PLATFORM` without `platform` on an OS with no known barrier, before anything
+   * is opened or created.
    */
   static open(path: string, options: FileStoreOptions = {}): FileStore {
     if (typeof path !== "string" || path.length === 0) {

@@ -172,7 +172,8 @@ export class SegmentedStore implements WalStore {
    * `segmentSize`; `CORRUPTION` when a segment is missing or `head` is damaged; `LOCKED`;
    * `INVALID_ARGUMENT` when `directory` is a file; `NOT_A_LOG` when `LOCK` or `head` is not a
    * regular file; `NOT_FOUND` when the directory is missing (read-only, or `create: false`) or
-   * holds no log (`create: false`); `IO`.
+   * holds no log (`create: false`); `IO`; `UNSUPPORTED_PLATFORM` without `platform` on an OS
+   * with no known barrier, before anything is created.
    */
   static open(
     directory: string,
