@@ -65,7 +65,9 @@ export const darwinFlavour: PosixFlavour = {
   // int fcntl(int fd, int cmd, ...);  <fcntl.h>, F_FULLFSYNC 51 <sys/fcntl.h>
   // fcntl is variadic. The two fixed arguments go where a non-variadic call puts them (the
   // first argument registers, on arm64 and x86-64 alike); libc's fcntl then reads a third
-  // argument with va_arg, which F_FULLFSYNC ignores, so whatever that slot holds is harmless.
+  // argument with va_arg (from the stack on Apple arm64, which passes variadic arguments
+  // there), which F_FULLFSYNC ignores, so whatever that slot holds is harmless. On x86-64 the
+  // callee reads %al only to decide whether to spill vector registers: harmless too.
   barrierSymbol: "fcntl",
   barrierSignature: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
   callBarrier: (fcntl, fd) => fcntl(fd, F_FULLFSYNC),
