@@ -35,8 +35,11 @@
  *   log was opened or last cut (the file may end there, or hold zeros there); `FILLING` is 0,
  *   or the id of the one writer moving `FILLED` up (rule 9); `ZEROED_AT` is `BARRIERS` when
  *   zeros were last written, -1 before the first.
- * - `START`, `APPENDS[i]`, `APPENDS`, `BARRIERS`: counters for `stats()`. Each slot counts its
- *   appends in an Int32 written only by the slot's holder and folded into the 64-bit total.
+ * - `START`, `APPENDS[i]`, `APPENDS`, `BARRIERS`, `WEAK_BARRIERS`: counters for `stats()`. Each
+ *   slot counts its appends in an Int32 written only by the slot's holder and folded into the
+ *   64-bit total. `WEAK_BARRIERS` counts the barriers of `BARRIERS` that were plain `fsync`
+ *   because the file system refused the full one; it is added to by whichever thread ran the
+ *   barrier, in the same step that counts it in `BARRIERS`.
  * - `LATENCY[b]`, `LATENCY_MAX_US`, `SLOW_SYNCS`, `SLOW_THRESHOLD_US`, `LAST_SLOW_US`: how
  *   long barriers took, counted by whichever thread ran them, how many took at least the slow
  *   threshold, and how long the last of those took.
@@ -99,6 +102,7 @@ import {
   truncated,
   type WalError,
 } from "./errors.ts";
+import type { BarrierStrength } from "./platform/platform.ts";
 import { LSN_LIMIT } from "./record.ts";
 
 /**
@@ -149,7 +153,8 @@ const B_START = 4;
 const B_APPENDS = 5;
 const B_FILLED = 6;
 const B_ZEROED_AT = 7;
-const B_SLOT_LSN = 8;
+const B_WEAK_BARRIERS = 8;
+const B_SLOT_LSN = 9;
 const B_CUT_LSN = B_SLOT_LSN + SLOTS;
 const BIG_CELLS = B_CUT_LSN + CUT_HISTORY;
 
@@ -171,9 +176,10 @@ enum Failure {
 /**
  * The platform's barrier over the log's bytes `[from, to)`, the ones written but not yet known
  * durable: a segmented log syncs only the segment holding the last of them (every earlier
- * segment was synced full at its roll).
+ * segment was synced full at its roll). Returns what it was: `"fsync"` when the file system
+ * refused the full barrier (see `BarrierStrength`), which the leader counts.
  */
-export type Barrier = (from: number, to: number) => void;
+export type Barrier = (from: number, to: number) => BarrierStrength;
 
 /** Counters of the whole log, across every thread. */
 export interface BarrierLatency {
@@ -195,6 +201,15 @@ export interface SharedStats {
   readonly bytes: number;
   /** Durability barriers (fdatasync and the like) issued by syncs since the log was opened. */
   readonly barriers: number;
+  /**
+   * Of `barriers`, those that were plain `fsync` because the file system refused the full
+   * barrier: macOS only, where `fcntl(F_FULLFSYNC)` answers ENOTSUP or EINVAL (SMB mounts, some
+   * FUSE and exFAT file systems). The records they made durable reached the drive, which may
+   * still hold them in its volatile cache across a power loss. Always 0 on Linux and Windows.
+   * The barrier recovery ran at open is not among `barriers`; `Wal.recovery.barrier` says
+   * what it was.
+   */
+  readonly weakBarriers: number;
   /** How long those barriers took. */
   readonly barrierLatency: BarrierLatency;
   /** Barriers that took at least `slowSyncThreshold` milliseconds. */
@@ -567,18 +582,21 @@ export class SharedLog {
   }
 
   /**
-   * Raises `DURABLE` to `lsn` after a barrier that covered every byte below it, which took
-   * `elapsedMs` when it is given. Used by a single-threaded store's async barrier, which needs
-   * no token, and by `truncateBefore`.
+   * Raises `DURABLE` to `lsn` after a barrier of `strength` that covered every byte below it,
+   * which took `elapsedMs` when it is given. Used by a single-threaded store's async barrier,
+   * which needs no token, and by `truncateBefore`.
    */
-  publishDurable(lsn: number, elapsedMs?: number): void {
+  publishDurable(lsn: number, elapsedMs?: number, strength: BarrierStrength = "full"): void {
     if (elapsedMs !== undefined) this.timeBarrier(elapsedMs * 1000);
-    this.raiseDurable(lsn);
+    this.raiseDurable(lsn, strength);
     this.wakeSyncers();
   }
 
-  /** Raises `DURABLE` to `lsn` (never lowers it) and counts the barrier that made it so. */
-  private raiseDurable(lsn: number): void {
+  /**
+   * Raises `DURABLE` to `lsn` (never lowers it) and counts the barrier that made it so, and
+   * whether it was a weak one.
+   */
+  private raiseDurable(lsn: number, strength: BarrierStrength): void {
     const value = BigInt(lsn);
     let current = Atomics.load(this.big, B_DURABLE);
     while (current < value) {
@@ -586,7 +604,10 @@ export class SharedLog {
       if (seen === current) break;
       current = seen;
     }
+    // The barrier first, then whether it was weak; `stats` loads them the other way round, so
+    // every weak barrier it sees is among the barriers it sees: `weakBarriers <= barriers`.
     Atomics.add(this.big, B_BARRIERS, 1n);
+    if (strength === "fsync") Atomics.add(this.big, B_WEAK_BARRIERS, 1n);
   }
 
   /** Records that a barrier failed: nothing it covered is reported durable (rule 5). */
@@ -629,6 +650,8 @@ export class SharedLog {
 
   /** The counters of the whole log. */
   stats(): SharedStats {
+    // Before `BARRIERS` (see `raiseDurable`).
+    const weakBarriers = Number(Atomics.load(this.big, B_WEAK_BARRIERS));
     let appends = Number(Atomics.load(this.big, B_APPENDS));
     for (let slot = 0; slot < SLOTS; slot++) appends += Atomics.load(this.i32, I_APPENDS + slot);
     return {
@@ -636,6 +659,7 @@ export class SharedLog {
       // Whole records written since open: the watermark has passed exactly those bytes.
       bytes: this.written() - Number(Atomics.load(this.big, B_START)),
       barriers: Number(Atomics.load(this.big, B_BARRIERS)),
+      weakBarriers,
       barrierLatency: this.barrierLatency(),
       slowSyncs: this.slowSyncs,
     };
@@ -716,14 +740,15 @@ export class SharedLog {
       const from = this.durable;
       if (upTo > from) {
         const started = performance.now();
+        let strength: BarrierStrength;
         try {
-          barrier(from, upTo);
+          strength = barrier(from, upTo);
         } catch (error) {
           this.failBarrier(error);
           throw error;
         }
         this.timeBarrier((performance.now() - started) * 1000);
-        this.raiseDurable(upTo);
+        this.raiseDurable(upTo, strength);
       }
     } finally {
       // One wake-up for everything: the new `DURABLE`, a failure, and the free token.

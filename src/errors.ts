@@ -97,9 +97,17 @@ export function ioErrorFrom(syscall: string, target: string, cause: unknown): Wa
   return new IoError(syscall, target, typeof code === "string" ? code : "EUNKNOWN", cause);
 }
 
-/** An OS call made through `bun:ffi` returned -1 with `errno` set. */
-export function ioErrorFromErrno(syscall: string, target: string, errno: number): IoError {
-  const name = errnoName(errno);
+/**
+ * An OS call made through `bun:ffi` returned -1 with `errno` set. `name` is its errno name,
+ * by default this OS's (`node:os` constants); a platform table whose numbers are another OS's
+ * passes its own (darwin.ts does, so its errnos are named right wherever its logic runs).
+ */
+export function ioErrorFromErrno(
+  syscall: string,
+  target: string,
+  errno: number,
+  name: string = errnoName(errno),
+): IoError {
   const cause = Object.assign(new Error(`${syscall}: ${name}`), { code: name, errno, syscall });
   return new IoError(syscall, target, name, cause);
 }

@@ -14,7 +14,7 @@ export {
   DEFAULT_STALL_TIMEOUT,
   type WalOptions,
 } from "./options.ts";
-export type { Platform } from "./platform/platform.ts";
+export type { BarrierStrength, Platform } from "./platform/platform.ts";
 export type { RecoveryReport } from "./recovery.ts";
 export { FileStore, type FileStoreOptions } from "./store/file.ts";
 export type { FileSystem } from "./store/file-system.ts";

@@ -17,6 +17,7 @@ import {
   oversizeRecordInLog,
 } from "./errors.ts";
 import { checkInteger, type ResolvedOptions } from "./options.ts";
+import type { BarrierStrength } from "./platform/platform.ts";
 import {
   frameChecksumMatches,
   HEADER_SIZE,
@@ -60,6 +61,18 @@ export interface RecoveryReport {
    * `recovery: "skip"`; iteration skips them and reports each to `onCorrupt`).
    */
   readonly damagedRegions: number;
+  /**
+   * The barrier open made the log durable with, before the scan (directory syncs included):
+   * - `"full"`: the platform's real barrier (`fdatasync`, `F_FULLFSYNC`, `FlushFileBuffers`),
+   *   or a store's only one (a `MemoryStore`'s, which does nothing);
+   * - `"fsync"`: the file system refused the full barrier and plain `fsync` ran instead (macOS:
+   *   `F_FULLFSYNC` answered ENOTSUP or EINVAL, as SMB mounts and some FUSE and exFAT file
+   *   systems do). Records reach the drive but may sit in its volatile cache across a power
+   *   loss, and every later barrier of this log will be the same: each is counted in
+   *   `stats().weakBarriers`;
+   * - `null`: no barrier, for a log opened with `Wal.openReadOnly`.
+   */
+  readonly barrier: BarrierStrength | null;
 }
 
 /** What recovery needs to know of the log it recovers, from its options and its store. */
@@ -113,9 +126,10 @@ export function recover(
   boundaries: RecordBoundaries,
 ): RecoveryReport {
   const { maxRecordSize, preallocate, policy, onCorruption, readOnly, codec, replay } = options;
+  let barrier: BarrierStrength | null = null;
   if (!readOnly) {
     // Records a crashed writer left in the page cache become durable here, or open fails.
-    store.sync();
+    barrier = store.sync() ?? "full";
     store.dropCache?.();
   }
   const storeSize = store.size;
@@ -226,6 +240,7 @@ export function recover(
     reason,
     recordsDropped,
     damagedRegions,
+    barrier,
   };
 }
 
@@ -241,6 +256,10 @@ export function checkRecoveryReport(value: unknown): RecoveryReport {
   if (reason !== null && typeof reason !== "string") {
     throw invalidArgument("the handle's recovery.reason must be a string or null");
   }
+  const barrier = report.barrier;
+  if (barrier !== "full" && barrier !== "fsync" && barrier !== null) {
+    throw invalidArgument('the handle\'s recovery.barrier must be "full", "fsync" or null');
+  }
   return {
     head: count("head"),
     records: count("records"),
@@ -250,6 +269,7 @@ export function checkRecoveryReport(value: unknown): RecoveryReport {
     reason,
     recordsDropped: count("recordsDropped"),
     damagedRegions: count("damagedRegions"),
+    barrier,
   };
 }
 

@@ -8,7 +8,7 @@
 import { closeSync } from "node:fs";
 import { join } from "node:path";
 import { type Barrier, SharedLog } from "./commit.ts";
-import { currentPlatform, type Platform } from "./platform/index.ts";
+import { type BarrierStrength, currentPlatform, type Platform } from "./platform/index.ts";
 import { BarrierHandoff, type SegmentDescriptor } from "./store/barrier-handoff.ts";
 import { segmentName } from "./store/segment-layout.ts";
 import { cloneError, type SyncThreadInit } from "./sync-thread.ts";
@@ -23,6 +23,20 @@ let sync = (_target: number): void => {
 let segment: SegmentDescriptor | null = null;
 
 /**
+ * What this thread's last barrier returned, passed back to the next one: `"fsync"` once the
+ * log's file system refused the full barrier, so that this thread does not ask for it again on
+ * every barrier (the store in the owner's thread keeps its own). One for every file this thread
+ * syncs: the log file, or the segments of one directory, which share one file system.
+ */
+let strength: BarrierStrength = "full";
+
+/** The platform's barrier on `fd`, told what the last one was; returns what this one was. */
+function barrierOn(platform: Platform, fd: number, path: string): BarrierStrength {
+  strength = platform.barrier(fd, path, strength);
+  return strength;
+}
+
+/**
  * A segmented log's barrier: on the newest segment, through a descriptor the store opened
  * before writing to it and handed over (store/barrier-handoff.ts). Every older segment was
  * synced full when the next one was created, so the newest is the only one that needs it.
@@ -35,7 +49,7 @@ function segmentBarrier(platform: Platform, directory: string, handoff: BarrierH
       segment = posted;
     }
     if (segment === null) throw new Error(`no segment of ${directory} was handed over`);
-    platform.barrier(segment.fd, join(directory, segmentName(segment.index)));
+    return barrierOn(platform, segment.fd, join(directory, segmentName(segment.index)));
   };
 }
 
@@ -54,7 +68,7 @@ self.onmessage = (event: MessageEvent<SyncThreadInit | number | "stop">) => {
     const target = message.target;
     const barrier: Barrier =
       target.kind === "file"
-        ? () => platform.barrier(target.fd, target.path)
+        ? () => barrierOn(platform, target.fd, target.path)
         : segmentBarrier(platform, target.directory, BarrierHandoff.attach(target.handoff));
     // Everything reserved before the request: a cut since then only shortens the wait.
     sync = (lsn) => log.syncTo(lsn, null, id, barrier);

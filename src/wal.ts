@@ -30,6 +30,7 @@ import {
   resolveOptions,
   type WalOptions,
 } from "./options.ts";
+import type { BarrierStrength } from "./platform/platform.ts";
 import {
   HEADER_SIZE,
   LENGTH_OFFSET,
@@ -238,7 +239,8 @@ export class Wal<T = Uint8Array> {
     this.id = this.shared.newId();
     if (joining === undefined) this.shared.slowSyncThreshold = options.slowSyncThreshold;
     this.corruptionsSeen = this.recovery.damagedRegions + (this.recovery.bytesDropped > 0 ? 1 : 0);
-    this.barrier = (from, to) => this.store.sync(from, to);
+    // A store that says nothing of its barrier has only the one (a memory or test store).
+    this.barrier = (from, to) => this.store.sync(from, to) ?? "full";
     this.descriptor = store instanceof FileStore ? store.shareable() : null;
     this.barrierTarget =
       this.descriptor !== null
@@ -265,7 +267,9 @@ export class Wal<T = Uint8Array> {
    * this format could not have written (nothing is changed); `NOT_FOUND` when the path is
    * missing with `create: false`, or its directory is missing; `SEGMENT_SIZE_MISMATCH`;
    * `CORRUPTION` when a segmented log's files do not form one log, or with
-   * `onCorruption: "fail"` when valid records follow damage; `IO` when the OS refuses.
+   * `onCorruption: "fail"` when valid records follow damage; `IO` when the OS refuses;
+   * `UNSUPPORTED_PLATFORM` on an OS with no known barrier (anything but Linux, macOS and
+   * Windows), before any file or directory is created.
    * @example const wal = Wal.open("app.wal", { maxRecordSize: 1 << 20 });
    * @example const wal = Wal.open("wal-dir", { segmentSize: 64 * 1024 * 1024 });
    */
@@ -301,7 +305,8 @@ export class Wal<T = Uint8Array> {
    * @param options - the options of {@link Wal.open} that shape reading: `segmentSize`,
    * `maxRecordSize`, `recovery`, `onCorrupt`, `onCorruption`, `replay`; the others are ignored.
    * @throws WalError `NOT_FOUND` when the log does not exist; `NOT_A_LOG`, `INVALID_ARGUMENT`,
-   * `SEGMENT_SIZE_MISMATCH`, `CORRUPTION` as {@link Wal.open} would, with nothing changed.
+   * `SEGMENT_SIZE_MISMATCH`, `CORRUPTION`, `UNSUPPORTED_PLATFORM` as {@link Wal.open} would,
+   * with nothing changed.
    * @example
    * using reader = Wal.openReadOnly("app.wal");
    * for (const { lsn, data } of reader.iter()) console.log(lsn, data.length);
@@ -464,7 +469,9 @@ export class Wal<T = Uint8Array> {
    * The durability barrier: returns once every record appended before the call is on stable
    * storage, through the platform's real barrier (`fdatasync` on Linux, `F_FULLFSYNC` on
    * macOS, `FlushFileBuffers` on Windows). Returns at once when nothing was appended since the
-   * last barrier.
+   * last barrier. Where a macOS file system refuses `F_FULLFSYNC` (ENOTSUP or EINVAL: SMB, some
+   * FUSE and exFAT mounts) the barrier is plain `fsync`, which the drive may still cache, and
+   * is counted in `stats().weakBarriers`; it never weakens without being counted.
    *
    * @throws WalError `IO` when the barrier fails: the log is then poisoned, because the kernel
    * may already have dropped the unsynced pages, and must be reopened. `POISONED`, `CLOSED`.
@@ -648,8 +655,10 @@ export class Wal<T = Uint8Array> {
   /**
    * Counters of the whole log, summed over every thread: records and bytes written, and the
    * barriers (fdatasync calls and the like) syncs have issued. Group commit shows as far fewer
-   * barriers than durable calls.
-   * @example const { appends, barriers } = wal.stats();
+   * barriers than durable calls. `weakBarriers` counts those of them that were plain `fsync`
+   * because the file system refused the full barrier (macOS `F_FULLFSYNC` on SMB, some FUSE
+   * and exFAT mounts); it is 0 on Linux and Windows.
+   * @example const { appends, barriers, weakBarriers } = wal.stats();
    */
   stats(): WalStats {
     this.checkOpen();
@@ -873,8 +882,8 @@ export class Wal<T = Uint8Array> {
         // Everything written becomes durable first, so no barrier ever needs a deleted segment.
         if (this.shared.durable < end) {
           const started = performance.now();
-          store.sync(this.shared.durable, end);
-          this.shared.publishDurable(end, performance.now() - started);
+          const strength = store.sync(this.shared.durable, end) ?? "full";
+          this.shared.publishDurable(end, performance.now() - started, strength);
         }
         store.truncateBefore!(lsn);
       });
@@ -1239,13 +1248,16 @@ export class Wal<T = Uint8Array> {
     const from = this.shared.durable;
     if (upTo <= from) return;
     const started = performance.now();
+    let strength: BarrierStrength = "full";
     try {
-      await (this.store.syncAsync ? this.store.syncAsync() : this.store.sync(from, upTo));
+      // `syncAsync` is a memory or test store's: they have one barrier only.
+      if (this.store.syncAsync) await this.store.syncAsync();
+      else strength = this.store.sync(from, upTo) ?? "full";
     } catch (error) {
       this.shared.failBarrier(error);
       throw error;
     }
-    this.shared.publishDurable(upTo, performance.now() - started);
+    this.shared.publishDurable(upTo, performance.now() - started, strength);
   }
 
   /**

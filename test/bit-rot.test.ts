@@ -478,6 +478,7 @@ describe(`bit rot in a sealed 64 KiB log of ${RECORD_COUNT} records (WAL_SEED=${
       reason: null,
       recordsDropped: 0,
       damagedRegions: 0,
+      barrier: "full",
     });
     expect([...wal.iter()].map((record) => record.lsn)).toEqual([...sealed.lsns]);
   });

@@ -178,6 +178,7 @@ describe("golden log: test/fixtures/rust-compatible.wal", () => {
         bytesDropped: 0,
         reason: null,
         recordsDropped: 0,
+        barrier: "full",
       });
       const records = [...wal.iter()];
       expect(records.map((r) => r.lsn)).toEqual([0, 22]);

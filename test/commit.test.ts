@@ -258,6 +258,7 @@ describe("SharedLog barriers", () => {
     const ranges: [number, number][] = [];
     const barrier = (from: number, to: number) => {
       ranges.push([from, to]);
+      return "full" as const;
     };
     const written = shared.enter(0);
     shared.reserve(written, 10);
@@ -286,7 +287,12 @@ describe("SharedLog barriers", () => {
     // Another thread's syncer: a new id, the same shared memory, attached as a Worker would.
     const other = SharedLog.attach(shared.buffer, 1000)!;
     let ran = 0;
-    const error = walErrorOf(() => other.syncTo(10, null, other.newId(), () => void ran++));
+    const error = walErrorOf(() =>
+      other.syncTo(10, null, other.newId(), () => {
+        ran++;
+        return "full";
+      }),
+    );
     expect(error.code).toBe("POISONED");
     expect(ran).toBe(0);
     expect(walErrorOf(() => other.enter(0)).code).toBe("POISONED");

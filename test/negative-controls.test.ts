@@ -56,7 +56,7 @@ function broken(change: (disk: SimDisk, seams: Seams) => Partial<Seams>): (disk:
 }
 
 const noDirectorySync = broken((_, seams) => ({
-  platform: { ...seams.platform, syncDirectory: () => {} },
+  platform: { ...seams.platform, syncDirectory: () => "full" },
 }));
 
 const writeLost = broken((_, seams) => {
@@ -84,8 +84,9 @@ const truncationNotDurable = broken((_, seams) => {
     platform: {
       ...seams.platform,
       barrier: (fd, target) => {
-        if (skipNextBarrier) skipNextBarrier = false;
-        else seams.platform.barrier(fd, target);
+        if (!skipNextBarrier) return seams.platform.barrier(fd, target);
+        skipNextBarrier = false;
+        return "full";
       },
     },
   };
@@ -168,9 +169,9 @@ const retryingBarrier = broken((_, seams) => ({
     ...seams.platform,
     barrier: (fd, target) => {
       try {
-        seams.platform.barrier(fd, target);
+        return seams.platform.barrier(fd, target);
       } catch {
-        seams.platform.barrier(fd, target);
+        return seams.platform.barrier(fd, target);
       }
     },
   },

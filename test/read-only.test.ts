@@ -67,13 +67,14 @@ describe("Wal.openReadOnly", () => {
       seen = reader.recovery;
       expect(seen.bytesDropped).toBeGreaterThan(0);
       expect(seen.reason).not.toBeNull();
+      expect(seen.barrier).toBeNull(); // a reader syncs nothing
       expect(reader.len).toBe(seen.end);
       expect([...reader.iter()]).toHaveLength(seen.records);
     }
     expect(Buffer.from(readFileSync(path)).equals(Buffer.from(image))).toBe(true);
     chmodSync(path, 0o644);
     using writer = Wal.open(path, { preallocate: 0 });
-    expect(writer.recovery).toEqual(seen);
+    expect(writer.recovery).toEqual({ ...seen, barrier: "full" });
     expect(readFileSync(path).length).toBe(seen.end);
   });
 

@@ -235,6 +235,7 @@ describe.each([singleFile, segmented])("$name", (layout) => {
           reason: expect.stringMatching(damage.reason),
           recordsDropped: 0,
           damagedRegions: 1,
+          barrier: "full",
         });
         expect(reports).toEqual([]); // open counts regions; only iteration reports them
         expect(wal.len).toBe(total);
@@ -287,6 +288,7 @@ describe.each([singleFile, segmented])("$name", (layout) => {
           reason: expect.stringMatching(damage.reason),
           recordsDropped: payloads.length - DAMAGED - 1,
           damagedRegions: 0,
+          barrier: "full",
         });
         expect(wal.len).toBe(lsns[DAMAGED]!);
         expectRecords([...wal.iter()], all.slice(0, DAMAGED));
@@ -341,6 +343,7 @@ describe.each([singleFile, segmented])("$name", (layout) => {
           reason: expect.stringMatching(/incomplete payload/),
           recordsDropped: 0,
           damagedRegions: 0,
+          barrier: "full",
         });
         expect(wal.recovery.bytesDropped).toBeGreaterThan(0);
         expectRecords([...wal.iter()], all.slice(0, -1));

@@ -576,7 +576,7 @@ describe("descriptors of the newest segment", () => {
       ...currentPlatform(),
       barrier: (fd, target) => {
         barriers.push(fd);
-        currentPlatform().barrier(fd, target);
+        return currentPlatform().barrier(fd, target);
       },
     };
     const path = logPath(dir, "segments");

@@ -31,11 +31,11 @@ function recordingPlatform(): { platform: Platform; calls: string[] } {
     platform: {
       barrier(fd, target) {
         calls.push(`barrier ${target}`);
-        real.barrier(fd, target);
+        return real.barrier(fd, target);
       },
       syncDirectory(path) {
         calls.push(`syncDirectory ${path}`);
-        real.syncDirectory(path);
+        return real.syncDirectory(path);
       },
       tryLockExclusive(fd, target) {
         calls.push(`lock ${target}`);
@@ -201,7 +201,7 @@ describe("a failed truncation", () => {
       ...currentPlatform(),
       barrier(fd, target) {
         if (armed) throw new IoError("fdatasync", target, "EIO", new Error("EIO"));
-        currentPlatform().barrier(fd, target);
+        return currentPlatform().barrier(fd, target);
       },
     };
     let armed = false;
@@ -226,11 +226,11 @@ describe("barriers of a segmented log", () => {
       ...currentPlatform(),
       barrier(fd, target) {
         targets.push(target.slice(target.lastIndexOf("/") + 1));
-        currentPlatform().barrier(fd, target);
+        return currentPlatform().barrier(fd, target);
       },
       syncDirectory(path) {
         targets.push("directory");
-        currentPlatform().syncDirectory(path);
+        return currentPlatform().syncDirectory(path);
       },
     };
     return { platform, targets };
@@ -263,11 +263,11 @@ describe("barriers of a segmented log", () => {
       ...currentPlatform(),
       barrier(fd, target) {
         synced.push(target);
-        currentPlatform().barrier(fd, target);
+        return currentPlatform().barrier(fd, target);
       },
       syncDirectory(path) {
         synced.push(`directory ${path}`);
-        currentPlatform().syncDirectory(path);
+        return currentPlatform().syncDirectory(path);
       },
     };
     const path = logPath(dir, "segments");

@@ -210,6 +210,7 @@ function expectCleanRecovery(wal: Wal, model: Model, storeSize: number): void {
     reason: null,
     recordsDropped: 0,
     damagedRegions: 0,
+    barrier: "full",
   });
 }
 

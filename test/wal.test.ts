@@ -30,6 +30,7 @@ describe.each(allStoreKinds(dir))("$name store", (kind) => {
       bytesDropped: 0,
       reason: null,
       recordsDropped: 0,
+      barrier: "full",
     });
   });
 

@@ -91,6 +91,7 @@ describe("the zero-filled tail", () => {
         reason: null,
         recordsDropped: 0,
         damagedRegions: 0,
+        barrier: "full",
       });
       expect(wal.append("round")).toBe(total + round * 13);
       wal.sync();

@@ -14,18 +14,27 @@
 
 import { FFIType } from "bun:ffi";
 import type { Platform } from "./platform.ts";
-import { posixPlatform } from "./posix.ts";
+import { type PosixCalls, type PosixFlavour, posixPlatform } from "./posix.ts";
 
-/** Linux's platform table: glibc or musl, `fdatasync`, `flock`. */
-export function linuxPlatform(): Platform {
-  return posixPlatform({
-    libraries: ["libc.so.6", "libc.musl-x86_64.so.1", "libc.musl-aarch64.so.1", "libc.so"],
-    errnoFunction: "__errno_location",
-    wouldBlock: 11, // EWOULDBLOCK == EAGAIN
-    barrierName: "fdatasync",
-    barrierSymbol: "fdatasync",
-    barrierSignature: { args: [FFIType.i32], returns: FFIType.i32 },
-    callBarrier: (fdatasync, fd) => fdatasync(fd),
-    fadvise: true,
-  });
+/** What makes the POSIX platform Linux's: glibc or musl, `fdatasync`, `posix_fadvise`. */
+export const linuxFlavour: PosixFlavour = {
+  libraries: ["libc.so.6", "libc.musl-x86_64.so.1", "libc.musl-aarch64.so.1", "libc.so"],
+  // int *__errno_location(void);  <errno.h> (glibc and musl)
+  errnoFunction: "__errno_location",
+  wouldBlock: 11, // EWOULDBLOCK == EAGAIN == 11 in <asm-generic/errno-base.h>
+  barrierName: "fdatasync",
+  // int fdatasync(int fd);  <unistd.h>
+  barrierSymbol: "fdatasync",
+  barrierSignature: { args: [FFIType.i32], returns: FFIType.i32 },
+  callBarrier: (fdatasync, fd) => fdatasync(fd),
+  // fdatasync is the real barrier on every Linux file system that has one; any error it
+  // returns is a failed flush (or a descriptor that cannot be synced), never a refusal that a
+  // weaker call could stand in for. So Linux never falls back, and its barriers are all "full".
+  refusals: [],
+  fadvise: true,
+};
+
+/** Linux's platform table: glibc or musl, `fdatasync`, `flock`. `calls` replaces libc's (tests). */
+export function linuxPlatform(calls?: PosixCalls): Platform {
+  return posixPlatform(linuxFlavour, calls);
 }

@@ -37,7 +37,7 @@
 import { dlopen, FFIType, ptr } from "bun:ffi";
 import { fstatSync } from "node:fs";
 import { IoError, unsupportedRuntime } from "../errors.ts";
-import type { Platform } from "./platform.ts";
+import type { BarrierStrength, Platform } from "./platform.ts";
 
 // BOOL LockFileEx(HANDLE hFile, DWORD dwFlags, DWORD dwReserved, DWORD nNumberOfBytesToLockLow,
 //   DWORD nNumberOfBytesToLockHigh, LPOVERLAPPED lpOverlapped);  <fileapi.h>, flags <minwinbase.h>
@@ -160,12 +160,16 @@ export function windowsPlatform(calls: Partial<WindowsCalls> = {}): Platform {
   };
 
   return {
-    barrier(fd: number, target: string): void {
+    barrier(fd: number, target: string): BarrierStrength {
       if (kernel32.FlushFileBuffers(handleOf(fd, target)) === 0) {
         throw windowsError("FlushFileBuffers", target, kernel32.GetLastError());
       }
+      return "full";
     },
-    syncDirectory(): void {},
+    // No call makes one directory's entries durable; the module comment says why none is needed.
+    syncDirectory(): BarrierStrength {
+      return "full";
+    },
     dropCache(): void {},
     tryLockExclusive(fd: number, target: string): boolean {
       const handle = checkedHandleOf(fd, target);

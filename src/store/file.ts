@@ -16,7 +16,13 @@ import {
   readOnlyLog,
   type WalError,
 } from "../errors.ts";
-import { currentPlatform, type Platform } from "../platform/index.ts";
+import {
+  type BarrierStrength,
+  currentPlatform,
+  isCurrentPlatform,
+  type Platform,
+  weakerBarrier,
+} from "../platform/index.ts";
 import { type FileSystem, nodeFileSystem, openRegularFile } from "./file-system.ts";
 import { refuseFileOfSegmentedLog } from "./segment-layout.ts";
 import type { WalStore } from "./store.ts";
@@ -56,6 +62,13 @@ export class FileStore implements WalStore {
   readonly created: boolean;
   private currentSize: number;
   private closed = false;
+  /**
+   * What the last barrier on the log file returned, passed back to the next one: `"fsync"`
+   * once the file system refused the full barrier (macOS: `F_FULLFSYNC` answered ENOTSUP or
+   * EINVAL), so that it is not asked again on every barrier. The file system of an open file
+   * does not change, so neither does its answer.
+   */
+  private fileBarrier: BarrierStrength = "full";
 
   private constructor(
     private readonly fd: number,
@@ -67,6 +80,8 @@ export class FileStore implements WalStore {
     private readonly ownsDescriptor: boolean,
     /** Opened with `readOnly`: writes and cuts fail on the descriptor, and `sync` refuses. */
     private readonly readOnly = false,
+    /** What open's sync of the file's directory was; "full" when open synced none. */
+    private readonly directoryBarrier: BarrierStrength = "full",
   ) {
     this.description = path;
     this.created = created;
@@ -86,13 +101,17 @@ export class FileStore implements WalStore {
    *
    * @throws WalError `LOCKED` when another open store holds the file; `NOT_A_LOG` for a path
    * that is not a regular file or belongs to a segmented log; `NOT_FOUND` when the file (with
-   * `create: false`) or its directory does not exist; `IO` when the OS refuses.
+   * `create: false`) or its directory does not exist; `IO` when the OS refuses;
+   * `UNSUPPORTED_PLATFORM` without `platform` on an OS with no known barrier, before anything
+   * is opened or created.
    */
   static open(path: string, options: FileStoreOptions = {}): FileStore {
     if (typeof path !== "string" || path.length === 0) {
       throw invalidArgument(`path must be a non-empty string, got ${describeValue(path)}`);
     }
     const absolute = resolve(path);
+    // Before anything touches the disk: on an OS with no known barrier this throws
+    // UNSUPPORTED_PLATFORM, and no file is created or opened.
     const platform = options.platform ?? currentPlatform();
     const fs = options.fileSystem ?? nodeFileSystem;
     refuseFileOfSegmentedLog(fs, absolute);
@@ -103,8 +122,8 @@ export class FileStore implements WalStore {
     const { fd, created } = openOrCreate(fs, absolute, options.create !== false);
     try {
       if (!platform.tryLockExclusive(fd, absolute)) throw locked(absolute);
-      platform.syncDirectory(dirname(absolute));
-      return new FileStore(fd, absolute, created, platform, fs, true);
+      const directory = platform.syncDirectory(dirname(absolute));
+      return new FileStore(fd, absolute, created, platform, fs, true, false, directory);
     } catch (error) {
       fs.closeSync(fd);
       throw error;
@@ -136,7 +155,7 @@ export class FileStore implements WalStore {
    * cannot share.
    */
   shareable(): { readonly fd: number; readonly path: string } | null {
-    if (this.platform !== currentPlatform() || this.fs !== nodeFileSystem) return null;
+    if (!isCurrentPlatform(this.platform) || this.fs !== nodeFileSystem) return null;
     return { fd: this.fd, path: this.description };
   }
 
@@ -196,17 +215,28 @@ export class FileStore implements WalStore {
     this.currentSize = size;
     // The new length is metadata the barrier flushes; until then a power loss could bring
     // the cut bytes back.
-    this.platform.barrier(this.fd, this.description);
+    this.barrier();
   }
 
-  sync(): void {
+  /**
+   * The barrier on the log file. Without a range (recovery's barrier) it reports open's sync
+   * of the directory too, so that what recovery reports covers everything open made durable.
+   */
+  sync(from?: number): BarrierStrength {
     // fdatasync works on a read-only descriptor: refuse here, so no reader can issue one.
     if (this.readOnly) throw readOnlyLog("sync", this.description);
-    this.platform.barrier(this.fd, this.description);
+    const strength = this.barrier();
+    return from === undefined ? weakerBarrier(strength, this.directoryBarrier) : strength;
   }
 
   dropCache(): void {
     this.platform.dropCache(this.fd, this.description);
+  }
+
+  /** The platform's barrier on the log file, told what the last one was (see `fileBarrier`). */
+  private barrier(): BarrierStrength {
+    this.fileBarrier = this.platform.barrier(this.fd, this.description, this.fileBarrier);
+    return this.fileBarrier;
   }
 
   close(): void {

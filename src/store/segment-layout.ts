@@ -18,7 +18,7 @@ import {
   notALog,
   segmentSizeMismatch,
 } from "../errors.ts";
-import type { Platform } from "../platform/index.ts";
+import type { BarrierStrength, Platform } from "../platform/index.ts";
 import { type FileSystem, openRegularFile } from "./file-system.ts";
 
 /** Segment file names: the index as 20 zero-padded decimal digits, then `.wal`. */
@@ -99,7 +99,11 @@ export interface SegmentFile {
   readonly length: number;
 }
 
-export function createDirectory(fs: FileSystem, path: string, platform: Platform): void {
+/**
+ * Creates the log's directory `path` when it is missing, and makes its name durable.
+ * @returns what the sync of its parent directory was (see `BarrierStrength`).
+ */
+export function createDirectory(fs: FileSystem, path: string, platform: Platform): BarrierStrength {
   if (!requireDirectory(fs, path, "create")) {
     try {
       fs.mkdirSync(path);
@@ -112,7 +116,7 @@ export function createDirectory(fs: FileSystem, path: string, platform: Platform
   // The directory's name must survive a power loss, or every segment in it is lost. Synced on
   // every open, as a single file's name is: a writer that crashed right after creating the
   // directory may have left a name that is not yet durable.
-  platform.syncDirectory(dirname(path));
+  return platform.syncDirectory(dirname(path));
 }
 
 /**

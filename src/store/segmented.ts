@@ -38,7 +38,13 @@
 import { constants } from "node:fs";
 import { join, resolve } from "node:path";
 import { describeValue, invalidArgument, ioErrorFrom, locked, readOnlyLog } from "../errors.ts";
-import { currentPlatform, type Platform } from "../platform/index.ts";
+import {
+  type BarrierStrength,
+  currentPlatform,
+  isCurrentPlatform,
+  type Platform,
+  weakerBarrier,
+} from "../platform/index.ts";
 import { BarrierHandoff } from "./barrier-handoff.ts";
 import { type FileSystem, nodeFileSystem, openRegularFile } from "./file-system.ts";
 import {
@@ -116,6 +122,16 @@ export class SegmentedStore implements WalStore {
    */
   private readonly handoff: BarrierHandoff | null;
   private closed = false;
+  /**
+   * What the last barrier on a file of the log (a segment, `head.tmp`) returned, passed back to
+   * the next one: `"fsync"` once their file system refused the full barrier (macOS:
+   * `F_FULLFSYNC` answered ENOTSUP or EINVAL), so that it is not asked again on every barrier.
+   * One for all of them: they live in one directory, so on one file system, and it is the file
+   * system that refuses.
+   */
+  private fileBarrier: BarrierStrength = "full";
+  /** The same for the syncs of the log's directory, which a file system may treat apart. */
+  private directoryBarrier: BarrierStrength = "full";
   /** Segment files this store created since it was opened (for `Wal.stats`). */
   segmentsCreated = 0;
   /** Segment files this store deleted since it was opened (`truncateBefore`). */
@@ -130,13 +146,19 @@ export class SegmentedStore implements WalStore {
     private readonly platform: Platform,
     private readonly fs: FileSystem,
     layout: Layout,
+    /**
+     * What open's sync of the directory that holds the log's directory was ("full" when open
+     * synced none). Not a memory for later barriers: a log directory that is a mount point
+     * lies on another file system than its parent.
+     */
+    private readonly parentBarrier: BarrierStrength = "full",
   ) {
     this.description = directory;
     this.currentSize = layout.end;
     this.currentHead = layout.head;
     this.firstLive = layout.first;
     this.highest = layout.highest;
-    const shared = lockFd >= 0 && platform === currentPlatform() && fs === nodeFileSystem;
+    const shared = lockFd >= 0 && isCurrentPlatform(platform) && fs === nodeFileSystem;
     this.handoff = shared ? BarrierHandoff.create() : null;
     this.postBarrierDescriptor();
   }
@@ -150,7 +172,8 @@ export class SegmentedStore implements WalStore {
    * `segmentSize`; `CORRUPTION` when a segment is missing or `head` is damaged; `LOCKED`;
    * `INVALID_ARGUMENT` when `directory` is a file; `NOT_A_LOG` when `LOCK` or `head` is not a
    * regular file; `NOT_FOUND` when the directory is missing (read-only, or `create: false`) or
-   * holds no log (`create: false`); `IO`.
+   * holds no log (`create: false`); `IO`; `UNSUPPORTED_PLATFORM` without `platform` on an OS
+   * with no known barrier, before anything is created.
    */
   static open(
     directory: string,
@@ -161,6 +184,8 @@ export class SegmentedStore implements WalStore {
       throw invalidArgument(`path must be a non-empty string, got ${describeValue(directory)}`);
     }
     const absolute = resolve(directory);
+    // Before anything touches the disk: on an OS with no known barrier this throws
+    // UNSUPPORTED_PLATFORM, and no directory, segment or LOCK is created.
     const platform = options.platform ?? currentPlatform();
     const fs = options.fileSystem ?? nodeFileSystem;
     if (options.readOnly === true) {
@@ -168,8 +193,9 @@ export class SegmentedStore implements WalStore {
       const layout = readLayout(fs, absolute, segmentSize);
       return new SegmentedStore(absolute, segmentSize, -1, platform, fs, layout);
     }
+    let parentBarrier: BarrierStrength = "full";
     if (options.create === false) requireLog(fs, absolute);
-    else createDirectory(fs, absolute, platform);
+    else parentBarrier = createDirectory(fs, absolute, platform);
     const lockPath = join(absolute, LOCK_FILE);
     let lockFd: number;
     try {
@@ -180,7 +206,7 @@ export class SegmentedStore implements WalStore {
     try {
       if (!platform.tryLockExclusive(lockFd, absolute)) throw locked(absolute);
       const layout = readLayout(fs, absolute, segmentSize);
-      return new SegmentedStore(absolute, segmentSize, lockFd, platform, fs, layout);
+      return new SegmentedStore(absolute, segmentSize, lockFd, platform, fs, layout, parentBarrier);
     } catch (error) {
       fs.closeSync(lockFd);
       throw error;
@@ -273,7 +299,7 @@ export class SegmentedStore implements WalStore {
     const keep = Math.max(Math.ceil(size / this.segmentSize) - 1, this.firstLive);
     for (let index = this.highest; index > keep; index--) {
       this.deleteSegment(index);
-      this.platform.syncDirectory(this.description);
+      this.syncLogDirectory();
       this.highest = index - 1;
     }
     this.currentSize = size;
@@ -286,7 +312,7 @@ export class SegmentedStore implements WalStore {
     } catch (error) {
       throw ioErrorFrom("ftruncate", path, error);
     }
-    this.platform.barrier(fd, path);
+    this.barrierOn(fd, path);
     if (this.highest !== newest) this.postBarrierDescriptor();
   }
 
@@ -315,7 +341,7 @@ export class SegmentedStore implements WalStore {
       this.deleteSegment(index);
       deleted = true;
     }
-    if (deleted) this.platform.syncDirectory(this.description);
+    if (deleted) this.syncLogDirectory();
   }
 
   /**
@@ -325,17 +351,25 @@ export class SegmentedStore implements WalStore {
    * and the directory, since a crashed writer, or the Rust crate, which does not sync on a
    * roll, may have left any of them unsynced.
    */
-  sync(from?: number, to?: number): void {
+  sync(from?: number, to?: number): BarrierStrength {
     // fdatasync works on a read-only descriptor: refuse here, so no reader can issue one.
     if (this.lockFd < 0) throw readOnlyLog("sync", this.description);
     const whole = from === undefined || to === undefined;
-    if (!whole && to <= from) return;
+    if (!whole && to <= from) return "full";
+    let strength: BarrierStrength = "full";
     const first = whole ? this.firstLive : this.highest;
     for (let index = first; index <= this.highest; index++) {
       const fd = this.descriptor(index, false);
-      if (fd >= 0) this.platform.barrier(fd, join(this.description, segmentName(index)));
+      if (fd < 0) continue;
+      strength = weakerBarrier(
+        strength,
+        this.barrierOn(fd, join(this.description, segmentName(index))),
+      );
     }
-    if (whole) this.platform.syncDirectory(this.description);
+    if (!whole) return strength;
+    // Recovery's barrier reports open's sync of the parent directory too, so that what
+    // recovery reports covers everything open made durable.
+    return weakerBarrier(weakerBarrier(strength, this.syncLogDirectory()), this.parentBarrier);
   }
 
   /** Drops every live segment's clean pages from the page cache (see `Platform.dropCache`). */
@@ -395,8 +429,7 @@ export class SegmentedStore implements WalStore {
       }
     }
     const previous = this.descriptor(index - 1, false);
-    if (previous >= 0)
-      this.platform.barrier(previous, join(this.description, segmentName(index - 1)));
+    if (previous >= 0) this.barrierOn(previous, join(this.description, segmentName(index - 1)));
     let fd: number;
     try {
       fd = openRegularFile(this.fs, path, constants.O_RDWR | constants.O_CREAT, 0o644);
@@ -405,7 +438,7 @@ export class SegmentedStore implements WalStore {
     }
     this.highest = index;
     this.keep(index, fd);
-    this.platform.syncDirectory(this.description);
+    this.syncLogDirectory();
     this.segmentsCreated++;
     // A segment kept below the head only for being the newest is a leftover now: its name is
     // no longer needed to find the log's end, so it goes (a crash that brings it back leaves a
@@ -495,7 +528,7 @@ export class SegmentedStore implements WalStore {
       if (this.fs.writeSync(fd, bytes, 0, bytes.length, 0) !== bytes.length) {
         throw Object.assign(new Error("short write"), { code: "EIO" });
       }
-      this.platform.barrier(fd, temp);
+      this.barrierOn(fd, temp);
     } catch (error) {
       throw ioErrorFrom("write", temp, error);
     } finally {
@@ -506,7 +539,19 @@ export class SegmentedStore implements WalStore {
     } catch (error) {
       throw ioErrorFrom("rename", temp, error);
     }
-    this.platform.syncDirectory(this.description);
+    this.syncLogDirectory();
+  }
+
+  /** The platform's barrier on `fd`, a file of the log, told what the last one was. */
+  private barrierOn(fd: number, path: string): BarrierStrength {
+    this.fileBarrier = this.platform.barrier(fd, path, this.fileBarrier);
+    return this.fileBarrier;
+  }
+
+  /** Syncs the log's directory, telling the platform what the last such sync was. */
+  private syncLogDirectory(): BarrierStrength {
+    this.directoryBarrier = this.platform.syncDirectory(this.description, this.directoryBarrier);
+    return this.directoryBarrier;
   }
 
   private segmentIndices(): number[] {

@@ -5,6 +5,8 @@
  * {@link MemoryStore} plugs in for logs that need no disk.
  */
 
+import type { BarrierStrength } from "../platform/platform.ts";
+
 /**
  * A flat, growable byte space with a durability barrier.
  *
@@ -35,8 +37,15 @@ export interface WalStore {
    * The durability barrier: every byte written before the call is on stable storage. When the
    * log passes `[from, to)`, only those bytes need it (the rest is durable already); a store
    * may flush more, and without a range it flushes everything.
+   *
+   * @returns what the barrier was, for a store over a platform that can fall back (see
+   * `BarrierStrength`): `"fsync"` when a file system under the store refused the full barrier,
+   * so some of the bytes were made durable by plain `fsync`. Without a range (recovery's
+   * barrier, at open) it reports the weakest barrier the open ran, directory syncs included.
+   * A store with one barrier returns nothing, which counts as `"full"`.
    */
-  sync(from?: number, to?: number): void;
+  // biome-ignore lint/suspicious/noConfusingVoidType: a store with one barrier returns nothing, as every store written before barriers had strengths does
+  sync(from?: number, to?: number): BarrierStrength | void;
   /**
    * Optional, for stores that can drop a prefix: the first byte the store holds. Absent means 0.
    */

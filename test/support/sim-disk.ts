@@ -263,6 +263,8 @@ export class SimDisk {
       const durable = this.durable.files.get(inode) ?? new Uint8Array(0);
       if (durable.length !== length) this.durable.files.set(inode, resize(durable, length));
       this.after("barrier");
+      // The simulated disk has no drive cache: every barrier it runs is the full one.
+      return "full";
     },
     syncDirectory: (path) => {
       const fault = this.count("syncDirectory");
@@ -271,6 +273,7 @@ export class SimDisk {
       this.pending = this.pending.filter((op) => !mine.includes(op));
       applyOperations(this.durable, mine);
       this.after("syncDirectory");
+      return "full";
     },
     dropCache: (fd) => {
       const { inode } = this.file(fd);
