@@ -19,14 +19,25 @@ export const STRIDE = 256 * 1024;
 /** Known record starts: one per stride, plus the frontier below which all starts are known. */
 export class RecordBoundaries {
   /** `starts[k]`: the LSN of the first record at or after `base + k * STRIDE`. */
-  private readonly starts: number[] = [];
+  private starts: number[] = [];
+  /** The LSN of the first record in the log (0 until a prefix is dropped). */
+  private base: number;
   /** The next stride start that has no entry yet. */
   private nextStride: number;
   /** A record boundary; every record start below it has been observed. */
   frontier: number;
 
   /** @param base - the LSN of the first record in the log (0 until a prefix is dropped). */
-  constructor(private readonly base: number) {
+  constructor(base: number) {
+    this.base = base;
+    this.nextStride = base;
+    this.frontier = base;
+  }
+
+  /** The log now starts at `base` (`truncateBefore` dropped a prefix): forgets everything. */
+  restart(base: number): void {
+    this.starts = [];
+    this.base = base;
     this.nextStride = base;
     this.frontier = base;
   }
