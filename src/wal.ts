@@ -5,28 +5,18 @@
  * page cache, and `sync` returns once everything appended before it is on stable storage.
  */
 
-import { Appender } from "./appender.ts";
-import { RecordBoundaries } from "./boundaries.ts";
 import { type Codec, encodeWith } from "./codec.ts";
-import { SharedLog } from "./commit.ts";
-import { CommitQueue } from "./commit-queue.ts";
 import { closed, describeValue, invalidArgument, readOnlyFollow, readOnlyLog } from "./errors.ts";
 import { follow } from "./follower.ts";
-import { type FileShare, handleFields, joinLog, makeHandle, type WalHandle } from "./handle.ts";
-import { Lifecycle } from "./lifecycle.ts";
-import {
-  DEFAULT_PREALLOCATE,
-  type ResolvedOptions,
-  resolveOptions,
-  type WalOptions,
-} from "./options.ts";
-import { Reader, type WalRecord } from "./reader.ts";
-import { type RecoveryReport, recover } from "./recovery.ts";
+import { handleFields, joinLog, makeHandle, type WalHandle } from "./handle.ts";
+import { resolveOptions, type WalOptions } from "./options.ts";
+import { assembleParts, type LogParts, refuseZeroFillOfSegments } from "./parts.ts";
+import type { Reader, WalRecord } from "./reader.ts";
+import type { RecoveryReport } from "./recovery.ts";
 import { type WalStats, walStats } from "./stats.ts";
 import { FileStore } from "./store/file.ts";
 import { SegmentedStore } from "./store/segmented.ts";
 import type { WalStore } from "./store/store.ts";
-import type { BarrierTarget } from "./sync-thread.ts";
 import { type TruncationTarget, truncateAfter, truncateBefore } from "./truncation.ts";
 
 export type { WalHandle } from "./handle.ts";
@@ -58,95 +48,15 @@ export class Wal<T = Uint8Array> {
   /** True for a log opened with {@link Wal.openReadOnly}: it reads, and never changes a byte. */
   readonly readOnly: boolean;
 
-  private readonly store: WalStore;
-  /** The state every thread of this log shares: offsets, watermarks, barrier token, counters. */
-  private readonly shared: SharedLog;
-  /** This `Wal`'s name among the log's threads; also where it starts looking for a write slot. */
-  private readonly writer: number;
-  /** How values become payloads; undefined for payloads as they are (the fast path). */
-  private readonly codec: Codec<T> | undefined;
-  /** Known record starts, from the head on. */
-  private readonly index: RecordBoundaries;
-  private readonly lifecycle: Lifecycle;
-  private readonly appender: Appender;
-  private readonly commits: CommitQueue;
-  private readonly reader: Reader<T>;
-  /** The file another thread can attach to, or null unless this is a single-file log. */
-  private readonly file: FileShare | null;
-  /** Zero-filled bytes kept written past the last record (0: none); see `WalOptions`. */
-  private readonly preallocate: number;
-  private readonly maxPendingCommits: number;
+  /** What this `Wal` delegates to (parts.ts). */
+  private readonly parts: LogParts<T>;
   /** `truncateBefore` and `truncateAfter` calls of this `Wal` that changed the log. */
   private truncations = 0;
 
-  private constructor(
-    store: WalStore,
-    options: ResolvedOptions,
-    joining?: { shared: SharedLog; recovery: RecoveryReport },
-    readOnly = false,
-  ) {
-    this.store = store;
+  private constructor(parts: LogParts<T>, readOnly: boolean) {
+    this.parts = parts;
+    this.recovery = parts.recovery;
     this.readOnly = readOnly;
-    this.codec = options.codec as Codec<T> | undefined;
-    this.maxPendingCommits = options.maxPendingCommits;
-    this.index = new RecordBoundaries(store.head ?? 0);
-    this.preallocate = preallocationFor(store, options.preallocate);
-    this.recovery =
-      joining?.recovery ??
-      recover(
-        store,
-        {
-          maxRecordSize: options.maxRecordSize,
-          preallocate: this.preallocate,
-          policy: options.recovery,
-          onCorruption: options.onCorruption,
-          readOnly,
-          singleFile: !(store instanceof SegmentedStore),
-          codec: options.codec,
-          replay: options.replay,
-        },
-        this.index,
-      );
-    this.shared =
-      joining?.shared ?? SharedLog.create(this.recovery.end, store.size, options.stallTimeout);
-    this.writer = this.shared.newId();
-    if (joining === undefined) this.shared.slowSyncThreshold = options.slowSyncThreshold;
-    const attached = joining !== undefined;
-    this.lifecycle = new Lifecycle(this.shared, store.description, readOnly, attached);
-    this.appender = new Appender(
-      this.shared,
-      this.writer,
-      store,
-      this.index,
-      this.lifecycle,
-      options.maxRecordSize,
-      this.preallocate,
-    );
-    this.reader = new Reader(store, this.index, this.lifecycle, {
-      maxRecordSize: options.maxRecordSize,
-      policy: options.recovery,
-      onCorrupt: options.onCorrupt,
-      codec: this.codec,
-    });
-    this.reader.corruptionsSeen =
-      this.recovery.damagedRegions + (this.recovery.bytesDropped > 0 ? 1 : 0);
-    this.file = store instanceof FileStore ? store.shareable() : null;
-    const barrierTarget: BarrierTarget | null =
-      this.file !== null
-        ? { kind: "file", ...this.file }
-        : store instanceof SegmentedStore
-          ? store.barrierTarget()
-          : null;
-    this.commits = new CommitQueue({
-      shared: this.shared,
-      writer: this.writer,
-      store,
-      appender: this.appender,
-      lifecycle: this.lifecycle,
-      barrierTarget,
-      maxPendingCommits: options.maxPendingCommits,
-      onSlowSync: options.onSlowSync,
-    });
   }
 
   /**
@@ -182,7 +92,7 @@ export class Wal<T = Uint8Array> {
         ? FileStore.open(path, { create })
         : SegmentedStore.open(path, resolved.segmentSize, { create });
     try {
-      return new Wal<T>(store, resolved);
+      return new Wal<T>(assembleParts(store, resolved, false), false);
     } catch (error) {
       store.close();
       throw error;
@@ -217,7 +127,7 @@ export class Wal<T = Uint8Array> {
         ? FileStore.open(path, { readOnly: true })
         : SegmentedStore.open(path, resolved.segmentSize, { readOnly: true });
     try {
-      return new Wal<T>(store, resolved, undefined, true);
+      return new Wal<T>(assembleParts(store, resolved, true), true);
     } catch (error) {
       store.close();
       throw error;
@@ -237,7 +147,7 @@ export class Wal<T = Uint8Array> {
         throw invalidArgument(`store must implement WalStore; ${method}() is missing`);
       }
     }
-    return new Wal<T>(store, resolved);
+    return new Wal<T>(assembleParts(store, resolved, false), false);
   }
 
   /**
@@ -268,7 +178,8 @@ export class Wal<T = Uint8Array> {
       codec: options?.codec,
     });
     const { shared, file, recovery } = joinLog(fields, resolved.stallTimeout);
-    return new Wal<T>(FileStore.attach(file.fd, file.path), resolved, { shared, recovery });
+    const store = FileStore.attach(file.fd, file.path);
+    return new Wal<T>(assembleParts(store, resolved, false, { shared, recovery }), false);
   }
 
   /**
@@ -281,9 +192,9 @@ export class Wal<T = Uint8Array> {
    * worker.postMessage(wal.share());
    */
   share(): WalHandle {
-    this.lifecycle.checkOpen();
-    if (this.readOnly) throw readOnlyLog("share", this.store.description);
-    if (this.file === null) {
+    this.parts.lifecycle.checkOpen();
+    if (this.readOnly) throw readOnlyLog("share", this.parts.store.description);
+    if (this.parts.file === null) {
       throw invalidArgument(
         "share() needs a single-file log opened with Wal.open: other threads reach the log " +
           "through its file descriptor (a segmented log, or a store in this thread's memory, " +
@@ -291,12 +202,12 @@ export class Wal<T = Uint8Array> {
       );
     }
     const options = {
-      maxRecordSize: this.appender.maxRecordSize,
-      stallTimeout: this.shared.stallTimeout,
-      maxPendingCommits: this.maxPendingCommits,
-      preallocate: this.preallocate,
+      maxRecordSize: this.parts.appender.maxRecordSize,
+      stallTimeout: this.parts.shared.stallTimeout,
+      maxPendingCommits: this.parts.maxPendingCommits,
+      preallocate: this.parts.preallocate,
     };
-    return makeHandle(this.shared, this.file, options, this.recovery);
+    return makeHandle(this.parts.shared, this.parts.file, options, this.recovery);
   }
 
   /**
@@ -305,7 +216,7 @@ export class Wal<T = Uint8Array> {
    */
   get len(): number {
     this.checkOpen();
-    return this.shared.written();
+    return this.parts.shared.written();
   }
 
   /** True when the log holds no records. */
@@ -326,7 +237,7 @@ export class Wal<T = Uint8Array> {
    */
   append(value: WalInput<T>): number {
     this.checkWritable("append");
-    return this.appender.append(this.encoded(value, "append"));
+    return this.parts.appender.append(this.encoded(value, "append"));
   }
 
   /**
@@ -342,7 +253,7 @@ export class Wal<T = Uint8Array> {
    */
   sync(): void {
     this.checkWritable("sync");
-    this.commits.syncTo(this.shared.reserved, null);
+    this.parts.commits.syncTo(this.parts.shared.reserved, null);
   }
 
   /**
@@ -352,8 +263,8 @@ export class Wal<T = Uint8Array> {
    */
   appendAndSync(data: WalInput<T>): number {
     const lsn = this.append(data);
-    const { end, cuts } = this.appender.last;
-    this.commits.syncTo(end, cuts);
+    const { end, cuts } = this.parts.appender.last;
+    this.parts.commits.syncTo(end, cuts);
     return lsn;
   }
 
@@ -383,9 +294,9 @@ export class Wal<T = Uint8Array> {
    * @example const lsn = await wal.commit(JSON.stringify(change));
    */
   async commit(data: WalInput<T>): Promise<number> {
-    this.lifecycle.checkWritable("commit");
-    return this.commits.commit(() =>
-      this.appender.payloadOf(this.encoded(data, "commit"), "commit"),
+    this.parts.lifecycle.checkWritable("commit");
+    return this.parts.commits.commit(() =>
+      this.parts.appender.payloadOf(this.encoded(data, "commit"), "commit"),
     );
   }
 
@@ -397,7 +308,7 @@ export class Wal<T = Uint8Array> {
    */
   async syncAsync(): Promise<void> {
     this.checkWritable("syncAsync");
-    await this.commits.syncAsync();
+    await this.parts.commits.syncAsync();
   }
 
   /**
@@ -417,7 +328,7 @@ export class Wal<T = Uint8Array> {
     if (!Array.isArray(records)) {
       throw invalidArgument(`appendBatch takes an array, got ${describeValue(records)}`);
     }
-    const maxRecordSize = this.appender.maxRecordSize;
+    const maxRecordSize = this.parts.appender.maxRecordSize;
     const payloads: Uint8Array[] = new Array(records.length);
     for (let index = 0; index < records.length; index++) {
       const data = this.encoded(records[index] as WalInput<T>, "appendBatch", index);
@@ -425,9 +336,9 @@ export class Wal<T = Uint8Array> {
       payloads[index] =
         data instanceof Uint8Array && data.length <= maxRecordSize
           ? data
-          : this.appender.payloadOf(data, `appendBatch element ${index}`);
+          : this.parts.appender.payloadOf(data, `appendBatch element ${index}`);
     }
-    return this.appender.appendBatch(payloads);
+    return this.parts.appender.appendBatch(payloads);
   }
 
   /**
@@ -440,12 +351,12 @@ export class Wal<T = Uint8Array> {
    */
   stats(): WalStats {
     this.checkOpen();
-    const segments = this.store instanceof SegmentedStore ? this.store : undefined;
-    return walStats(this.shared.stats(), {
+    const segments = this.parts.store instanceof SegmentedStore ? this.parts.store : undefined;
+    return walStats(this.parts.shared.stats(), {
       segmentsCreated: segments?.segmentsCreated ?? 0,
       segmentsDeleted: segments?.segmentsDeleted ?? 0,
       truncations: this.truncations,
-      corruptionsSeen: this.reader.corruptionsSeen,
+      corruptionsSeen: this.parts.reader.corruptionsSeen,
     });
   }
 
@@ -459,7 +370,7 @@ export class Wal<T = Uint8Array> {
    */
   iter(): Generator<WalRecord<T>, void, undefined> {
     this.checkReadable();
-    return this.reader.walk(this.head, this.shared.written());
+    return this.parts.reader.walk(this.head, this.parts.shared.written());
   }
 
   /**
@@ -472,10 +383,10 @@ export class Wal<T = Uint8Array> {
    */
   iterFrom(lsn: number): Generator<WalRecord<T>, void, undefined> {
     this.checkReadable();
-    const end = this.shared.written();
+    const end = this.parts.shared.written();
     this.checkNotDropped(checkLsn(lsn, "iterFrom"), "iterFrom");
-    if (lsn < end) this.reader.seek(lsn, end);
-    return this.reader.walk(Math.min(lsn, end), end);
+    if (lsn < end) this.parts.reader.seek(lsn, end);
+    return this.parts.reader.walk(Math.min(lsn, end), end);
   }
 
   /**
@@ -493,7 +404,7 @@ export class Wal<T = Uint8Array> {
    */
   checksum(fromLsn: number, toLsn: number): number {
     this.checkReadable();
-    const end = this.shared.written();
+    const end = this.parts.shared.written();
     this.checkNotDropped(checkLsn(fromLsn, "checksum", "fromLsn"), "checksum");
     checkLsn(toLsn, "checksum", "toLsn");
     if (toLsn < fromLsn || toLsn > end) {
@@ -501,7 +412,7 @@ export class Wal<T = Uint8Array> {
         `checksum(${fromLsn}, ${toLsn}) needs ${fromLsn} <= toLsn <= ${end}, the end of the log`,
       );
     }
-    return fromLsn === toLsn ? 0 : this.reader.checksum(fromLsn, toLsn, end);
+    return fromLsn === toLsn ? 0 : this.parts.reader.checksum(fromLsn, toLsn, end);
   }
 
   /**
@@ -533,18 +444,18 @@ export class Wal<T = Uint8Array> {
    */
   async *follow(fromLsn?: number): AsyncGenerator<WalRecord<T>, void, undefined> {
     this.checkReadable();
-    if (this.readOnly) throw readOnlyFollow(this.store.description);
-    const end = this.shared.written();
+    if (this.readOnly) throw readOnlyFollow(this.parts.store.description);
+    const end = this.parts.shared.written();
     let start = this.head;
     if (fromLsn !== undefined) {
       start = this.checkNotDropped(checkLsn(fromLsn, "follow", "fromLsn"), "follow");
-      if (start < end) this.reader.seek(start, end);
+      if (start < end) this.parts.reader.seek(start, end);
     }
     const source = {
-      shared: this.shared,
-      reader: this.reader,
-      lifecycle: this.lifecycle,
-      head: () => this.store.head ?? 0,
+      shared: this.parts.shared,
+      reader: this.parts.reader,
+      lifecycle: this.parts.lifecycle,
+      head: () => this.parts.store.head ?? 0,
     };
     yield* follow(source, start, end);
   }
@@ -554,8 +465,8 @@ export class Wal<T = Uint8Array> {
    * log. `iter` starts here.
    */
   get head(): number {
-    this.lifecycle.checkOpen();
-    return this.store.head ?? 0;
+    this.parts.lifecycle.checkOpen();
+    return this.parts.store.head ?? 0;
   }
 
   /**
@@ -632,9 +543,9 @@ export class Wal<T = Uint8Array> {
    * attached `Wal`'s `close` only detaches it.
    */
   close(): void {
-    const lifecycle = this.lifecycle;
+    const lifecycle = this.parts.lifecycle;
     if (lifecycle.isClosed) return;
-    const reason = this.shared.isClosed ? closed() : this.commits.drain(closed());
+    const reason = this.parts.shared.isClosed ? closed() : this.parts.commits.drain(closed());
     // From here the rounds in flight reject with `reason`; each waiting commit then checks
     // whether its record is durable, and resolves if it is (see `CommitQueue.joinRound`).
     lifecycle.closeReason = reason;
@@ -642,9 +553,9 @@ export class Wal<T = Uint8Array> {
     // The owner first waits for every thread's write and barrier in flight: once it closes
     // the descriptor, the number may name another file, and a late write would land there.
     // A writer stuck mid-write past `stallTimeout` (its Worker died) keeps the descriptor open.
-    const idle = lifecycle.attached || this.shared.close();
-    this.commits.stop(reason);
-    if (idle) this.store.close();
+    const idle = lifecycle.attached || this.parts.shared.close();
+    this.parts.commits.stop(reason);
+    if (idle) this.parts.store.close();
   }
 
   /** `using wal = Wal.open(...)` closes the log at the end of the scope; see {@link Wal.close}. */
@@ -666,7 +577,7 @@ export class Wal<T = Uint8Array> {
    * }
    */
   async [Symbol.asyncDispose](): Promise<void> {
-    await this.commits.drainAsync();
+    await this.parts.commits.drainAsync();
     this.close();
   }
 
@@ -675,7 +586,9 @@ export class Wal<T = Uint8Array> {
    * framed), its encoding with one. `call` (and `element`) name it in errors.
    */
   private encoded(value: WalInput<T>, call: string, element?: number): unknown {
-    return this.codec === undefined ? value : encodeWith(this.codec, value as T, call, element);
+    return this.parts.codec === undefined
+      ? value
+      : encodeWith(this.parts.codec, value as T, call, element);
   }
 
   /** `lsn` when the log still holds it; otherwise an `INVALID_ARGUMENT` naming `call`. */
@@ -692,12 +605,12 @@ export class Wal<T = Uint8Array> {
   /** What a truncation of this log reads, cuts and tells. */
   private truncationTarget(): TruncationTarget {
     return {
-      shared: this.shared,
-      writer: this.writer,
-      store: this.store,
-      index: this.index,
-      reader: this.reader as Reader<unknown>,
-      lifecycle: this.lifecycle,
+      shared: this.parts.shared,
+      writer: this.parts.writer,
+      store: this.parts.store,
+      index: this.parts.index,
+      reader: this.parts.reader as Reader<unknown>,
+      lifecycle: this.parts.lifecycle,
     };
   }
 
@@ -708,26 +621,26 @@ export class Wal<T = Uint8Array> {
 
   /** Open, with staged commits written. */
   private checkOpen(): void {
-    this.lifecycle.checkOpen();
-    this.commits.flush();
+    this.parts.lifecycle.checkOpen();
+    this.parts.commits.flush();
   }
 
   /** May write, with staged commits written. */
   private checkWritable(call: string): void {
-    this.lifecycle.checkWritable(call);
-    this.commits.flush();
+    this.parts.lifecycle.checkWritable(call);
+    this.parts.commits.flush();
   }
 
   /** May read, with staged commits written. */
   private checkReadable(): void {
-    this.lifecycle.checkReadable();
-    this.commits.flush();
+    this.parts.lifecycle.checkReadable();
+    this.parts.commits.flush();
   }
 
   /** May truncate (the owner, writable), with staged commits written. */
   private checkOwner(call: string): void {
-    this.lifecycle.checkOwner(call);
-    this.commits.flush();
+    this.parts.lifecycle.checkOwner(call);
+    this.parts.commits.flush();
   }
 }
 
@@ -743,27 +656,4 @@ function checkLsn(lsn: number, call: string, name = "lsn"): number {
     );
   }
   return lsn;
-}
-
-/**
- * The zero fill a log over `store` keeps (`WalOptions.preallocate`): the option's value, or
- * by default 1 MiB for a single-file log and none for any other store.
- * @throws WalError `INVALID_ARGUMENT` for a non-zero value on a segmented log.
- */
-function preallocationFor(store: WalStore, value: number | undefined): number {
-  if (store instanceof SegmentedStore) refuseZeroFillOfSegments(value);
-  return value ?? (store instanceof FileStore ? DEFAULT_PREALLOCATE : 0);
-}
-
-/**
- * A segmented log keeps no zero-filled tail: each segment but the last is synced full when the
- * next is made, so zeros written past a segment's records would be synced there in place of
- * records written into it later.
- */
-function refuseZeroFillOfSegments(value: number | undefined): void {
-  if (value !== undefined && value !== 0) {
-    throw invalidArgument(
-      `preallocate must be 0 for a segmented log (segmentSize), got ${describeValue(value)}`,
-    );
-  }
 }
