@@ -24,6 +24,7 @@ import {
   weakerBarrier,
 } from "../platform/index.ts";
 import { type FileSystem, nodeFileSystem, openRegularFile } from "./file-system.ts";
+import { type PartialWrite, readAt, writeAt } from "./positioned-io.ts";
 import { refuseFileOfSegmentedLog } from "./segment-layout.ts";
 import type { WalStore } from "./store.ts";
 
@@ -164,40 +165,22 @@ export class FileStore implements WalStore {
   }
 
   read(target: Uint8Array, position: number): number {
-    let done = 0;
     try {
-      while (done < target.length) {
-        const count = this.fs.readSync(
-          this.fd,
-          target,
-          done,
-          target.length - done,
-          position + done,
-        );
-        if (count === 0) break;
-        done += count;
-      }
+      return readAt(this.fs, this.fd, target, position);
     } catch (error) {
       throw ioErrorFrom("read", this.description, error);
     }
-    return done;
   }
 
   write(source: Uint8Array, length: number, position: number): void {
-    let done = 0;
     try {
-      while (done < length) {
-        const count = this.fs.writeSync(this.fd, source, done, length - done, position + done);
-        // A regular file only writes nothing when it cannot grow; say so rather than spin.
-        if (count === 0)
-          throw Object.assign(new Error("write made no progress"), { code: "ENOSPC" });
-        done += count;
-      }
+      writeAt(this.fs, this.fd, source, 0, length, position);
+      this.currentSize = Math.max(this.currentSize, position + length);
     } catch (error) {
-      throw ioErrorFrom("write", this.description, error);
-    } finally {
+      const partial = error as PartialWrite;
       // Bytes that did reach the file count towards its size even when the rest failed.
-      this.currentSize = Math.max(this.currentSize, position + done);
+      this.currentSize = Math.max(this.currentSize, position + partial.written);
+      throw ioErrorFrom("write", this.description, partial.cause);
     }
   }
 

@@ -20,6 +20,7 @@ import {
 } from "../errors.ts";
 import type { BarrierStrength, Platform } from "../platform/index.ts";
 import { type FileSystem, openRegularFile } from "./file-system.ts";
+import { readAt } from "./positioned-io.ts";
 
 /** Segment file names: the index as 20 zero-padded decimal digits, then `.wal`. */
 const SEGMENT_NAME = /^(\d{20})\.wal$/;
@@ -275,12 +276,7 @@ function readHead(fs: FileSystem, directory: string): number | null {
     if (size !== HEAD_FILE_SIZE) {
       throw damagedLayout(0, `the head file ${path} holds ${size} bytes, not 12`);
     }
-    length = 0;
-    while (length < bytes.length) {
-      const got = fs.readSync(fd, bytes, length, bytes.length - length, length);
-      if (got === 0) break;
-      length += got;
-    }
+    length = readAt(fs, fd, bytes, 0);
   } catch (error) {
     throw ioErrorFrom("read", path, error);
   } finally {

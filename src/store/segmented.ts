@@ -47,6 +47,7 @@ import {
 } from "../platform/index.ts";
 import { BarrierHandoff } from "./barrier-handoff.ts";
 import { type FileSystem, nodeFileSystem, openRegularFile } from "./file-system.ts";
+import { type PartialWrite, readAt, writeAt } from "./positioned-io.ts";
 import {
   createDirectory,
   encodeHead,
@@ -241,7 +242,12 @@ export class SegmentedStore implements WalStore {
       const want = Math.min(target.length - done, this.segmentSize - local);
       const fd = this.descriptor(index, false);
       if (fd < 0) break;
-      const got = this.readSegment(fd, index, target.subarray(done, done + want), local);
+      let got: number;
+      try {
+        got = readAt(this.fs, fd, target.subarray(done, done + want), local);
+      } catch (error) {
+        throw ioErrorFrom("read", join(this.description, segmentName(index)), error);
+      }
       done += got;
       if (got < want) break;
     }
@@ -257,24 +263,13 @@ export class SegmentedStore implements WalStore {
         const local = at - index * this.segmentSize;
         const want = Math.min(length - done, this.segmentSize - local);
         const fd = this.descriptor(index, true);
-        let written = 0;
         try {
-          while (written < want) {
-            const count = this.fs.writeSync(
-              fd,
-              source,
-              done + written,
-              want - written,
-              local + written,
-            );
-            if (count === 0)
-              throw Object.assign(new Error("write made no progress"), { code: "ENOSPC" });
-            written += count;
-          }
+          writeAt(this.fs, fd, source, done, want, local);
+          done += want;
         } catch (error) {
-          throw ioErrorFrom("write", join(this.description, segmentName(index)), error);
-        } finally {
-          done += written;
+          const partial = error as PartialWrite;
+          done += partial.written;
+          throw ioErrorFrom("write", join(this.description, segmentName(index)), partial.cause);
         }
       }
     } finally {
@@ -482,20 +477,6 @@ export class SegmentedStore implements WalStore {
     }
     const replaced = this.handoff.post(fd, this.highest);
     if (replaced >= 0) this.fs.closeSync(replaced);
-  }
-
-  private readSegment(fd: number, index: number, target: Uint8Array, local: number): number {
-    let done = 0;
-    try {
-      while (done < target.length) {
-        const count = this.fs.readSync(fd, target, done, target.length - done, local + done);
-        if (count === 0) break;
-        done += count;
-      }
-    } catch (error) {
-      throw ioErrorFrom("read", join(this.description, segmentName(index)), error);
-    }
-    return done;
   }
 
   private deleteSegment(index: number): void {
