@@ -101,8 +101,6 @@ export interface SegmentedStoreOptions {
 
 /** A {@link WalStore} over a directory of segment files, locked exclusively while open. */
 export class SegmentedStore implements WalStore {
-  /** The absolute path of the directory. */
-  readonly description: string;
   /** Open descriptors, by segment index, oldest first; opened on first use. */
   private readonly descriptors = new Map<number, number>();
   private currentSize: number;
@@ -122,6 +120,11 @@ export class SegmentedStore implements WalStore {
    * null when there is no sync thread to serve (a read-only store, an injected platform).
    */
   private readonly handoff: BarrierHandoff | null;
+  /**
+   * Opened with `readOnly`: no lock, segments opened with descriptors that cannot write,
+   * nothing posted for a sync thread, and `sync` refuses.
+   */
+  private readonly readOnly: boolean;
   private closed = false;
   /**
    * What the last barrier on a file of the log (a segment, `head.tmp`) returned, passed back to
@@ -139,7 +142,8 @@ export class SegmentedStore implements WalStore {
   segmentsDeleted = 0;
 
   private constructor(
-    directory: string,
+    /** The absolute path of the log's directory. */
+    private readonly directory: string,
     /** Bytes per segment. */
     readonly segmentSize: number,
     /** The lock file's descriptor; -1 for a read-only store, which takes no lock. */
@@ -154,12 +158,12 @@ export class SegmentedStore implements WalStore {
      */
     private readonly parentBarrier: BarrierStrength = "full",
   ) {
-    this.description = directory;
+    this.readOnly = lockFd < 0;
     this.currentSize = layout.end;
     this.currentHead = layout.head;
     this.firstLive = layout.first;
     this.highest = layout.highest;
-    const shared = lockFd >= 0 && isCurrentPlatform(platform) && fs === nodeFileSystem;
+    const shared = !this.readOnly && isCurrentPlatform(platform) && fs === nodeFileSystem;
     this.handoff = shared ? BarrierHandoff.create() : null;
     this.postBarrierDescriptor();
   }
@@ -221,7 +225,12 @@ export class SegmentedStore implements WalStore {
    */
   barrierTarget(): { kind: "segments"; directory: string; handoff: SharedArrayBuffer } | null {
     if (this.handoff === null) return null;
-    return { kind: "segments", directory: this.description, handoff: this.handoff.buffer };
+    return { kind: "segments", directory: this.directory, handoff: this.handoff.buffer };
+  }
+
+  /** The log's directory: what the store holds, for error messages. */
+  get description(): string {
+    return this.directory;
   }
 
   get size(): number {
@@ -240,13 +249,13 @@ export class SegmentedStore implements WalStore {
       const index = Math.floor(at / this.segmentSize);
       const local = at - index * this.segmentSize;
       const want = Math.min(target.length - done, this.segmentSize - local);
-      const fd = this.descriptor(index, false);
+      const fd = this.descriptor(index);
       if (fd < 0) break;
       let got: number;
       try {
         got = readAt(this.fs, fd, target.subarray(done, done + want), local);
       } catch (error) {
-        throw ioErrorFrom("read", join(this.description, segmentName(index)), error);
+        throw ioErrorFrom("read", this.segmentPath(index), error);
       }
       done += got;
       if (got < want) break;
@@ -262,14 +271,15 @@ export class SegmentedStore implements WalStore {
         const index = Math.floor(at / this.segmentSize);
         const local = at - index * this.segmentSize;
         const want = Math.min(length - done, this.segmentSize - local);
-        const fd = this.descriptor(index, true);
+        // A write that crosses into a new segment rolls the log into it.
+        const fd = index > this.highest ? this.roll(index) : this.descriptor(index, "throw");
         try {
           writeAt(this.fs, fd, source, done, want, local);
           done += want;
         } catch (error) {
           const partial = error as PartialWrite;
           done += partial.written;
-          throw ioErrorFrom("write", join(this.description, segmentName(index)), partial.cause);
+          throw ioErrorFrom("write", this.segmentPath(index), partial.cause);
         }
       }
     } finally {
@@ -287,7 +297,7 @@ export class SegmentedStore implements WalStore {
   truncate(size: number): void {
     if (size > this.currentSize || size < this.currentHead) {
       throw invalidArgument(
-        `cannot truncate ${this.description} to ${size}: it holds bytes ${this.currentHead} to ${this.currentSize}`,
+        `cannot truncate ${this.directory} to ${size}: it holds bytes ${this.currentHead} to ${this.currentSize}`,
       );
     }
     const newest = this.highest;
@@ -299,9 +309,9 @@ export class SegmentedStore implements WalStore {
     }
     this.currentSize = size;
     if (keep > this.highest) return;
-    const fd = this.descriptor(keep, false);
+    const fd = this.descriptor(keep);
     if (fd < 0) return;
-    const path = join(this.description, segmentName(keep));
+    const path = this.segmentPath(keep);
     try {
       this.fs.ftruncateSync(fd, size - keep * this.segmentSize);
     } catch (error) {
@@ -320,7 +330,7 @@ export class SegmentedStore implements WalStore {
   truncateBefore(head: number): void {
     if (head < this.currentHead || head > this.currentSize) {
       throw invalidArgument(
-        `cannot move the head of ${this.description} to ${head}: it holds bytes ${this.currentHead} to ${this.currentSize}`,
+        `cannot move the head of ${this.directory} to ${head}: it holds bytes ${this.currentHead} to ${this.currentSize}`,
       );
     }
     if (head !== this.currentHead) this.writeHead(head);
@@ -348,18 +358,15 @@ export class SegmentedStore implements WalStore {
    */
   sync(from?: number, to?: number): BarrierStrength {
     // fdatasync works on a read-only descriptor: refuse here, so no reader can issue one.
-    if (this.lockFd < 0) throw readOnlyLog("sync", this.description);
+    if (this.readOnly) throw readOnlyLog("sync", this.directory);
     const whole = from === undefined || to === undefined;
     if (!whole && to <= from) return "full";
     let strength: BarrierStrength = "full";
     const first = whole ? this.firstLive : this.highest;
     for (let index = first; index <= this.highest; index++) {
-      const fd = this.descriptor(index, false);
+      const fd = this.descriptor(index);
       if (fd < 0) continue;
-      strength = weakerBarrier(
-        strength,
-        this.barrierOn(fd, join(this.description, segmentName(index))),
-      );
+      strength = weakerBarrier(strength, this.barrierOn(fd, this.segmentPath(index)));
     }
     if (!whole) return strength;
     // Recovery's barrier reports open's sync of the parent directory too, so that what
@@ -370,8 +377,8 @@ export class SegmentedStore implements WalStore {
   /** Drops every live segment's clean pages from the page cache (see `Platform.dropCache`). */
   dropCache(): void {
     for (let index = this.firstLive; index <= this.highest; index++) {
-      const fd = this.descriptor(index, false);
-      if (fd >= 0) this.platform.dropCache(fd, join(this.description, segmentName(index)));
+      const fd = this.descriptor(index);
+      if (fd >= 0) this.platform.dropCache(fd, this.segmentPath(index));
     }
   }
 
@@ -396,35 +403,42 @@ export class SegmentedStore implements WalStore {
       }
     }
     try {
-      // Closing the lock file's descriptor releases the lock.
-      if (this.lockFd >= 0) this.fs.closeSync(this.lockFd);
+      // Closing the lock file's descriptor releases the lock (a read-only store holds none).
+      if (!this.readOnly) this.fs.closeSync(this.lockFd);
     } catch (error) {
       failure ??= error;
     }
-    if (failure !== undefined) throw ioErrorFrom("close", this.description, failure);
+    if (failure !== undefined) throw ioErrorFrom("close", this.directory, failure);
   }
 
   /**
-   * The descriptor of segment `index`, opened on first use; -1 when the segment does not exist
-   * and `create` is false. Creating a segment first syncs the one before it (full by now: the
-   * log is written in order) and then the directory, keeping the invariants at the top.
+   * The descriptor of segment `index`, opened on first use. A segment that does not exist is
+   * -1, or with `ifMissing: "throw"` an `IO` error (for a segment the log holds).
    */
-  private descriptor(index: number, create: boolean): number {
+  private descriptor(index: number, ifMissing: -1 | "throw" = -1): number {
     const open = this.descriptors.get(index);
     if (open !== undefined) return open;
-    const path = join(this.description, segmentName(index));
-    if (index <= this.highest || !create) {
-      try {
-        // A read-only store (no lock) opens nothing it could write through.
-        const access = this.lockFd < 0 ? constants.O_RDONLY : constants.O_RDWR;
-        return this.keep(index, openRegularFile(this.fs, path, access));
-      } catch (error) {
-        if ((error as { code?: string }).code === "ENOENT" && !create) return -1;
-        throw ioErrorFrom("open", path, error);
-      }
+    const path = this.segmentPath(index);
+    try {
+      // A read-only store opens nothing it could write through.
+      const access = this.readOnly ? constants.O_RDONLY : constants.O_RDWR;
+      return this.keep(index, openRegularFile(this.fs, path, access));
+    } catch (error) {
+      if ((error as { code?: string }).code === "ENOENT" && ifMissing === -1) return -1;
+      throw ioErrorFrom("open", path, error);
     }
-    const previous = this.descriptor(index - 1, false);
-    if (previous >= 0) this.barrierOn(previous, join(this.description, segmentName(index - 1)));
+  }
+
+  /**
+   * Rolls the log into segment `index`, for the first write past the newest segment: syncs the
+   * one before it (full by now: the log is written in order), then creates the new one and
+   * syncs the directory before any byte is written to it, keeping the invariants at the top.
+   * @returns the new segment's descriptor.
+   */
+  private roll(index: number): number {
+    const previous = this.descriptor(index - 1);
+    if (previous >= 0) this.barrierOn(previous, this.segmentPath(index - 1));
+    const path = this.segmentPath(index);
     let fd: number;
     try {
       fd = openRegularFile(this.fs, path, constants.O_RDWR | constants.O_CREAT, 0o644);
@@ -468,7 +482,7 @@ export class SegmentedStore implements WalStore {
    */
   private postBarrierDescriptor(): void {
     if (this.handoff === null || this.highest < this.firstLive) return;
-    const path = join(this.description, segmentName(this.highest));
+    const path = this.segmentPath(this.highest);
     let fd: number;
     try {
       fd = openRegularFile(this.fs, path, constants.O_RDWR);
@@ -485,7 +499,7 @@ export class SegmentedStore implements WalStore {
       this.descriptors.delete(index);
       this.fs.closeSync(fd);
     }
-    const path = join(this.description, segmentName(index));
+    const path = this.segmentPath(index);
     try {
       this.fs.unlinkSync(path);
       this.segmentsDeleted++;
@@ -495,8 +509,8 @@ export class SegmentedStore implements WalStore {
   }
 
   private writeHead(head: number): void {
-    const temp = join(this.description, HEAD_TEMP_FILE);
-    const final = join(this.description, HEAD_FILE);
+    const temp = join(this.directory, HEAD_TEMP_FILE);
+    const final = join(this.directory, HEAD_FILE);
     let fd: number;
     try {
       const flags = constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC;
@@ -531,11 +545,16 @@ export class SegmentedStore implements WalStore {
 
   /** Syncs the log's directory, telling the platform what the last such sync was. */
   private syncLogDirectory(): BarrierStrength {
-    this.directoryBarrier = this.platform.syncDirectory(this.description, this.directoryBarrier);
+    this.directoryBarrier = this.platform.syncDirectory(this.directory, this.directoryBarrier);
     return this.directoryBarrier;
   }
 
+  /** The path of segment `index`'s file. */
+  private segmentPath(index: number): string {
+    return join(this.directory, segmentName(index));
+  }
+
   private segmentIndices(): number[] {
-    return listSegments(this.fs, this.description).map((segment) => segment.index);
+    return listSegments(this.fs, this.directory).map((segment) => segment.index);
   }
 }
