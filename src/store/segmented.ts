@@ -48,6 +48,7 @@ import {
 import { BarrierHandoff } from "./barrier-handoff.ts";
 import { type FileSystem, nodeFileSystem, openRegularFile } from "./file-system.ts";
 import { type PartialWrite, readAt, writeAt } from "./positioned-io.ts";
+import { SegmentFiles } from "./segment-files.ts";
 import {
   createDirectory,
   encodeHead,
@@ -59,17 +60,8 @@ import {
   readLayout,
   requireDirectory,
   requireLog,
-  segmentName,
 } from "./segment-layout.ts";
 import type { WalStore } from "./store.ts";
-
-/**
- * Descriptors kept open at once. Only the last segment takes writes that are not yet durable
- * (each one is synced full before the next is created), so closing an older segment's
- * descriptor loses nothing; the bound keeps a log of many small segments within the process's
- * file limit.
- */
-const OPEN_SEGMENTS = 16;
 
 /** Options for {@link SegmentedStore.open}. */
 export interface SegmentedStoreOptions {
@@ -101,8 +93,8 @@ export interface SegmentedStoreOptions {
 
 /** A {@link WalStore} over a directory of segment files, locked exclusively while open. */
 export class SegmentedStore implements WalStore {
-  /** Open descriptors, by segment index, oldest first; opened on first use. */
-  private readonly descriptors = new Map<number, number>();
+  /** The segment files and the descriptors open on them. */
+  private readonly files: SegmentFiles;
   private currentSize: number;
   private currentHead: number;
   /**
@@ -159,6 +151,7 @@ export class SegmentedStore implements WalStore {
     private readonly parentBarrier: BarrierStrength = "full",
   ) {
     this.readOnly = lockFd < 0;
+    this.files = new SegmentFiles(fs, directory, this.readOnly, () => this.highest);
     this.currentSize = layout.end;
     this.currentHead = layout.head;
     this.firstLive = layout.first;
@@ -249,13 +242,13 @@ export class SegmentedStore implements WalStore {
       const index = Math.floor(at / this.segmentSize);
       const local = at - index * this.segmentSize;
       const want = Math.min(target.length - done, this.segmentSize - local);
-      const fd = this.descriptor(index);
+      const fd = this.files.descriptor(index);
       if (fd < 0) break;
       let got: number;
       try {
         got = readAt(this.fs, fd, target.subarray(done, done + want), local);
       } catch (error) {
-        throw ioErrorFrom("read", this.segmentPath(index), error);
+        throw ioErrorFrom("read", this.files.path(index), error);
       }
       done += got;
       if (got < want) break;
@@ -272,14 +265,14 @@ export class SegmentedStore implements WalStore {
         const local = at - index * this.segmentSize;
         const want = Math.min(length - done, this.segmentSize - local);
         // A write that crosses into a new segment rolls the log into it.
-        const fd = index > this.highest ? this.roll(index) : this.descriptor(index, "throw");
+        const fd = index > this.highest ? this.roll(index) : this.files.descriptor(index, "throw");
         try {
           writeAt(this.fs, fd, source, done, want, local);
           done += want;
         } catch (error) {
           const partial = error as PartialWrite;
           done += partial.written;
-          throw ioErrorFrom("write", this.segmentPath(index), partial.cause);
+          throw ioErrorFrom("write", this.files.path(index), partial.cause);
         }
       }
     } finally {
@@ -309,9 +302,9 @@ export class SegmentedStore implements WalStore {
     }
     this.currentSize = size;
     if (keep > this.highest) return;
-    const fd = this.descriptor(keep);
+    const fd = this.files.descriptor(keep);
     if (fd < 0) return;
-    const path = this.segmentPath(keep);
+    const path = this.files.path(keep);
     try {
       this.fs.ftruncateSync(fd, size - keep * this.segmentSize);
     } catch (error) {
@@ -364,9 +357,9 @@ export class SegmentedStore implements WalStore {
     let strength: BarrierStrength = "full";
     const first = whole ? this.firstLive : this.highest;
     for (let index = first; index <= this.highest; index++) {
-      const fd = this.descriptor(index);
+      const fd = this.files.descriptor(index);
       if (fd < 0) continue;
-      strength = weakerBarrier(strength, this.barrierOn(fd, this.segmentPath(index)));
+      strength = weakerBarrier(strength, this.barrierOn(fd, this.files.path(index)));
     }
     if (!whole) return strength;
     // Recovery's barrier reports open's sync of the parent directory too, so that what
@@ -377,23 +370,15 @@ export class SegmentedStore implements WalStore {
   /** Drops every live segment's clean pages from the page cache (see `Platform.dropCache`). */
   dropCache(): void {
     for (let index = this.firstLive; index <= this.highest; index++) {
-      const fd = this.descriptor(index);
-      if (fd >= 0) this.platform.dropCache(fd, this.segmentPath(index));
+      const fd = this.files.descriptor(index);
+      if (fd >= 0) this.platform.dropCache(fd, this.files.path(index));
     }
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    let failure: unknown;
-    for (const fd of this.descriptors.values()) {
-      try {
-        this.fs.closeSync(fd);
-      } catch (error) {
-        failure ??= error;
-      }
-    }
-    this.descriptors.clear();
+    let failure = this.files.closeAll();
     const posted = this.handoff?.take();
     if (posted) {
       try {
@@ -412,41 +397,17 @@ export class SegmentedStore implements WalStore {
   }
 
   /**
-   * The descriptor of segment `index`, opened on first use. A segment that does not exist is
-   * -1, or with `ifMissing: "throw"` an `IO` error (for a segment the log holds).
-   */
-  private descriptor(index: number, ifMissing: -1 | "throw" = -1): number {
-    const open = this.descriptors.get(index);
-    if (open !== undefined) return open;
-    const path = this.segmentPath(index);
-    try {
-      // A read-only store opens nothing it could write through.
-      const access = this.readOnly ? constants.O_RDONLY : constants.O_RDWR;
-      return this.keep(index, openRegularFile(this.fs, path, access));
-    } catch (error) {
-      if ((error as { code?: string }).code === "ENOENT" && ifMissing === -1) return -1;
-      throw ioErrorFrom("open", path, error);
-    }
-  }
-
-  /**
    * Rolls the log into segment `index`, for the first write past the newest segment: syncs the
    * one before it (full by now: the log is written in order), then creates the new one and
    * syncs the directory before any byte is written to it, keeping the invariants at the top.
    * @returns the new segment's descriptor.
    */
   private roll(index: number): number {
-    const previous = this.descriptor(index - 1);
-    if (previous >= 0) this.barrierOn(previous, this.segmentPath(index - 1));
-    const path = this.segmentPath(index);
-    let fd: number;
-    try {
-      fd = openRegularFile(this.fs, path, constants.O_RDWR | constants.O_CREAT, 0o644);
-    } catch (error) {
-      throw ioErrorFrom("open", path, error);
-    }
+    const previous = this.files.descriptor(index - 1);
+    if (previous >= 0) this.barrierOn(previous, this.files.path(index - 1));
+    const fd = this.files.open(index, constants.O_RDWR | constants.O_CREAT, 0o644);
     this.highest = index;
-    this.keep(index, fd);
+    this.files.keep(index, fd);
     this.syncLogDirectory();
     this.segmentsCreated++;
     // A segment kept below the head only for being the newest is a leftover now: its name is
@@ -459,53 +420,18 @@ export class SegmentedStore implements WalStore {
   }
 
   /**
-   * Remembers `fd` as segment `index`'s, closing the oldest beyond the bound, but never the
-   * newest segment's: its barrier must run on the descriptor its writes went through (a
-   * descriptor opened later is not told of a writeback error another one already saw).
-   */
-  private keep(index: number, fd: number): number {
-    this.descriptors.set(index, fd);
-    if (this.descriptors.size > OPEN_SEGMENTS) {
-      for (const [older, olderFd] of this.descriptors) {
-        if (older === this.highest) continue;
-        this.descriptors.delete(older);
-        this.fs.closeSync(olderFd);
-        break;
-      }
-    }
-    return fd;
-  }
-
-  /**
    * Opens a second descriptor of the newest segment, before any write this store makes to it,
    * and posts it for the sync thread (see barrier-handoff.ts), closing one it never took.
    */
   private postBarrierDescriptor(): void {
     if (this.handoff === null || this.highest < this.firstLive) return;
-    const path = this.segmentPath(this.highest);
-    let fd: number;
-    try {
-      fd = openRegularFile(this.fs, path, constants.O_RDWR);
-    } catch (error) {
-      throw ioErrorFrom("open", path, error);
-    }
+    const fd = this.files.open(this.highest, constants.O_RDWR);
     const replaced = this.handoff.post(fd, this.highest);
     if (replaced >= 0) this.fs.closeSync(replaced);
   }
 
   private deleteSegment(index: number): void {
-    const fd = this.descriptors.get(index);
-    if (fd !== undefined) {
-      this.descriptors.delete(index);
-      this.fs.closeSync(fd);
-    }
-    const path = this.segmentPath(index);
-    try {
-      this.fs.unlinkSync(path);
-      this.segmentsDeleted++;
-    } catch (error) {
-      if ((error as { code?: string }).code !== "ENOENT") throw ioErrorFrom("unlink", path, error);
-    }
+    if (this.files.delete(index)) this.segmentsDeleted++;
   }
 
   private writeHead(head: number): void {
@@ -547,11 +473,6 @@ export class SegmentedStore implements WalStore {
   private syncLogDirectory(): BarrierStrength {
     this.directoryBarrier = this.platform.syncDirectory(this.directory, this.directoryBarrier);
     return this.directoryBarrier;
-  }
-
-  /** The path of segment `index`'s file. */
-  private segmentPath(index: number): string {
-    return join(this.directory, segmentName(index));
   }
 
   private segmentIndices(): number[] {
