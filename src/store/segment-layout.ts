@@ -24,11 +24,13 @@ import { readAt } from "./positioned-io.ts";
 
 /** Segment file names: the index as 20 zero-padded decimal digits, then `.wal`. */
 const SEGMENT_NAME = /^(\d{20})\.wal$/;
+/** The file that names the log's first LSN after a prefix was dropped; absent means 0. */
 export const HEAD_FILE = "head";
 /** Where a new head is written before it is renamed over `head`. */
 export const HEAD_TEMP_FILE = "head.tmp";
 /** The head file: the LSN (u64 LE), then CRC-32C of those 8 bytes (u32 LE). */
 const HEAD_FILE_SIZE = 12;
+/** The file whose descriptor holds the log's exclusive lock; its contents mean nothing. */
 export const LOCK_FILE = "LOCK";
 /** The names a segmented log keeps besides its segments. */
 const LOG_FILES = new Set([HEAD_FILE, HEAD_TEMP_FILE, LOCK_FILE]);
