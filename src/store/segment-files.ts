@@ -50,6 +50,7 @@ export class SegmentFiles {
     if (open !== undefined) return open;
     const path = this.path(index);
     try {
+      // A read-only store opens nothing it could write through.
       const access = this.readOnly ? constants.O_RDONLY : constants.O_RDWR;
       return this.keep(index, openRegularFile(this.fs, path, access));
     } catch (error) {
