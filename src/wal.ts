@@ -15,6 +15,7 @@ import type { Reader, WalRecord } from "./reader.ts";
 import type { RecoveryReport } from "./recovery.ts";
 import { type WalStats, walStats } from "./stats.ts";
 import { FileStore } from "./store/file.ts";
+import { openStore } from "./store/index.ts";
 import { SegmentedStore } from "./store/segmented.ts";
 import type { WalStore } from "./store/store.ts";
 import { type TruncationTarget, truncateAfter, truncateBefore } from "./truncation.ts";
@@ -86,11 +87,7 @@ export class Wal<T = Uint8Array> {
     const resolved = resolveOptions(options);
     // Checked before the store is opened: a segmented open may create its directory.
     if (resolved.segmentSize !== undefined) refuseZeroFillOfSegments(resolved.preallocate);
-    const create = resolved.create;
-    const store =
-      resolved.segmentSize === undefined
-        ? FileStore.open(path, { create })
-        : SegmentedStore.open(path, resolved.segmentSize, { create });
+    const store = openStore(path, { segmentSize: resolved.segmentSize, create: resolved.create });
     try {
       return new Wal<T>(assembleParts(store, resolved, false), false);
     } catch (error) {
@@ -122,10 +119,7 @@ export class Wal<T = Uint8Array> {
    */
   static openReadOnly<T = Uint8Array>(path: string, options?: WalOptions<T>): Wal<T> {
     const resolved = resolveOptions(options);
-    const store =
-      resolved.segmentSize === undefined
-        ? FileStore.open(path, { readOnly: true })
-        : SegmentedStore.open(path, resolved.segmentSize, { readOnly: true });
+    const store = openStore(path, { segmentSize: resolved.segmentSize, readOnly: true });
     try {
       return new Wal<T>(assembleParts(store, resolved, true), true);
     } catch (error) {

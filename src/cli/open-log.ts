@@ -12,14 +12,13 @@ import { notALog, notARegularFile } from "../errors.ts";
 import {
   type CorruptionError,
   DEFAULT_MAX_RECORD_SIZE,
-  FileStore,
-  SegmentedStore,
   Wal,
   WalError,
   type WalStore,
 } from "../index.ts";
 import { LSN_LIMIT, PAYLOAD_SIZE_LIMIT } from "../record.ts";
 import { fileKind, nodeFileSystem } from "../store/file-system.ts";
+import { openStore } from "../store/index.ts";
 import { holdsSegmentedLog, listSegments, type SegmentFile } from "../store/segment-layout.ts";
 import { parseInteger } from "./args.ts";
 import { CliError, describeOsError, EXIT, usageError } from "./command.ts";
@@ -39,8 +38,6 @@ export const LOG_FLAGS_HELP = `      --segment-size SIZE segment size of a segme
 
 /** The parsed {@link LOG_FLAGS}. */
 export type LogFlagValues = { "segment-size"?: string; "max-record-size"?: string };
-
-/** The names of a segmented log's files besides its segments (docs/ON_DISK_FORMAT.md). */
 
 /** Opens {@link whileLayoutSettles} tries while the segment files are changing under it. */
 const LAYOUT_ATTEMPTS = 3;
@@ -108,10 +105,7 @@ export function openLogForReading(
         segmentSize === undefined
           ? Wal.openReadOnly(path, options)
           : Wal.openReadOnly(path, { ...options, segmentSize });
-      const openBytes = () =>
-        segmentSize === undefined
-          ? FileStore.open(path, { readOnly: true })
-          : SegmentedStore.open(path, segmentSize, { readOnly: true });
+      const openBytes = () => openStore(path, { segmentSize, readOnly: true });
       return { ...location, wal, openBytes };
     } finally {
       scan?.finish();
@@ -135,16 +129,13 @@ export function openStoreForReading(
   knownSegmentSize?: number,
 ): { store: WalStore; maxRecordSize: number; segmentSize: number | undefined } {
   if (knownSegmentSize !== undefined) {
-    const store = SegmentedStore.open(path, knownSegmentSize, { readOnly: true });
+    const store = openStore(path, { segmentSize: knownSegmentSize, readOnly: true });
     return { store, maxRecordSize: maxRecordSizeOf(values), segmentSize: knownSegmentSize };
   }
   return whileLayoutSettles(path, values, (location, segmentSize) => {
     const { segmentSizeSource, maxRecordSize } = location;
     const certain = segmentSizeSource === "flag" || segmentSizeSource === "files";
-    const store =
-      segmentSize === undefined
-        ? FileStore.open(path, { readOnly: true })
-        : SegmentedStore.open(path, segmentSize, { readOnly: true });
+    const store = openStore(path, { segmentSize, readOnly: true });
     return { store, maxRecordSize, segmentSize: certain ? location.segmentSize : undefined };
   });
 }

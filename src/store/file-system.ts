@@ -13,7 +13,7 @@ import { ioErrorFrom, notARegularFile } from "../errors.ts";
  * What `fstatSync` and `statSync` report. The type tests beyond `isFile` and `isDirectory`
  * are optional: a simulated file system has only regular files and directories.
  */
-export interface FileStat {
+interface FileStat {
   readonly size: number;
   isFile(): boolean;
   isDirectory(): boolean;

@@ -24,6 +24,7 @@ import {
   weakerBarrier,
 } from "../platform/index.ts";
 import { type FileSystem, nodeFileSystem, openRegularFile } from "./file-system.ts";
+import { type PartialWrite, readAt, writeAt } from "./positioned-io.ts";
 import { refuseFileOfSegmentedLog } from "./segment-layout.ts";
 import type { WalStore } from "./store.ts";
 
@@ -56,10 +57,6 @@ export interface FileStoreOptions {
 
 /** A {@link WalStore} over one file, locked exclusively while open. */
 export class FileStore implements WalStore {
-  /** The absolute path of the log file. */
-  readonly description: string;
-  /** Whether `open` created the file (it did not exist before). */
-  readonly created: boolean;
   private currentSize: number;
   private closed = false;
   /**
@@ -72,8 +69,10 @@ export class FileStore implements WalStore {
 
   private constructor(
     private readonly fd: number,
-    path: string,
-    created: boolean,
+    /** The absolute path of the log file. */
+    private readonly path: string,
+    /** Whether `open` created the file (it did not exist before). */
+    readonly created: boolean,
     private readonly platform: Platform,
     private readonly fs: FileSystem,
     /** False for a store attached to another store's descriptor: its `close` leaves it open. */
@@ -83,8 +82,6 @@ export class FileStore implements WalStore {
     /** What open's sync of the file's directory was; "full" when open synced none. */
     private readonly directoryBarrier: BarrierStrength = "full",
   ) {
-    this.description = path;
-    this.created = created;
     this.currentSize = statSize(fs, fd, path);
   }
 
@@ -156,7 +153,12 @@ export class FileStore implements WalStore {
    */
   shareable(): { readonly fd: number; readonly path: string } | null {
     if (!isCurrentPlatform(this.platform) || this.fs !== nodeFileSystem) return null;
-    return { fd: this.fd, path: this.description };
+    return { fd: this.fd, path: this.path };
+  }
+
+  /** The log file's path: what the store holds, for error messages. */
+  get description(): string {
+    return this.path;
   }
 
   get size(): number {
@@ -164,53 +166,35 @@ export class FileStore implements WalStore {
   }
 
   read(target: Uint8Array, position: number): number {
-    let done = 0;
     try {
-      while (done < target.length) {
-        const count = this.fs.readSync(
-          this.fd,
-          target,
-          done,
-          target.length - done,
-          position + done,
-        );
-        if (count === 0) break;
-        done += count;
-      }
+      return readAt(this.fs, this.fd, target, position);
     } catch (error) {
-      throw ioErrorFrom("read", this.description, error);
+      throw ioErrorFrom("read", this.path, error);
     }
-    return done;
   }
 
   write(source: Uint8Array, length: number, position: number): void {
-    let done = 0;
     try {
-      while (done < length) {
-        const count = this.fs.writeSync(this.fd, source, done, length - done, position + done);
-        // A regular file only writes nothing when it cannot grow; say so rather than spin.
-        if (count === 0)
-          throw Object.assign(new Error("write made no progress"), { code: "ENOSPC" });
-        done += count;
-      }
+      writeAt(this.fs, this.fd, source, 0, length, position);
+      this.currentSize = Math.max(this.currentSize, position + length);
     } catch (error) {
-      throw ioErrorFrom("write", this.description, error);
-    } finally {
+      const partial = error as PartialWrite;
       // Bytes that did reach the file count towards its size even when the rest failed.
-      this.currentSize = Math.max(this.currentSize, position + done);
+      this.currentSize = Math.max(this.currentSize, position + partial.written);
+      throw ioErrorFrom("write", this.path, partial.cause);
     }
   }
 
   truncate(size: number): void {
     if (size > this.currentSize) {
       throw invalidArgument(
-        `cannot truncate ${this.description} to ${size}: it holds ${this.currentSize} bytes`,
+        `cannot truncate ${this.path} to ${size}: it holds ${this.currentSize} bytes`,
       );
     }
     try {
       this.fs.ftruncateSync(this.fd, size);
     } catch (error) {
-      throw ioErrorFrom("ftruncate", this.description, error);
+      throw ioErrorFrom("ftruncate", this.path, error);
     }
     this.currentSize = size;
     // The new length is metadata the barrier flushes; until then a power loss could bring
@@ -224,18 +208,18 @@ export class FileStore implements WalStore {
    */
   sync(from?: number): BarrierStrength {
     // fdatasync works on a read-only descriptor: refuse here, so no reader can issue one.
-    if (this.readOnly) throw readOnlyLog("sync", this.description);
+    if (this.readOnly) throw readOnlyLog("sync", this.path);
     const strength = this.barrier();
     return from === undefined ? weakerBarrier(strength, this.directoryBarrier) : strength;
   }
 
   dropCache(): void {
-    this.platform.dropCache(this.fd, this.description);
+    this.platform.dropCache(this.fd, this.path);
   }
 
   /** The platform's barrier on the log file, told what the last one was (see `fileBarrier`). */
   private barrier(): BarrierStrength {
-    this.fileBarrier = this.platform.barrier(this.fd, this.description, this.fileBarrier);
+    this.fileBarrier = this.platform.barrier(this.fd, this.path, this.fileBarrier);
     return this.fileBarrier;
   }
 
@@ -247,7 +231,7 @@ export class FileStore implements WalStore {
     try {
       this.fs.closeSync(this.fd);
     } catch (error) {
-      throw ioErrorFrom("close", this.description, error);
+      throw ioErrorFrom("close", this.path, error);
     }
   }
 }

@@ -20,14 +20,17 @@ import {
 } from "../errors.ts";
 import type { BarrierStrength, Platform } from "../platform/index.ts";
 import { type FileSystem, openRegularFile } from "./file-system.ts";
+import { readAt } from "./positioned-io.ts";
 
 /** Segment file names: the index as 20 zero-padded decimal digits, then `.wal`. */
 const SEGMENT_NAME = /^(\d{20})\.wal$/;
+/** The file that names the log's first LSN after a prefix was dropped; absent means 0. */
 export const HEAD_FILE = "head";
 /** Where a new head is written before it is renamed over `head`. */
 export const HEAD_TEMP_FILE = "head.tmp";
 /** The head file: the LSN (u64 LE), then CRC-32C of those 8 bytes (u32 LE). */
 const HEAD_FILE_SIZE = 12;
+/** The file whose descriptor holds the log's exclusive lock; its contents mean nothing. */
 export const LOCK_FILE = "LOCK";
 /** The names a segmented log keeps besides its segments. */
 const LOG_FILES = new Set([HEAD_FILE, HEAD_TEMP_FILE, LOCK_FILE]);
@@ -275,12 +278,7 @@ function readHead(fs: FileSystem, directory: string): number | null {
     if (size !== HEAD_FILE_SIZE) {
       throw damagedLayout(0, `the head file ${path} holds ${size} bytes, not 12`);
     }
-    length = 0;
-    while (length < bytes.length) {
-      const got = fs.readSync(fd, bytes, length, bytes.length - length, length);
-      if (got === 0) break;
-      length += got;
-    }
+    length = readAt(fs, fd, bytes, 0);
   } catch (error) {
     throw ioErrorFrom("read", path, error);
   } finally {

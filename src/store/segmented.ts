@@ -47,6 +47,8 @@ import {
 } from "../platform/index.ts";
 import { BarrierHandoff } from "./barrier-handoff.ts";
 import { type FileSystem, nodeFileSystem, openRegularFile } from "./file-system.ts";
+import { type PartialWrite, readAt, writeAt } from "./positioned-io.ts";
+import { SegmentFiles } from "./segment-files.ts";
 import {
   createDirectory,
   encodeHead,
@@ -58,17 +60,8 @@ import {
   readLayout,
   requireDirectory,
   requireLog,
-  segmentName,
 } from "./segment-layout.ts";
 import type { WalStore } from "./store.ts";
-
-/**
- * Descriptors kept open at once. Only the last segment takes writes that are not yet durable
- * (each one is synced full before the next is created), so closing an older segment's
- * descriptor loses nothing; the bound keeps a log of many small segments within the process's
- * file limit.
- */
-const OPEN_SEGMENTS = 16;
 
 /** Options for {@link SegmentedStore.open}. */
 export interface SegmentedStoreOptions {
@@ -100,10 +93,8 @@ export interface SegmentedStoreOptions {
 
 /** A {@link WalStore} over a directory of segment files, locked exclusively while open. */
 export class SegmentedStore implements WalStore {
-  /** The absolute path of the directory. */
-  readonly description: string;
-  /** Open descriptors, by segment index, oldest first; opened on first use. */
-  private readonly descriptors = new Map<number, number>();
+  /** The segment files and the descriptors open on them. */
+  private readonly files: SegmentFiles;
   private currentSize: number;
   private currentHead: number;
   /**
@@ -121,6 +112,11 @@ export class SegmentedStore implements WalStore {
    * null when there is no sync thread to serve (a read-only store, an injected platform).
    */
   private readonly handoff: BarrierHandoff | null;
+  /**
+   * Opened with `readOnly`: no lock, segments opened with descriptors that cannot write,
+   * nothing posted for a sync thread, and `sync` refuses.
+   */
+  private readonly readOnly: boolean;
   private closed = false;
   /**
    * What the last barrier on a file of the log (a segment, `head.tmp`) returned, passed back to
@@ -138,7 +134,8 @@ export class SegmentedStore implements WalStore {
   segmentsDeleted = 0;
 
   private constructor(
-    directory: string,
+    /** The absolute path of the log's directory. */
+    private readonly directory: string,
     /** Bytes per segment. */
     readonly segmentSize: number,
     /** The lock file's descriptor; -1 for a read-only store, which takes no lock. */
@@ -153,12 +150,13 @@ export class SegmentedStore implements WalStore {
      */
     private readonly parentBarrier: BarrierStrength = "full",
   ) {
-    this.description = directory;
+    this.readOnly = lockFd < 0;
+    this.files = new SegmentFiles(fs, directory, this.readOnly, () => this.highest);
     this.currentSize = layout.end;
     this.currentHead = layout.head;
     this.firstLive = layout.first;
     this.highest = layout.highest;
-    const shared = lockFd >= 0 && isCurrentPlatform(platform) && fs === nodeFileSystem;
+    const shared = !this.readOnly && isCurrentPlatform(platform) && fs === nodeFileSystem;
     this.handoff = shared ? BarrierHandoff.create() : null;
     this.postBarrierDescriptor();
   }
@@ -220,7 +218,12 @@ export class SegmentedStore implements WalStore {
    */
   barrierTarget(): { kind: "segments"; directory: string; handoff: SharedArrayBuffer } | null {
     if (this.handoff === null) return null;
-    return { kind: "segments", directory: this.description, handoff: this.handoff.buffer };
+    return { kind: "segments", directory: this.directory, handoff: this.handoff.buffer };
+  }
+
+  /** The log's directory: what the store holds, for error messages. */
+  get description(): string {
+    return this.directory;
   }
 
   get size(): number {
@@ -239,9 +242,14 @@ export class SegmentedStore implements WalStore {
       const index = Math.floor(at / this.segmentSize);
       const local = at - index * this.segmentSize;
       const want = Math.min(target.length - done, this.segmentSize - local);
-      const fd = this.descriptor(index, false);
+      const fd = this.files.descriptor(index);
       if (fd < 0) break;
-      const got = this.readSegment(fd, index, target.subarray(done, done + want), local);
+      let got: number;
+      try {
+        got = readAt(this.fs, fd, target.subarray(done, done + want), local);
+      } catch (error) {
+        throw ioErrorFrom("read", this.files.path(index), error);
+      }
       done += got;
       if (got < want) break;
     }
@@ -256,25 +264,15 @@ export class SegmentedStore implements WalStore {
         const index = Math.floor(at / this.segmentSize);
         const local = at - index * this.segmentSize;
         const want = Math.min(length - done, this.segmentSize - local);
-        const fd = this.descriptor(index, true);
-        let written = 0;
+        // A write that crosses into a new segment rolls the log into it.
+        const fd = index > this.highest ? this.roll(index) : this.files.descriptor(index, "throw");
         try {
-          while (written < want) {
-            const count = this.fs.writeSync(
-              fd,
-              source,
-              done + written,
-              want - written,
-              local + written,
-            );
-            if (count === 0)
-              throw Object.assign(new Error("write made no progress"), { code: "ENOSPC" });
-            written += count;
-          }
+          writeAt(this.fs, fd, source, done, want, local);
+          done += want;
         } catch (error) {
-          throw ioErrorFrom("write", join(this.description, segmentName(index)), error);
-        } finally {
-          done += written;
+          const partial = error as PartialWrite;
+          done += partial.written;
+          throw ioErrorFrom("write", this.files.path(index), partial.cause);
         }
       }
     } finally {
@@ -292,7 +290,7 @@ export class SegmentedStore implements WalStore {
   truncate(size: number): void {
     if (size > this.currentSize || size < this.currentHead) {
       throw invalidArgument(
-        `cannot truncate ${this.description} to ${size}: it holds bytes ${this.currentHead} to ${this.currentSize}`,
+        `cannot truncate ${this.directory} to ${size}: it holds bytes ${this.currentHead} to ${this.currentSize}`,
       );
     }
     const newest = this.highest;
@@ -304,9 +302,9 @@ export class SegmentedStore implements WalStore {
     }
     this.currentSize = size;
     if (keep > this.highest) return;
-    const fd = this.descriptor(keep, false);
+    const fd = this.files.descriptor(keep);
     if (fd < 0) return;
-    const path = join(this.description, segmentName(keep));
+    const path = this.files.path(keep);
     try {
       this.fs.ftruncateSync(fd, size - keep * this.segmentSize);
     } catch (error) {
@@ -325,7 +323,7 @@ export class SegmentedStore implements WalStore {
   truncateBefore(head: number): void {
     if (head < this.currentHead || head > this.currentSize) {
       throw invalidArgument(
-        `cannot move the head of ${this.description} to ${head}: it holds bytes ${this.currentHead} to ${this.currentSize}`,
+        `cannot move the head of ${this.directory} to ${head}: it holds bytes ${this.currentHead} to ${this.currentSize}`,
       );
     }
     if (head !== this.currentHead) this.writeHead(head);
@@ -353,18 +351,15 @@ export class SegmentedStore implements WalStore {
    */
   sync(from?: number, to?: number): BarrierStrength {
     // fdatasync works on a read-only descriptor: refuse here, so no reader can issue one.
-    if (this.lockFd < 0) throw readOnlyLog("sync", this.description);
+    if (this.readOnly) throw readOnlyLog("sync", this.directory);
     const whole = from === undefined || to === undefined;
     if (!whole && to <= from) return "full";
     let strength: BarrierStrength = "full";
     const first = whole ? this.firstLive : this.highest;
     for (let index = first; index <= this.highest; index++) {
-      const fd = this.descriptor(index, false);
+      const fd = this.files.descriptor(index);
       if (fd < 0) continue;
-      strength = weakerBarrier(
-        strength,
-        this.barrierOn(fd, join(this.description, segmentName(index))),
-      );
+      strength = weakerBarrier(strength, this.barrierOn(fd, this.files.path(index)));
     }
     if (!whole) return strength;
     // Recovery's barrier reports open's sync of the parent directory too, so that what
@@ -375,23 +370,15 @@ export class SegmentedStore implements WalStore {
   /** Drops every live segment's clean pages from the page cache (see `Platform.dropCache`). */
   dropCache(): void {
     for (let index = this.firstLive; index <= this.highest; index++) {
-      const fd = this.descriptor(index, false);
-      if (fd >= 0) this.platform.dropCache(fd, join(this.description, segmentName(index)));
+      const fd = this.files.descriptor(index);
+      if (fd >= 0) this.platform.dropCache(fd, this.files.path(index));
     }
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    let failure: unknown;
-    for (const fd of this.descriptors.values()) {
-      try {
-        this.fs.closeSync(fd);
-      } catch (error) {
-        failure ??= error;
-      }
-    }
-    this.descriptors.clear();
+    let failure = this.files.closeAll();
     const posted = this.handoff?.take();
     if (posted) {
       try {
@@ -401,43 +388,26 @@ export class SegmentedStore implements WalStore {
       }
     }
     try {
-      // Closing the lock file's descriptor releases the lock.
-      if (this.lockFd >= 0) this.fs.closeSync(this.lockFd);
+      // Closing the lock file's descriptor releases the lock (a read-only store holds none).
+      if (!this.readOnly) this.fs.closeSync(this.lockFd);
     } catch (error) {
       failure ??= error;
     }
-    if (failure !== undefined) throw ioErrorFrom("close", this.description, failure);
+    if (failure !== undefined) throw ioErrorFrom("close", this.directory, failure);
   }
 
   /**
-   * The descriptor of segment `index`, opened on first use; -1 when the segment does not exist
-   * and `create` is false. Creating a segment first syncs the one before it (full by now: the
-   * log is written in order) and then the directory, keeping the invariants at the top.
+   * Rolls the log into segment `index`, for the first write past the newest segment: syncs the
+   * one before it (full by now: the log is written in order), then creates the new one and
+   * syncs the directory before any byte is written to it, keeping the invariants at the top.
+   * @returns the new segment's descriptor.
    */
-  private descriptor(index: number, create: boolean): number {
-    const open = this.descriptors.get(index);
-    if (open !== undefined) return open;
-    const path = join(this.description, segmentName(index));
-    if (index <= this.highest || !create) {
-      try {
-        // A read-only store (no lock) opens nothing it could write through.
-        const access = this.lockFd < 0 ? constants.O_RDONLY : constants.O_RDWR;
-        return this.keep(index, openRegularFile(this.fs, path, access));
-      } catch (error) {
-        if ((error as { code?: string }).code === "ENOENT" && !create) return -1;
-        throw ioErrorFrom("open", path, error);
-      }
-    }
-    const previous = this.descriptor(index - 1, false);
-    if (previous >= 0) this.barrierOn(previous, join(this.description, segmentName(index - 1)));
-    let fd: number;
-    try {
-      fd = openRegularFile(this.fs, path, constants.O_RDWR | constants.O_CREAT, 0o644);
-    } catch (error) {
-      throw ioErrorFrom("open", path, error);
-    }
+  private roll(index: number): number {
+    const previous = this.files.descriptor(index - 1);
+    if (previous >= 0) this.barrierOn(previous, this.files.path(index - 1));
+    const fd = this.files.open(index, constants.O_RDWR | constants.O_CREAT, 0o644);
     this.highest = index;
-    this.keep(index, fd);
+    this.files.keep(index, fd);
     this.syncLogDirectory();
     this.segmentsCreated++;
     // A segment kept below the head only for being the newest is a leftover now: its name is
@@ -450,72 +420,23 @@ export class SegmentedStore implements WalStore {
   }
 
   /**
-   * Remembers `fd` as segment `index`'s, closing the oldest beyond the bound, but never the
-   * newest segment's: its barrier must run on the descriptor its writes went through (a
-   * descriptor opened later is not told of a writeback error another one already saw).
-   */
-  private keep(index: number, fd: number): number {
-    this.descriptors.set(index, fd);
-    if (this.descriptors.size > OPEN_SEGMENTS) {
-      for (const [older, olderFd] of this.descriptors) {
-        if (older === this.highest) continue;
-        this.descriptors.delete(older);
-        this.fs.closeSync(olderFd);
-        break;
-      }
-    }
-    return fd;
-  }
-
-  /**
    * Opens a second descriptor of the newest segment, before any write this store makes to it,
    * and posts it for the sync thread (see barrier-handoff.ts), closing one it never took.
    */
   private postBarrierDescriptor(): void {
     if (this.handoff === null || this.highest < this.firstLive) return;
-    const path = join(this.description, segmentName(this.highest));
-    let fd: number;
-    try {
-      fd = openRegularFile(this.fs, path, constants.O_RDWR);
-    } catch (error) {
-      throw ioErrorFrom("open", path, error);
-    }
+    const fd = this.files.open(this.highest, constants.O_RDWR);
     const replaced = this.handoff.post(fd, this.highest);
     if (replaced >= 0) this.fs.closeSync(replaced);
   }
 
-  private readSegment(fd: number, index: number, target: Uint8Array, local: number): number {
-    let done = 0;
-    try {
-      while (done < target.length) {
-        const count = this.fs.readSync(fd, target, done, target.length - done, local + done);
-        if (count === 0) break;
-        done += count;
-      }
-    } catch (error) {
-      throw ioErrorFrom("read", join(this.description, segmentName(index)), error);
-    }
-    return done;
-  }
-
   private deleteSegment(index: number): void {
-    const fd = this.descriptors.get(index);
-    if (fd !== undefined) {
-      this.descriptors.delete(index);
-      this.fs.closeSync(fd);
-    }
-    const path = join(this.description, segmentName(index));
-    try {
-      this.fs.unlinkSync(path);
-      this.segmentsDeleted++;
-    } catch (error) {
-      if ((error as { code?: string }).code !== "ENOENT") throw ioErrorFrom("unlink", path, error);
-    }
+    if (this.files.delete(index)) this.segmentsDeleted++;
   }
 
   private writeHead(head: number): void {
-    const temp = join(this.description, HEAD_TEMP_FILE);
-    const final = join(this.description, HEAD_FILE);
+    const temp = join(this.directory, HEAD_TEMP_FILE);
+    const final = join(this.directory, HEAD_FILE);
     let fd: number;
     try {
       const flags = constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC;
@@ -550,11 +471,11 @@ export class SegmentedStore implements WalStore {
 
   /** Syncs the log's directory, telling the platform what the last such sync was. */
   private syncLogDirectory(): BarrierStrength {
-    this.directoryBarrier = this.platform.syncDirectory(this.description, this.directoryBarrier);
+    this.directoryBarrier = this.platform.syncDirectory(this.directory, this.directoryBarrier);
     return this.directoryBarrier;
   }
 
   private segmentIndices(): number[] {
-    return listSegments(this.fs, this.description).map((segment) => segment.index);
+    return listSegments(this.fs, this.directory).map((segment) => segment.index);
   }
 }
