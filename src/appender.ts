@@ -8,6 +8,7 @@
  * batches of commit-queue.ts all write through it.
  */
 
+import { assert } from "./assert.ts";
 import type { RecordBoundaries } from "./boundaries.ts";
 import type { SharedLog } from "./commit.ts";
 import { describeValue, invalidArgument, recordTooLarge } from "./errors.ts";
@@ -181,6 +182,11 @@ export class Appender {
    * the write throws, which poisons the log for every thread. Returns the LSN reserved.
    */
   private writeReserved(size: number, count: number, write: (lsn: number) => void): number {
+    // Every frame was checked against the size limit before it was framed.
+    assert(
+      size >= count * HEADER_SIZE && size - count * HEADER_SIZE <= count * this.maxRecordSize,
+      () => `${count} frames of ${size} bytes break the ${this.maxRecordSize}-byte record limit`,
+    );
     const slot = this.shared.enter(this.writer);
     const lsn = this.shared.reserve(slot, size);
     this.lastCuts = this.shared.cuts;

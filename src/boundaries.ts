@@ -13,6 +13,8 @@
  * and a seek walks at most STRIDE bytes plus one record.
  */
 
+import { assert } from "./assert.ts";
+
 /** The distance between indexed points, in bytes of log. */
 export const STRIDE = 256 * 1024;
 
@@ -49,6 +51,8 @@ export class RecordBoundaries {
    */
   observe(lsn: number, next: number): void {
     if (lsn !== this.frontier) return;
+    // A record has a header: the frontier only moves forward.
+    assert(next > lsn, () => `a record at ${lsn} said to end at ${next}`);
     while (this.nextStride <= lsn) {
       this.starts.push(lsn);
       this.nextStride += STRIDE;

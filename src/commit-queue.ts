@@ -18,7 +18,6 @@ import { SCRATCH_PAYLOAD_SIZE } from "./appender.ts";
 import type { Barrier, SharedLog } from "./commit.ts";
 import type { Lifecycle } from "./lifecycle.ts";
 import type { ResolvedOptions } from "./options.ts";
-import type { BarrierStrength } from "./platform/platform.ts";
 import { HEADER_SIZE, sealFrame } from "./record.ts";
 import type { WalStore } from "./store/store.ts";
 import { type BarrierTarget, SyncThread } from "./sync-thread.ts";
@@ -345,16 +344,12 @@ export class CommitQueue {
     const upTo = shared.written();
     const from = shared.durable;
     if (upTo <= from) return;
-    const started = performance.now();
-    let strength: BarrierStrength = "full";
-    try {
-      // `syncAsync` is a memory or test store's: they have one barrier only.
-      if (store.syncAsync) await store.syncAsync();
-      else strength = store.sync(from, upTo) ?? "full";
-    } catch (error) {
-      shared.failBarrier(error);
-      throw error;
-    }
-    shared.publishDurable(upTo, performance.now() - started, strength);
+    // `syncAsync` is a memory or test store's: they have one barrier only.
+    const syncAsync = store.syncAsync?.bind(store);
+    await shared.barrierThenDurableAsync(upTo, async () => {
+      if (syncAsync === undefined) return store.sync(from, upTo) ?? "full";
+      await syncAsync();
+      return "full";
+    });
   }
 }

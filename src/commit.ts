@@ -93,6 +93,7 @@
  *    the new end; a writer's cached copy of it is therefore good until the next cut.
  */
 
+import { assert } from "./assert.ts";
 import {
   closed,
   invalidArgument,
@@ -582,13 +583,50 @@ export class SharedLog {
   }
 
   /**
-   * Raises `DURABLE` to `lsn` after a barrier of `strength` that covered every byte below it,
-   * which took `elapsedMs` when it is given. Used by a single-threaded store's async barrier,
-   * which needs no token, and by `truncateBefore`.
+   * Runs `barrier(from, upTo)` and, once it returns, raises `DURABLE` to `upTo`: the one place
+   * a barrier becomes durability. It is timed and counted (with its strength); when it throws,
+   * the log is poisoned for every thread and the error rethrown. Every syncer's barrier runs
+   * through here: the token holder's (`lead`), a single-threaded store's round, and
+   * `truncateBefore`'s under the exclusive hold. The caller holds the token or the hold, or
+   * is the only thread the store has.
    */
-  publishDurable(lsn: number, elapsedMs?: number, strength: BarrierStrength = "full"): void {
-    if (elapsedMs !== undefined) this.timeBarrier(elapsedMs * 1000);
-    this.raiseDurable(lsn, strength);
+  barrierThenDurable(from: number, upTo: number, barrier: Barrier): void {
+    const started = performance.now();
+    let strength: BarrierStrength;
+    try {
+      strength = barrier(from, upTo);
+    } catch (error) {
+      this.failBarrier(error);
+      throw error;
+    }
+    this.durableAfter(upTo, started, strength);
+  }
+
+  /** {@link SharedLog.barrierThenDurable} for a barrier that does not block this thread. */
+  async barrierThenDurableAsync(
+    upTo: number,
+    barrier: () => Promise<BarrierStrength>,
+  ): Promise<void> {
+    const started = performance.now();
+    let strength: BarrierStrength;
+    try {
+      strength = await barrier();
+    } catch (error) {
+      this.failBarrier(error);
+      throw error;
+    }
+    this.durableAfter(upTo, started, strength);
+  }
+
+  /** A barrier of `strength` started at `started` covered every byte below `upTo`. */
+  private durableAfter(upTo: number, started: number, strength: BarrierStrength): void {
+    // Durable ≤ written ≤ reserved: a barrier covers only bytes some writer reserved.
+    assert(
+      upTo <= this.reserved,
+      () => `a barrier made ${upTo} durable past reserved ${this.reserved}`,
+    );
+    this.timeBarrier((performance.now() - started) * 1000);
+    this.raiseDurable(upTo, strength);
     this.wakeSyncers();
   }
 
@@ -738,18 +776,7 @@ export class SharedLog {
       if (this.isClosed) throw closed();
       const upTo = this.written();
       const from = this.durable;
-      if (upTo > from) {
-        const started = performance.now();
-        let strength: BarrierStrength;
-        try {
-          strength = barrier(from, upTo);
-        } catch (error) {
-          this.failBarrier(error);
-          throw error;
-        }
-        this.timeBarrier((performance.now() - started) * 1000);
-        this.raiseDurable(upTo, strength);
-      }
+      if (upTo > from) this.barrierThenDurable(from, upTo, barrier);
     } finally {
       // One wake-up for everything: the new `DURABLE`, a failure, and the free token.
       Atomics.store(this.i32, I_TOKEN, 0);

@@ -55,9 +55,11 @@ export function truncateBefore(log: TruncationTarget, lsn: number): Truncated {
     lifecycle.failStop(() => {
       // Everything written becomes durable first, so no barrier ever needs a deleted segment.
       if (shared.durable < end) {
-        const started = performance.now();
-        const strength = store.sync(shared.durable, end) ?? "full";
-        shared.publishDurable(end, performance.now() - started, strength);
+        shared.barrierThenDurable(
+          shared.durable,
+          end,
+          (from, to) => store.sync(from, to) ?? "full",
+        );
       }
       dropPrefix(lsn);
     });
