@@ -100,14 +100,28 @@ export class Appender {
   }
 
   /**
-   * Appends checked payloads with one reservation and (up to 4 MiB of frames) one write;
-   * their LSNs, consecutive and in order.
+   * Appends `records`, each stored as `encode` makes it (its codec's encoding, or itself),
+   * with one reservation and (up to 4 MiB of frames) one write; their LSNs, consecutive and in
+   * order. Every record is checked before anything is written.
    */
-  appendBatch(payloads: readonly Uint8Array[]): number[] {
-    const count = payloads.length;
-    if (count === 0) return [];
+  appendBatch(
+    records: readonly unknown[],
+    encode: (value: unknown, index: number) => unknown,
+  ): number[] {
+    const count = records.length;
+    const payloads: Uint8Array[] = new Array(count);
     let total = 0;
-    for (const payload of payloads) total += HEADER_SIZE + payload.length;
+    for (let index = 0; index < count; index++) {
+      const data = encode(records[index], index);
+      // The common case inline; payloadOf encodes strings and names what is wrong.
+      const payload =
+        data instanceof Uint8Array && data.length <= this.maxRecordSize
+          ? data
+          : this.payloadOf(data, `appendBatch element ${index}`);
+      payloads[index] = payload;
+      total += HEADER_SIZE + payload.length;
+    }
+    if (count === 0) return [];
     if (this.batchFrames.length < BATCH_STAGING_SIZE && this.batchFrames.length < total) {
       this.batchFrames = new Uint8Array(Math.min(BATCH_STAGING_SIZE, total));
     }

@@ -10,6 +10,7 @@ import type { SharedLog } from "./commit.ts";
 import { followerCut, notFollowable } from "./errors.ts";
 import type { Lifecycle } from "./lifecycle.ts";
 import type { Reader, WalRecord } from "./reader.ts";
+import type { WalStore } from "./store/store.ts";
 
 /** How often a follower with nothing new re-checks the log's state, in milliseconds. */
 const FOLLOW_RECHECK_MS = 50;
@@ -19,8 +20,8 @@ export interface FollowSource<T> {
   readonly shared: SharedLog;
   readonly reader: Reader<T>;
   readonly lifecycle: Lifecycle;
-  /** The first LSN the log still holds, read again after a cut. */
-  head(): number;
+  /** Where the first LSN the log still holds is read again after a cut. */
+  readonly store: Pick<WalStore, "head">;
 }
 
 /**
@@ -49,7 +50,7 @@ export async function* follow<T>(
       if (cut < position) {
         if (yielded) throw followerCut(cut, position);
         // Nothing the caller saw is gone: read on from the cut, below `start` again.
-        position = Math.max(cut, source.head());
+        position = Math.max(cut, source.store.head ?? 0);
       }
     }
     const durable = shared.durable;

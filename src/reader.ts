@@ -78,10 +78,16 @@ export class Reader<T> {
   }
 
   /**
-   * The CRC-32C of the frames in `[fromLsn, toLsn)`, both record boundaries (checked: `toLsn`
-   * inside a record throws), reading no further than `end`.
+   * The CRC-32C of the frames in `[fromLsn, toLsn)`, both record boundaries at most `end`
+   * (checked: an end inside a record, or out of order, throws `INVALID_ARGUMENT`); 0 when empty.
    */
   checksum(fromLsn: number, toLsn: number, end: number): number {
+    if (toLsn < fromLsn || toLsn > end) {
+      throw invalidArgument(
+        `checksum(${fromLsn}, ${toLsn}) needs ${fromLsn} <= toLsn <= ${end}, the end of the log`,
+      );
+    }
+    if (fromLsn === toLsn) return 0;
     const scanner = this.seek(fromLsn, end);
     let crc = 0;
     while (scanner.offset < toLsn && this.advance(scanner, true)) {

@@ -23,7 +23,7 @@ export interface TruncationTarget {
   readonly writer: number;
   readonly store: WalStore;
   readonly index: RecordBoundaries;
-  readonly reader: Reader<unknown>;
+  readonly reader: Pick<Reader<unknown>, "seek">;
   readonly lifecycle: Lifecycle;
 }
 

@@ -9,16 +9,17 @@ import { type Codec, encodeWith } from "./codec.ts";
 import { closed, describeValue, invalidArgument, readOnlyFollow, readOnlyLog } from "./errors.ts";
 import { follow } from "./follower.ts";
 import { handleFields, joinLog, makeHandle, type WalHandle } from "./handle.ts";
+import { checkLsn, checkNotDropped } from "./lsn.ts";
 import { resolveOptions, type WalOptions } from "./options.ts";
 import { assembleParts, type LogParts, refuseZeroFillOfSegments } from "./parts.ts";
-import type { Reader, WalRecord } from "./reader.ts";
+import type { WalRecord } from "./reader.ts";
 import type { RecoveryReport } from "./recovery.ts";
 import { type WalStats, walStats } from "./stats.ts";
 import { FileStore } from "./store/file.ts";
 import { openStore } from "./store/index.ts";
 import { SegmentedStore } from "./store/segmented.ts";
 import type { WalStore } from "./store/store.ts";
-import { type TruncationTarget, truncateAfter, truncateBefore } from "./truncation.ts";
+import { truncateAfter, truncateBefore } from "./truncation.ts";
 
 export type { WalHandle } from "./handle.ts";
 export type { WalRecord } from "./reader.ts";
@@ -61,25 +62,14 @@ export class Wal<T = Uint8Array> {
   }
 
   /**
-   * Opens the log at `path`, creating it if needed, takes its exclusive lock and recovers it:
-   * the log is scanned, the torn tail a crash left (and, by default, everything from the first
-   * invalid record on; see `onCorruption`) is cut, and the cut and the surviving records are
-   * made durable before `open` returns.
-   *
-   * With `segmentSize`, `path` is a directory of segment files (created if missing) rather
-   * than one file.
-   *
+   * Opens the log at `path` (created if needed), takes its exclusive lock and recovers it: the
+   * torn tail a crash left (by default, everything from the first invalid record on; see
+   * `onCorruption`) is cut, and the cut and the surviving records are durable before it
+   * returns. With `segmentSize`, `path` is a directory of segment files. See docs/API.md.
    * @param path - the log file, or the segments' directory; its parent directory must exist.
-   * @param options - see {@link WalOptions}.
-   * @throws WalError `LOCKED` while another `Wal` (any process) has the log open;
-   * `INVALID_ARGUMENT` for bad options, or a directory opened without `segmentSize`;
-   * `NOT_A_LOG` for a path that is not a regular file, a file of a segmented log, or a file
-   * this format could not have written (nothing is changed); `NOT_FOUND` when the path is
-   * missing with `create: false`, or its directory is missing; `SEGMENT_SIZE_MISMATCH`;
-   * `CORRUPTION` when a segmented log's files do not form one log, or with
-   * `onCorruption: "fail"` when valid records follow damage; `IO` when the OS refuses;
-   * `UNSUPPORTED_PLATFORM` on an OS with no known barrier (anything but Linux, macOS and
-   * Windows), before any file or directory is created.
+   * @throws WalError `LOCKED` while another `Wal` (any process) has it open; `NOT_A_LOG` (nothing
+   * changed) for a path that is not a log; `NOT_FOUND`; `INVALID_ARGUMENT`;
+   * `SEGMENT_SIZE_MISMATCH`; `CORRUPTION`; `IO`; `UNSUPPORTED_PLATFORM` before anything is created.
    * @example const wal = Wal.open("app.wal", { maxRecordSize: 1 << 20 });
    * @example const wal = Wal.open("wal-dir", { segmentSize: 64 * 1024 * 1024 });
    */
@@ -97,21 +87,13 @@ export class Wal<T = Uint8Array> {
   }
 
   /**
-   * Opens the log at `path` for reading only, as a second process (an inspector, a replica, a
-   * backup) reads a log that a writer may hold open: it takes no lock, opens every file with a
-   * descriptor that cannot write, and never cuts, syncs or creates anything. It reads what the
-   * files hold when it is called; records appended later are not seen until it is opened again.
-   *
-   * Recovery scans as {@link Wal.open} does, and `recovery` reports what an open would cut
-   * (`bytesDropped`, `recordsDropped`, `reason`, `end`) without cutting it: `iter` and
-   * `iterFrom` read up to `recovery.end`. Every write, sync, truncation and `share` throws
-   * `READ_ONLY`.
-   *
-   * @param path - the log file, or the segments' directory (with `segmentSize`); must exist.
-   * @param options - the options of {@link Wal.open} that shape reading: `segmentSize`,
-   * `maxRecordSize`, `recovery`, `onCorrupt`, `onCorruption`, `replay`; the others are ignored.
-   * @throws WalError `NOT_FOUND` when the log does not exist; `NOT_A_LOG`, `INVALID_ARGUMENT`,
-   * `SEGMENT_SIZE_MISMATCH`, `CORRUPTION`, `UNSUPPORTED_PLATFORM` as {@link Wal.open} would,
+   * Opens the log at `path` for reading only, as an inspector, replica or backup reads a log a
+   * writer may hold open: no lock, descriptors that cannot write, nothing cut, synced or
+   * created. `recovery` reports what an open would cut, and `iter` reads up to `recovery.end`;
+   * every write, sync, truncation and `share` throws `READ_ONLY`.
+   * @param options - those of {@link Wal.open} that shape reading (`segmentSize`,
+   * `maxRecordSize`, `recovery`, `onCorrupt`, `onCorruption`, `replay`).
+   * @throws WalError `NOT_FOUND` when the log does not exist; otherwise as {@link Wal.open},
    * with nothing changed.
    * @example
    * using reader = Wal.openReadOnly("app.wal");
@@ -145,22 +127,14 @@ export class Wal<T = Uint8Array> {
   }
 
   /**
-   * Joins, from another thread, a log shared with {@link Wal.share}: same file, same LSN
-   * space, appends in parallel with every other thread, barriers shared with them. The
-   * attached `Wal` writes (`append`, `appendBatch`, `sync`, `appendAndSync`, `commit`,
-   * `syncAsync`, `stats`) but does not read: iterate from the owner. Its `close` detaches it;
-   * the owner's `close` ends the log for every thread.
-   *
+   * Joins, from another thread, a log shared with {@link Wal.share}: same file and LSN space,
+   * appends and barriers shared with every thread. It writes but does not read (iterate from
+   * the owner); its `close` detaches it, the owner's ends the log for every thread.
    * @param handle - a handle from `share()`, received through `postMessage`.
    * @throws WalError `INVALID_ARGUMENT` when `handle` is not one; `CLOSED` when its owner has
    * closed the log.
    * @example
-   * // in a Worker:
-   * self.onmessage = ({ data }) => {
-   *   const wal = Wal.attach(data);
-   *   wal.appendAndSync("from a worker");
-   *   wal.close();
-   * };
+   * self.onmessage = ({ data }) => Wal.attach(data).appendAndSync("from a worker");
    */
   static attach<T = Uint8Array>(handle: WalHandle, options?: { codec?: Codec<T> }): Wal<T> {
     const fields = handleFields(handle);
@@ -219,12 +193,9 @@ export class Wal<T = Uint8Array> {
   }
 
   /**
-   * Appends one record and returns its LSN. Returns once the bytes are in the OS page cache
-   * (a positioned write has returned): a process crash after that keeps the record, a power
-   * loss may not. Call {@link Wal.sync} to make it durable.
-   *
-   * @param value - the payload: bytes, or a string stored as UTF-8, and may be empty; with a
-   * `codec`, the value it encodes.
+   * Appends one record and returns its LSN, once the bytes are in the OS page cache: a process
+   * crash keeps it, a power loss may not until {@link Wal.sync}.
+   * @param value - bytes, or a string stored as UTF-8 (may be empty); with a `codec`, its value.
    * @returns the record's LSN, the byte offset where its frame starts.
    * @throws WalError `RECORD_TOO_LARGE` or `INVALID_ARGUMENT` with nothing written; `IO` when
    * the write fails, which also poisons the log; `POISONED`, `CLOSED`, `LOG_FULL`.
@@ -236,14 +207,11 @@ export class Wal<T = Uint8Array> {
 
   /**
    * The durability barrier: returns once every record appended before the call is on stable
-   * storage, through the platform's real barrier (`fdatasync` on Linux, `F_FULLFSYNC` on
-   * macOS, `FlushFileBuffers` on Windows). Returns at once when nothing was appended since the
-   * last barrier. Where a macOS file system refuses `F_FULLFSYNC` (ENOTSUP or EINVAL: SMB, some
-   * FUSE and exFAT mounts) the barrier is plain `fsync`, which the drive may still cache, and
-   * is counted in `stats().weakBarriers`; it never weakens without being counted.
-   *
-   * @throws WalError `IO` when the barrier fails: the log is then poisoned, because the kernel
-   * may already have dropped the unsynced pages, and must be reopened. `POISONED`, `CLOSED`.
+   * storage (`fdatasync`, `F_FULLFSYNC`, `FlushFileBuffers`); at once when nothing is new. A
+   * macOS file system that refuses `F_FULLFSYNC` gets plain `fsync`, counted in
+   * `stats().weakBarriers`.
+   * @throws WalError `IO` when the barrier fails, which poisons the log (reopen it: the kernel
+   * may have dropped the unsynced pages); `POISONED`, `CLOSED`.
    */
   sync(): void {
     this.checkWritable("sync");
@@ -263,28 +231,14 @@ export class Wal<T = Uint8Array> {
   }
 
   /**
-   * Appends one record and resolves once it is on stable storage, without blocking the event
-   * loop: concurrent commits share one barrier (group commit), which runs off the calling
-   * thread. The record is framed at once and written together with every other commit this
-   * thread makes before the next barrier starts: one write and one barrier for the whole
-   * batch. Any other call of this `Wal` (`append`, `len`, `iter`, ...) writes staged commits
-   * first, so records from one thread get increasing LSNs in call order. Payloads over 64 KiB
-   * are written at once, on their own.
-   *
-   * When `maxPendingCommits` commits of this thread are already waiting, a new one first waits
-   * for a barrier to finish (back-pressure).
-   *
-   * A commit still pending when this `Wal` is closed is drained, not dropped: `close` (and
-   * `await using`) writes it and makes it durable, and it resolves. It rejects only when that
-   * barrier fails, with its `IO` error: then the record is not known to be durable.
-   *
+   * Appends one record and resolves once it is durable, without blocking the event loop:
+   * concurrent commits share one write and one barrier (group commit), run off this thread.
+   * Any other call of this `Wal` writes staged commits first, so one thread's records keep
+   * call order. Past `maxPendingCommits` pending commits, a new one first waits for a barrier.
+   * A commit pending at `close` is drained and resolves. See docs/API.md.
    * @returns the record's LSN, once it is durable.
-   * @throws (rejects with) WalError as {@link Wal.append} and {@link Wal.sync}; every commit
-   * covered by a failed barrier rejects, and the log is poisoned. `CLOSED` for a commit made
-   * once `close` has started, or still waiting for room under `maxPendingCommits` then: its
-   * record was not written. (On a shared log, a commit of an attached `Wal` still pending when
-   * the owner closes the log also rejects with `CLOSED`, its record written but not known to
-   * be durable: close attached `Wal`s first, which drains them.)
+   * @throws (rejects with) WalError as {@link Wal.append} and {@link Wal.sync}; `CLOSED` for a
+   * commit made once `close` started (its record not written).
    * @example const lsn = await wal.commit(JSON.stringify(change));
    */
   async commit(data: WalInput<T>): Promise<number> {
@@ -307,11 +261,8 @@ export class Wal<T = Uint8Array> {
 
   /**
    * Appends many records with one reservation and (up to 4 MiB of frames) one write: the
-   * fastest way to log a batch. Every record is checked before anything is written; the
-   * records get consecutive LSNs, in order, with no other thread's record between them.
-   * Durable after the next `sync`, like `append`.
-   *
-   * @param records - payloads: bytes, or strings stored as UTF-8.
+   * fastest way to log a batch. Every record is checked before anything is written; they get
+   * consecutive LSNs, with no other thread's record between them. Durable after a `sync`.
    * @returns the LSN of each record, in order.
    * @throws WalError `INVALID_ARGUMENT` or `RECORD_TOO_LARGE` with nothing written; otherwise
    * as {@link Wal.append}.
@@ -322,25 +273,15 @@ export class Wal<T = Uint8Array> {
     if (!Array.isArray(records)) {
       throw invalidArgument(`appendBatch takes an array, got ${describeValue(records)}`);
     }
-    const maxRecordSize = this.parts.appender.maxRecordSize;
-    const payloads: Uint8Array[] = new Array(records.length);
-    for (let index = 0; index < records.length; index++) {
-      const data = this.encoded(records[index] as WalInput<T>, "appendBatch", index);
-      // The common case inline; bytesOf encodes strings and names what is wrong.
-      payloads[index] =
-        data instanceof Uint8Array && data.length <= maxRecordSize
-          ? data
-          : this.parts.appender.payloadOf(data, `appendBatch element ${index}`);
-    }
-    return this.parts.appender.appendBatch(payloads);
+    return this.parts.appender.appendBatch(records, (value, index) =>
+      this.encoded(value as WalInput<T>, "appendBatch", index),
+    );
   }
 
   /**
-   * Counters of the whole log, summed over every thread: records and bytes written, and the
-   * barriers (fdatasync calls and the like) syncs have issued. Group commit shows as far fewer
-   * barriers than durable calls. `weakBarriers` counts those of them that were plain `fsync`
-   * because the file system refused the full barrier (macOS `F_FULLFSYNC` on SMB, some FUSE
-   * and exFAT mounts); it is 0 on Linux and Windows.
+   * Counters of the whole log, summed over every thread: records and bytes written, barriers
+   * issued (far fewer than durable calls, with group commit), and `weakBarriers`, those that
+   * were plain `fsync` because the file system refused the full one (0 on Linux and Windows).
    * @example const { appends, barriers, weakBarriers } = wal.stats();
    */
   stats(): WalStats {
@@ -355,12 +296,10 @@ export class Wal<T = Uint8Array> {
   }
 
   /**
-   * Iterates every record from the head on, in LSN order, each checksum-checked. The end is
-   * fixed when `iter` is called: records appended later are not yielded.
-   * @throws CorruptionError (`CORRUPTION`, with `offset` and `reason`) from the iteration when a
-   * record is damaged, unless the log was opened with `recovery: "skip"`, which reports the
-   * damage to `onCorrupt` and goes on; `CLOSED` when the log is closed before or during the
-   * iteration.
+   * Iterates every record from the head on, in LSN order, each checksum-checked, up to the end
+   * when it is called.
+   * @throws CorruptionError from the iteration at a damaged record, unless opened with
+   * `recovery: "skip"` (the damage then goes to `onCorrupt`); `CLOSED`.
    */
   iter(): Generator<WalRecord<T>, void, undefined> {
     this.checkReadable();
@@ -368,30 +307,25 @@ export class Wal<T = Uint8Array> {
   }
 
   /**
-   * Iterates records from `lsn` on, as {@link Wal.iter} does. Seeks in bounded time: it starts
-   * at the nearest indexed boundary at or below `lsn` and walks at most 256 KiB plus one record,
-   * which also proves `lsn` is a record boundary. An `lsn` at or past the end yields nothing.
+   * Iterates records from `lsn` on, as {@link Wal.iter} does, after a bounded seek (at most
+   * 256 KiB plus one record from an indexed boundary) that proves `lsn` is a record boundary.
    * @param lsn - an LSN returned by `append`, or `len`; at or above `head`.
-   * @throws WalError `INVALID_ARGUMENT` when `lsn` is not a non-negative integer, lies below
-   * the head, or falls inside a record; `CORRUPTION` when a damaged record lies on the way.
+   * @throws WalError `INVALID_ARGUMENT` when `lsn` lies below the head or inside a record;
+   * `CORRUPTION` when a damaged record lies on the way.
    */
   iterFrom(lsn: number): Generator<WalRecord<T>, void, undefined> {
     this.checkReadable();
     const end = this.parts.shared.written();
-    this.checkNotDropped(checkLsn(lsn, "iterFrom"), "iterFrom");
+    checkNotDropped(checkLsn(lsn, "iterFrom"), this.head, "iterFrom");
     if (lsn < end) this.parts.reader.seek(lsn, end);
     return this.parts.reader.walk(Math.min(lsn, end), end);
   }
 
   /**
-   * The CRC-32C of the log's bytes from `fromLsn` to `toLsn`: the frames of the records in
-   * that range, headers included. Two logs that hold the same records at the same LSNs give the
-   * same checksum, so a replica compares its log with the leader's range by range without
-   * sending the records. Every record on the way is checksum-checked as it is read.
-   *
-   * @param fromLsn - a record boundary at or above `head`.
-   * @param toLsn - a record boundary at or above `fromLsn`, at most `len`.
-   * @returns an unsigned 32-bit number; `crc32c` of nothing (0) when the range is empty.
+   * The CRC-32C of the frames of the records from `fromLsn` to `toLsn`: two logs with the same
+   * records at the same LSNs give the same checksum, so a replica compares ranges with its
+   * leader's without sending records. Every record on the way is checked.
+   * @returns an unsigned 32-bit number; 0 for an empty range.
    * @throws WalError `INVALID_ARGUMENT` when either end is not a record boundary of the log;
    * `CORRUPTION` when a record in the range is damaged.
    * @example if (leader.checksum(a, b) !== replica.checksum(a, b)) resync(a, b);
@@ -399,40 +333,19 @@ export class Wal<T = Uint8Array> {
   checksum(fromLsn: number, toLsn: number): number {
     this.checkReadable();
     const end = this.parts.shared.written();
-    this.checkNotDropped(checkLsn(fromLsn, "checksum", "fromLsn"), "checksum");
-    checkLsn(toLsn, "checksum", "toLsn");
-    if (toLsn < fromLsn || toLsn > end) {
-      throw invalidArgument(
-        `checksum(${fromLsn}, ${toLsn}) needs ${fromLsn} <= toLsn <= ${end}, the end of the log`,
-      );
-    }
-    return fromLsn === toLsn ? 0 : this.parts.reader.checksum(fromLsn, toLsn, end);
+    checkNotDropped(checkLsn(fromLsn, "checksum", "fromLsn"), this.head, "checksum");
+    return this.parts.reader.checksum(fromLsn, checkLsn(toLsn, "checksum", "toLsn"), end);
   }
 
   /**
-   * A live tail of the log: yields every durable record from `fromLsn` on, then waits for new
-   * ones and yields each once it is durable (appended, then covered by a `sync`, `commit` or
-   * any other barrier, by this thread or a Worker attached to the log). Records appended but
-   * not yet durable are not yielded: a follower never sees a record a crash could take back.
-   *
-   * Waiting never blocks the event loop and never reads the log in a loop: the follower sleeps
-   * on the log's shared state until a barrier raises the durable watermark, and reads only the
-   * new records. The iterator ends when the log is closed (`close` on this `Wal`), or when the
-   * loop breaks out of it.
-   *
-   * `fromLsn` may lie past the end: the follower then yields nothing until a record starts
-   * exactly there, and never a record below it. Whether it is a record boundary is known only
-   * once the log reaches it: when a durable record turns out to span it, the iteration throws
-   * `INVALID_ARGUMENT` (a replica resuming from the LSN it last applied plus that record's size
-   * learns that it computed it wrongly).
-   *
-   * @param fromLsn - a record boundary at or above `head`, `len`, or an LSN past `len` where a
-   * record is yet to start. @default `head`
-   * @throws WalError `INVALID_ARGUMENT` for a `fromLsn` that is not a non-negative integer, lies
-   * below `head` or inside a record, and from the iteration once a durable record spans a
-   * `fromLsn` that was past the end; `READ_ONLY` on a log from `Wal.openReadOnly`, which sees no
-   * later append; from the iteration, `CORRUPTION` as {@link Wal.iter}, `TRUNCATED` when
-   * `truncateAfter` cuts records it already yielded, `POISONED` when the log fails.
+   * A live tail: yields every durable record from `fromLsn` on, then each new one once it is
+   * durable (a record a crash could take back is never yielded). It sleeps on the shared state
+   * until a barrier raises the durable watermark, and ends when the log closes. A `fromLsn`
+   * past the end yields nothing until a record starts exactly there. See docs/API.md.
+   * @param fromLsn - a record boundary at or above `head`, or an LSN past `len`. @default `head`
+   * @throws WalError `INVALID_ARGUMENT` for a `fromLsn` that is not a boundary (from the
+   * iteration, once a durable record spans one that was past the end); `READ_ONLY`; from the
+   * iteration, `CORRUPTION`, `TRUNCATED` when `truncateAfter` cuts records it yielded, `POISONED`.
    * @example
    * for await (const { lsn, data } of wal.follow()) replica.apply(lsn, data);
    */
@@ -442,16 +355,10 @@ export class Wal<T = Uint8Array> {
     const end = this.parts.shared.written();
     let start = this.head;
     if (fromLsn !== undefined) {
-      start = this.checkNotDropped(checkLsn(fromLsn, "follow", "fromLsn"), "follow");
+      start = checkNotDropped(checkLsn(fromLsn, "follow", "fromLsn"), this.head, "follow");
       if (start < end) this.parts.reader.seek(start, end);
     }
-    const source = {
-      shared: this.parts.shared,
-      reader: this.parts.reader,
-      lifecycle: this.parts.lifecycle,
-      head: () => this.parts.store.head ?? 0,
-    };
-    yield* follow(source, start, end);
+    yield* follow(this.parts, start, end);
   }
 
   /**
@@ -464,77 +371,45 @@ export class Wal<T = Uint8Array> {
   }
 
   /**
-   * Drops every record before `lsn`: the prefix a checkpoint made obsolete. On a segmented log
-   * the new head is written durably (temp file, barrier, rename, directory barrier) before
-   * whole leading segments are deleted, so a crash midway recovers from the right record;
-   * surviving records keep their LSNs, and iteration and recovery start at the head. Every
-   * record appended so far is made durable first.
-   *
-   * A single-file or memory log keeps its prefix and returns its head, 0, as in the Rust crate:
-   * LSNs are byte offsets, so dropping a prefix of one file would mean rewriting it and moving
-   * every record; only whole segment files can be dropped in place. It checks `lsn` all the
-   * same, as a segmented log does, and refuses what a segmented log refuses.
-   *
-   * @param lsn - a record boundary: an LSN from `append`, or `len`. Below the head, nothing
-   * changes (the head never moves back).
+   * Drops every record before `lsn`, the prefix a checkpoint made obsolete. On a segmented log
+   * the new head is made durable before whole leading segments are deleted, and every record
+   * appended so far is made durable first; surviving records keep their LSNs. A single-file or
+   * memory log keeps its prefix and returns 0 (LSNs are offsets: only whole files can go),
+   * after checking `lsn` as a segmented log would.
+   * @param lsn - a record boundary (an LSN from `append`, or `len`); below the head, no change.
    * @returns the new head.
-   * @throws WalError `INVALID_ARGUMENT`, on every store, when `lsn` is not a non-negative
-   * integer, lies past `len` or inside a record, or the `Wal` is attached; `CORRUPTION` when a
-   * damaged record lies between the nearest known boundary and `lsn`; `IO` (the log is then
-   * poisoned); `POISONED`, `CLOSED`, `STALLED`.
+   * @throws WalError `INVALID_ARGUMENT` for an `lsn` past `len` or inside a record, or on an
+   * attached `Wal`; `CORRUPTION`; `IO` (the log is then poisoned); `POISONED`, `CLOSED`, `STALLED`.
    * @example const head = wal.truncateBefore(checkpointLsn);
    */
   truncateBefore(lsn: number): number {
     this.checkOwner("truncateBefore");
-    const { head, changed } = truncateBefore(
-      this.truncationTarget(),
-      checkLsn(lsn, "truncateBefore"),
-    );
+    const { head, changed } = truncateBefore(this.parts, checkLsn(lsn, "truncateBefore"));
     if (changed) this.truncations++;
     return head;
   }
 
   /**
-   * Keeps the record at `lsn` and everything before it, and drops every record after it: the
-   * suffix a Raft conflict invalidated. The cut is durable before this returns, so a crash can
-   * never bring a dropped record back. Appends continue right after the kept record.
-   *
-   * Other threads' appends wait while it runs. A durable call of theirs (`appendAndSync`,
-   * `commit`) for a record the cut removed throws `TRUNCATED`.
-   *
-   * @param lsn - the LSN of a record in the log (from `append`), at or above the head.
-   * @throws WalError `INVALID_ARGUMENT` when no record starts at `lsn` or the `Wal` is
-   * attached; `CORRUPTION` when the record at `lsn` is damaged; `IO` (the log is then
-   * poisoned); `POISONED`, `CLOSED`, `STALLED`.
+   * Keeps the record at `lsn` and everything before it, and drops every record after it (the
+   * suffix a Raft conflict invalidated), durably before it returns. Other threads' appends wait
+   * meanwhile; their durable calls for a record it removed throw `TRUNCATED`.
+   * @param lsn - the LSN of a record in the log, at or above the head.
+   * @throws WalError `INVALID_ARGUMENT` when no record starts at `lsn` or the `Wal` is attached;
+   * `CORRUPTION`; `IO` (the log is then poisoned); `POISONED`, `CLOSED`, `STALLED`.
    * @example wal.truncateAfter(lastAgreedLsn);
    */
   truncateAfter(lsn: number): void {
     this.checkOwner("truncateAfter");
-    const { changed } = truncateAfter(this.truncationTarget(), checkLsn(lsn, "truncateAfter"));
+    const { changed } = truncateAfter(this.parts, checkLsn(lsn, "truncateAfter"));
     if (changed) this.truncations++;
   }
 
   /**
-   * Drains the pending commits, then releases the lock and the file.
-   *
-   * Commits (and `syncAsync` calls) of this `Wal` still pending are not dropped: their records
-   * are written, and one barrier, shared through group commit like any other, makes them
-   * durable; they then resolve. That barrier blocks this thread; `await using` (see
-   * `[Symbol.asyncDispose]`) drains without blocking it. Rejecting them instead would be a
-   * lie the other way: their records would be in the log after a reopen, and a caller that
-   * retried would write them twice. Only when that barrier fails do they reject, with its `IO`
-   * error (the record is then not known to be durable); `close` itself does not throw for it.
-   *
-   * With no commit pending, `close` adds no barrier: records appended since the last `sync`
-   * are as safe as after a process crash (kept by the OS, not yet on stable storage).
-   * Idempotent; every other call afterwards throws `CLOSED`, and so does a commit made once
-   * `close` has started (its record is not written).
-   *
-   * On a shared log, the owner's `close` first waits for other threads' writes and barriers in
-   * flight, then ends the log for every attached `Wal`. If a writer is stuck mid-write for
-   * `stallTimeout` (its Worker died), the file and its lock stay open until the process exits,
-   * rather than risk a late write landing in another file that reuses the descriptor. An
-   * attached `Wal`'s `close` only detaches it.
+   * Drains the pending commits (and `syncAsync` calls): their records are written and made
+   * durable by one shared barrier, and they resolve, or reject with its `IO` error when it
+   * fails. Then it releases the lock and the file. With nothing pending it adds no barrier.
+   * Idempotent; every later call throws `CLOSED`. The owner's `close` ends a shared log for
+   * every attached `Wal`, after their writes in flight. See docs/API.md.
    */
   close(): void {
     const lifecycle = this.parts.lifecycle;
@@ -558,12 +433,9 @@ export class Wal<T = Uint8Array> {
   }
 
   /**
-   * `await using wal = Wal.open(...)` drains and closes the log at the end of the scope without
-   * blocking the event loop: the pending commits (and `syncAsync` calls) of this `Wal` are
-   * made durable by a barrier run off this thread, as `commit`'s are, and resolve; then it
-   * closes as {@link Wal.close} does, which then has nothing left to make durable. When that
-   * barrier fails, they reject with its `IO` error, and the log is closed all the same; the
-   * returned promise does not reject for it.
+   * `await using wal = Wal.open(...)`: drains the pending commits with the barrier off this
+   * thread, then closes as {@link Wal.close} does. Never rejects for a failed drain: the
+   * commits it covered reject with its error.
    * @example
    * {
    *   await using wal = Wal.open("app.wal");
@@ -583,29 +455,6 @@ export class Wal<T = Uint8Array> {
     return this.parts.codec === undefined
       ? value
       : encodeWith(this.parts.codec, value as T, call, element);
-  }
-
-  /** `lsn` when the log still holds it; otherwise an `INVALID_ARGUMENT` naming `call`. */
-  private checkNotDropped(lsn: number, call: string): number {
-    const head = this.head;
-    if (lsn < head) {
-      throw invalidArgument(
-        `${call}(${lsn}): the log starts at ${head}; the records before it were dropped`,
-      );
-    }
-    return lsn;
-  }
-
-  /** What a truncation of this log reads, cuts and tells. */
-  private truncationTarget(): TruncationTarget {
-    return {
-      shared: this.parts.shared,
-      writer: this.parts.writer,
-      store: this.parts.store,
-      index: this.parts.index,
-      reader: this.parts.reader as Reader<unknown>,
-      lifecycle: this.parts.lifecycle,
-    };
   }
 
   // The precondition of every call but `commit`, `head` and `share`: the check its kind of call
@@ -636,18 +485,4 @@ export class Wal<T = Uint8Array> {
     this.parts.lifecycle.checkOwner(call);
     this.parts.commits.flush();
   }
-}
-
-/**
- * `lsn` when it is a non-negative integer; otherwise an `INVALID_ARGUMENT` naming `call` and
- * its argument `name`.
- */
-function checkLsn(lsn: number, call: string, name = "lsn"): number {
-  if (!Number.isSafeInteger(lsn) || lsn < 0) {
-    throw invalidArgument(
-      `${call}: ${name} must be a non-negative integer LSN (one that append returned, or len), ` +
-        `got ${describeValue(lsn)}`,
-    );
-  }
-  return lsn;
 }
