@@ -94,85 +94,41 @@
  */
 
 import { assert } from "./assert.ts";
-import {
-  closed,
-  invalidArgument,
-  logFull,
-  poisoned,
-  stalled,
-  truncated,
-  type WalError,
-} from "./errors.ts";
+import { closed, invalidArgument, logFull, truncated } from "./errors.ts";
 import type { BarrierStrength } from "./platform/platform.ts";
 import { LSN_LIMIT } from "./record.ts";
+import {
+  APPENDS_FOLD,
+  B_APPENDS,
+  B_BARRIERS,
+  B_CUT_LSN,
+  B_DURABLE,
+  B_FILLED,
+  B_RESERVED,
+  B_SLOT_LSN,
+  B_START,
+  B_WEAK_BARRIERS,
+  B_ZEROED_AT,
+  BUFFER_SIZE,
+  CUT_HISTORY,
+  Failure,
+  I_APPENDS,
+  I_BUSY,
+  I_CLOSED,
+  I_CUTS,
+  I_EXCLUSIVE,
+  I_FAILURE,
+  I_FILLING,
+  I_GENERATION,
+  I_MAGIC,
+  I_NEXT_ID,
+  I_TOKEN,
+  MAGIC,
+  SLOTS,
+} from "./shared-layout.ts";
+import { monotonicClock, SharedState } from "./shared-state.ts";
 
-/**
- * Barrier latencies are counted in buckets: four per power of two of microseconds, so a
- * percentile read from them is within 19% of the true one, over 1 µs to 35 minutes.
- */
-const LATENCY_SUBBUCKETS = 4;
-const LATENCY_BUCKETS = 31 * LATENCY_SUBBUCKETS;
-
-/** Concurrent writes in flight; a writer finding every slot busy waits for one. */
-const SLOTS = 64;
-const MAGIC = 0x57414c31; // "WAL1"
-const FAILURE_MESSAGE_BYTES = 512;
-/** How many recent cuts are remembered; a record older than that many cuts counts as cut. */
-const CUT_HISTORY = 16;
-
-// Int32 cells.
-const I_MAGIC = 0;
-const I_TOKEN = 1;
-const I_GENERATION = 2;
-const I_WRITE_WAITERS = 3;
-const I_WRITE_SIGNAL = 4;
-const I_FAILURE = 5;
-const I_FAILURE_CLAIM = 6;
-const I_FAILURE_MESSAGE_LENGTH = 7;
-const I_CLOSED = 8;
-const I_NEXT_ID = 9;
-const I_EXCLUSIVE = 10;
-const I_CUTS = 11;
-const I_FILLING = 12;
-const I_LATENCY_MAX_US = 13;
-const I_SLOW_SYNCS = 14;
-const I_SLOW_THRESHOLD_US = 15;
-const I_BUSY = 16;
-const I_APPENDS = I_BUSY + SLOTS;
-const I_LATENCY = I_APPENDS + SLOTS;
-const I_LAST_SLOW_US = I_LATENCY + LATENCY_BUCKETS;
-const INT32_CELLS = I_LAST_SLOW_US + 1;
-
-// BigInt64 cells, after the Int32 ones.
-/** Rounded up to 8 bytes: a BigInt64Array must start at a multiple of its element size. */
-const BIG_OFFSET = Math.ceil((INT32_CELLS * 4) / 8) * 8;
-const B_RESERVED = 0;
-const B_DURABLE = 1;
-const B_BARRIERS = 2;
-const B_FAILURE_LSN = 3;
-const B_START = 4;
-const B_APPENDS = 5;
-const B_FILLED = 6;
-const B_ZEROED_AT = 7;
-const B_WEAK_BARRIERS = 8;
-const B_SLOT_LSN = 9;
-const B_CUT_LSN = B_SLOT_LSN + SLOTS;
-const BIG_CELLS = B_CUT_LSN + CUT_HISTORY;
-
-const MESSAGE_OFFSET = BIG_OFFSET + BIG_CELLS * 8;
-/** The size of the shared buffer of one log. */
-const BUFFER_SIZE = MESSAGE_OFFSET + FAILURE_MESSAGE_BYTES;
-/** A slot's append count folds into the 64-bit total here, long before its Int32 overflows. */
-const APPENDS_FOLD = 2 ** 30;
-
-/** Why the log stopped. Only the first failure is kept. */
-enum Failure {
-  None = 0,
-  Write = 1,
-  Barrier = 2,
-  Stalled = 3,
-  LogFull = 4,
-}
+export type { BarrierLatency, SharedStats } from "./shared-state.ts";
 
 /**
  * The platform's barrier over the log's bytes `[from, to)`, the ones written but not yet known
@@ -182,69 +138,8 @@ enum Failure {
  */
 export type Barrier = (from: number, to: number) => BarrierStrength;
 
-/** Counters of the whole log, across every thread. */
-export interface BarrierLatency {
-  /** Barriers timed: every one a sync, commit or close ran since the log was opened. */
-  readonly count: number;
-  /** The median barrier, in milliseconds (from buckets: within 19%). 0 with no barrier. */
-  readonly p50: number;
-  /** The 99th percentile, in milliseconds (from buckets: within 19%). 0 with no barrier. */
-  readonly p99: number;
-  /** The slowest barrier, in milliseconds (to the microsecond). 0 with no barrier. */
-  readonly max: number;
-}
-
-/** The counters of the whole log that every thread shares; see `Wal.stats`. */
-export interface SharedStats {
-  /** Records written since the log was opened. */
-  readonly appends: number;
-  /** Bytes of whole records written since the log was opened, frame headers included. */
-  readonly bytes: number;
-  /** Durability barriers (fdatasync and the like) issued by syncs since the log was opened. */
-  readonly barriers: number;
-  /**
-   * Of `barriers`, those that were plain `fsync` because the file system refused the full
-   * barrier: macOS only, where `fcntl(F_FULLFSYNC)` answers ENOTSUP or EINVAL (SMB mounts, some
-   * FUSE and exFAT file systems). The records they made durable reached the drive, which may
-   * still hold them in its volatile cache across a power loss. Always 0 on Linux and Windows.
-   * The barrier recovery ran at open is not among `barriers`; `Wal.recovery.barrier` says
-   * what it was.
-   */
-  readonly weakBarriers: number;
-  /** How long those barriers took. */
-  readonly barrierLatency: BarrierLatency;
-  /** Barriers that took at least `slowSyncThreshold` milliseconds. */
-  readonly slowSyncs: number;
-}
-
-const utf8 = new TextEncoder();
-const utf8Decoder = new TextDecoder();
-const monotonicClock = () => performance.now();
-
 /** One log's shared memory and the operations of the protocol above. */
-export class SharedLog {
-  /** The memory to hand to another thread; {@link SharedLog.attach} reads it there. */
-  readonly buffer: SharedArrayBuffer;
-  private readonly i32: Int32Array;
-  private readonly big: BigInt64Array;
-  private readonly message: Uint8Array;
-
-  private constructor(
-    buffer: SharedArrayBuffer,
-    /** How long a syncer waits for progress before declaring the log stalled, in ms. */
-    readonly stallTimeout: number,
-    /**
-     * The time, in ms, that stall and close deadlines are measured on. Tests pass a fake one to
-     * check the stall rules against readings instead of the wall clock.
-     */
-    private readonly clock: () => number,
-  ) {
-    this.buffer = buffer;
-    this.i32 = new Int32Array(buffer, 0, INT32_CELLS);
-    this.big = new BigInt64Array(buffer, BIG_OFFSET, BIG_CELLS);
-    this.message = new Uint8Array(buffer, MESSAGE_OFFSET, FAILURE_MESSAGE_BYTES);
-  }
-
+export class SharedLog extends SharedState {
   /**
    * Fresh shared state for a log whose valid records end, durably, at `end`, in a store of
    * `size` bytes (everything past `end` is zero).
@@ -276,68 +171,6 @@ export class SharedLog {
   /** A number no other `Wal` or sync thread of this log has: a leader's name on `TOKEN`. */
   newId(): number {
     return Atomics.add(this.i32, I_NEXT_ID, 1) + 1;
-  }
-
-  /** The LSN the next append will get. */
-  get reserved(): number {
-    return Number(Atomics.load(this.big, B_RESERVED));
-  }
-
-  /** Every byte below this LSN is on stable storage. */
-  get durable(): number {
-    return Number(Atomics.load(this.big, B_DURABLE));
-  }
-
-  /**
-   * Resolves once `DURABLE` is above `lsn`, or the log failed, closed or was cut; never blocks
-   * the thread. It sleeps on `GENERATION`, which every one of those events bumps. Bun 1.4.4
-   * lost `waitAsync` wake-ups sent from another thread in the sync thread's pattern (see
-   * sync-thread.ts); in this one it lost none of 2,500 (a Worker notifying the main thread
-   * and the reverse), and the follow tests pass with no re-check. Each sleep still ends after
-   * `recheckMs` to look at the watermark again, so a lost wake-up costs that much latency,
-   * never a stranded follower: a load from shared memory, never a read of the log.
-   */
-  async durableBeyond(lsn: number, cuts: number, recheckMs: number): Promise<void> {
-    for (;;) {
-      // The generation first: an event after this load changes it, so the wait cannot miss it.
-      const generation = Atomics.load(this.i32, I_GENERATION);
-      if (
-        this.durable > lsn ||
-        this.isClosed ||
-        this.cuts !== cuts ||
-        Atomics.load(this.i32, I_FAILURE) !== Failure.None
-      ) {
-        return;
-      }
-      const wait = Atomics.waitAsync(this.i32, I_GENERATION, generation, recheckMs);
-      if (wait.async) await wait.value;
-    }
-  }
-
-  /** How many cuts `truncateAfter` made: a writer notes it while holding its slot. */
-  get cuts(): number {
-    return Atomics.load(this.i32, I_CUTS);
-  }
-
-  /** Whether the owner closed the log. */
-  get isClosed(): boolean {
-    return Atomics.load(this.i32, I_CLOSED) !== 0;
-  }
-
-  /** Every byte below this LSN is written (rule 2). */
-  written(): number {
-    let low = Atomics.load(this.big, B_RESERVED);
-    for (let slot = 0; slot < SLOTS; slot++) {
-      if (Atomics.load(this.i32, I_BUSY + slot) !== 0) {
-        const lsn = Atomics.load(this.big, B_SLOT_LSN + slot);
-        if (lsn < low) low = lsn;
-      }
-    }
-    if (Atomics.load(this.i32, I_FAILURE) !== Failure.None) {
-      const gap = Atomics.load(this.big, B_FAILURE_LSN);
-      if (gap < low) low = gap;
-    }
-    return Number(low);
   }
 
   /**
@@ -648,21 +481,6 @@ export class SharedLog {
     if (strength === "fsync") Atomics.add(this.big, B_WEAK_BARRIERS, 1n);
   }
 
-  /** Records that a barrier failed: nothing it covered is reported durable (rule 5). */
-  failBarrier(error: unknown): void {
-    // No gap: every byte is written, it is only not known to be durable.
-    this.fail(Failure.Barrier, LSN_LIMIT, error);
-  }
-
-  /** Throws `CLOSED`, or `POISONED` with the first failure's description, if either holds. */
-  throwIfStopped(): void {
-    if (this.isClosed) throw closed();
-    if (Atomics.load(this.i32, I_FAILURE) !== Failure.None) {
-      const length = Atomics.load(this.i32, I_FAILURE_MESSAGE_LENGTH);
-      throw poisoned(new Error(utf8Decoder.decode(this.message.slice(0, length))));
-    }
-  }
-
   /**
    * Marks the log closed (rule 7) and waits, at most `stallTimeout`, until no write or barrier
    * is in flight. @returns whether the log went idle: when false, a writer is stuck inside
@@ -686,89 +504,6 @@ export class SharedLog {
     }
   }
 
-  /** The counters of the whole log. */
-  stats(): SharedStats {
-    // Before `BARRIERS` (see `raiseDurable`).
-    const weakBarriers = Number(Atomics.load(this.big, B_WEAK_BARRIERS));
-    let appends = Number(Atomics.load(this.big, B_APPENDS));
-    for (let slot = 0; slot < SLOTS; slot++) appends += Atomics.load(this.i32, I_APPENDS + slot);
-    return {
-      appends,
-      // Whole records written since open: the watermark has passed exactly those bytes.
-      bytes: this.written() - Number(Atomics.load(this.big, B_START)),
-      barriers: Number(Atomics.load(this.big, B_BARRIERS)),
-      weakBarriers,
-      barrierLatency: this.barrierLatency(),
-      slowSyncs: this.slowSyncs,
-    };
-  }
-
-  /** Barriers that took at least the slow threshold, since the log was opened. */
-  get slowSyncs(): number {
-    return Atomics.load(this.i32, I_SLOW_SYNCS);
-  }
-
-  /** How long the last slow barrier took, in milliseconds; 0 before the first. */
-  get lastSlowSync(): number {
-    return Atomics.load(this.i32, I_LAST_SLOW_US) / 1000;
-  }
-
-  /** Barriers at or above this many milliseconds count as slow (see `slowSyncs`). */
-  set slowSyncThreshold(ms: number) {
-    Atomics.store(this.i32, I_SLOW_THRESHOLD_US, Math.min(2 ** 31 - 1, Math.round(ms * 1000)));
-  }
-
-  /** Counts one barrier that took `us` microseconds. */
-  private timeBarrier(us: number): void {
-    const micros = Math.min(2 ** 31 - 1, Math.max(1, Math.round(us)));
-    const octave = 31 - Math.clz32(micros);
-    const sub = Math.floor((micros / 2 ** octave - 1) * LATENCY_SUBBUCKETS);
-    Atomics.add(
-      this.i32,
-      I_LATENCY + Math.min(LATENCY_BUCKETS - 1, octave * LATENCY_SUBBUCKETS + sub),
-      1,
-    );
-    let max = Atomics.load(this.i32, I_LATENCY_MAX_US);
-    while (micros > max) {
-      const seen = Atomics.compareExchange(this.i32, I_LATENCY_MAX_US, max, micros);
-      if (seen === max) break;
-      max = seen;
-    }
-    if (micros >= Atomics.load(this.i32, I_SLOW_THRESHOLD_US)) {
-      Atomics.store(this.i32, I_LAST_SLOW_US, micros);
-      Atomics.add(this.i32, I_SLOW_SYNCS, 1);
-    }
-  }
-
-  private barrierLatency(): BarrierLatency {
-    const counts = Array.from({ length: LATENCY_BUCKETS }, (_, b) =>
-      Atomics.load(this.i32, I_LATENCY + b),
-    );
-    const count = counts.reduce((sum, n) => sum + n, 0);
-    /** The upper bound, in ms, of the bucket holding the barrier at `rank` (1-based). */
-    const percentile = (fraction: number): number => {
-      if (count === 0) return 0;
-      const rank = Math.max(1, Math.ceil(count * fraction));
-      let seen = 0;
-      for (let b = 0; b < LATENCY_BUCKETS; b++) {
-        seen += counts[b]!;
-        if (seen >= rank) {
-          const octave = Math.floor(b / LATENCY_SUBBUCKETS);
-          const sub = b % LATENCY_SUBBUCKETS;
-          return (2 ** octave * (1 + (sub + 1) / LATENCY_SUBBUCKETS)) / 1000;
-        }
-      }
-      return 0;
-    };
-    const max = Atomics.load(this.i32, I_LATENCY_MAX_US) / 1000;
-    return {
-      count,
-      p50: Math.min(percentile(0.5), max),
-      p99: Math.min(percentile(0.99), max),
-      max,
-    };
-  }
-
   /** Runs one barrier while holding `TOKEN`, then frees it and wakes every syncer (rule 3). */
   private lead(barrier: Barrier): void {
     try {
@@ -782,63 +517,5 @@ export class SharedLog {
       Atomics.store(this.i32, I_TOKEN, 0);
       this.wakeSyncers();
     }
-  }
-
-  /** Sleeps until a write finishes or `timeout` ms pass, unless the watermark reached `target`. */
-  private waitForWrites(target: number, timeout: number): void {
-    Atomics.add(this.i32, I_WRITE_WAITERS, 1);
-    try {
-      const signal = Atomics.load(this.i32, I_WRITE_SIGNAL);
-      // Checked after counting ourselves in: a writer finishing from here on will signal.
-      if (this.written() >= target || this.isClosed) return;
-      if (Atomics.load(this.i32, I_FAILURE) !== Failure.None) return;
-      Atomics.wait(this.i32, I_WRITE_SIGNAL, signal, timeout);
-    } finally {
-      Atomics.sub(this.i32, I_WRITE_WAITERS, 1);
-    }
-  }
-
-  private freeSlot(slot: number): void {
-    Atomics.store(this.i32, I_BUSY + slot, 0);
-    if (Atomics.load(this.i32, I_WRITE_WAITERS) !== 0) {
-      Atomics.add(this.i32, I_WRITE_SIGNAL, 1);
-      Atomics.notify(this.i32, I_WRITE_SIGNAL);
-    }
-  }
-
-  private busySlots(): number {
-    let busy = 0;
-    for (let slot = 0; slot < SLOTS; slot++) busy += Atomics.load(this.i32, I_BUSY + slot);
-    return busy;
-  }
-
-  private wakeSyncers(): void {
-    Atomics.add(this.i32, I_GENERATION, 1);
-    Atomics.notify(this.i32, I_GENERATION);
-    Atomics.add(this.i32, I_WRITE_SIGNAL, 1);
-    Atomics.notify(this.i32, I_WRITE_SIGNAL);
-  }
-
-  /** Declares the log stalled at `lsn` and returns the error for the caller to throw. */
-  private stall(lsn: number): WalError {
-    const error = stalled(lsn, this.stallTimeout);
-    this.fail(Failure.Stalled, lsn, error);
-    return error;
-  }
-
-  /**
-   * Records the first failure: the message first, then `FAILURE`, which publishes it, so a
-   * thread that sees the failure also sees its description. `gap` is the first byte that may
-   * be missing; the written watermark never passes it.
-   */
-  private fail(kind: Failure, gap: number, error: unknown): void {
-    if (Atomics.compareExchange(this.i32, I_FAILURE_CLAIM, 0, 1) === 0) {
-      const text = error instanceof Error ? error.message : String(error);
-      const { written } = utf8.encodeInto(text, this.message);
-      Atomics.store(this.i32, I_FAILURE_MESSAGE_LENGTH, written);
-      Atomics.store(this.big, B_FAILURE_LSN, BigInt(gap));
-      Atomics.store(this.i32, I_FAILURE, kind);
-    }
-    this.wakeSyncers();
   }
 }
