@@ -18,16 +18,9 @@ import {
 } from "./errors.ts";
 import { checkInteger, type ResolvedOptions } from "./options.ts";
 import type { BarrierStrength } from "./platform/platform.ts";
-import {
-  frameChecksumMatches,
-  HEADER_SIZE,
-  LENGTH_OFFSET,
-  LSN_LIMIT,
-  RecordScanner,
-  readU32,
-  Scan,
-} from "./record.ts";
+import { HEADER_SIZE, LENGTH_OFFSET, LSN_LIMIT, readU32 } from "./record.ts";
 import { findRecordSpanning } from "./resync.ts";
+import { RecordScanner, Scan } from "./scan.ts";
 import type { WalStore } from "./store/store.ts";
 import { zeroTailStart } from "./zero-tail.ts";
 
@@ -166,10 +159,7 @@ export function recover(
       zeroTail = storeSize - damaged;
       break;
     }
-    if (
-      scanner.oversizeLength >= 0 &&
-      frameChecksumMatches(store, damaged, scanner.oversizeLength)
-    ) {
+    if (scanner.isOversizeRecord()) {
       // A whole, valid record that is merely larger than this open allows: the log was
       // written with a larger maxRecordSize. Cutting here would destroy good records.
       throw oversizeRecordInLog(damaged, scanner.oversizeLength, maxRecordSize);
@@ -223,7 +213,7 @@ export function recover(
     if (policy === "stop") {
       // The default cuts here, as the Rust crate does; the records it cuts are counted so
       // that the report says what was lost, not only how many bytes.
-      recordsDropped = countRecordsFrom(scanner, store);
+      recordsDropped = countRecordsFrom(scanner);
       break;
     }
     damagedRegions++;
@@ -280,7 +270,7 @@ export function checkRecoveryReport(value: unknown): RecoveryReport {
  * is a record the cut drops and trying every offset inside it would cost its size in header
  * checks. Nothing is kept or refused here; the caller has already decided to cut.
  */
-function countRecordsFrom(scanner: RecordScanner, store: WalStore): number {
+function countRecordsFrom(scanner: RecordScanner): number {
   let count = 0;
   for (;;) {
     const found = scanner.next();
@@ -289,10 +279,9 @@ function countRecordsFrom(scanner: RecordScanner, store: WalStore): number {
       count++;
       continue;
     }
-    const length = scanner.oversizeLength;
-    if (length >= 0 && frameChecksumMatches(store, scanner.lsn, length)) {
+    if (scanner.isOversizeRecord()) {
       count++;
-      scanner.offset = scanner.lsn + HEADER_SIZE + length;
+      scanner.offset = scanner.lsn + HEADER_SIZE + scanner.oversizeLength;
       continue;
     }
     if (scanner.resync() >= scanner.end) return count;

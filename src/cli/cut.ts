@@ -19,7 +19,7 @@
  */
 
 import type { WalStore } from "../index.ts";
-import { RecordScanner, Scan } from "../record.ts";
+import { RecordScanner, Scan } from "../scan.ts";
 import { zeroTailStart } from "../zero-tail.ts";
 import type { OpenedLog } from "./open-log.ts";
 
