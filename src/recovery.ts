@@ -20,7 +20,7 @@ import { checkInteger, type ResolvedOptions } from "./options.ts";
 import type { BarrierStrength } from "./platform/platform.ts";
 import { HEADER_SIZE, LENGTH_OFFSET, LSN_LIMIT, readU32 } from "./record.ts";
 import { findRecordSpanning } from "./resync.ts";
-import { RecordScanner, Scan } from "./scan.ts";
+import { RecordScanner, recordsToEnd, Scan } from "./scan.ts";
 import type { WalStore } from "./store/store.ts";
 import { zeroTailStart } from "./zero-tail.ts";
 
@@ -165,7 +165,7 @@ export function recover(
     if (policy === "stop") {
       // The default cuts here, as the Rust crate does; the records it cuts are counted so
       // that the report says what was lost, not only how many bytes.
-      recordsDropped = countRecordsFrom(scanner);
+      recordsDropped = recordsToEnd(scanner).records;
       break;
     }
     damagedRegions++;
@@ -278,31 +278,6 @@ export function checkRecoveryReport(value: unknown): RecoveryReport {
     damagedRegions: count("damagedRegions"),
     barrier,
   };
-}
-
-/**
- * Counts the whole, checksum-valid records from `scanner`'s offset (a record found after damage)
- * to the end of its range, stepping over further damage: the records a cut at earlier damage
- * drops. A valid record above `maxRecordSize` counts too and is stepped over whole, since it
- * is a record the cut drops and trying every offset inside it would cost its size in header
- * checks. Nothing is kept or refused here; the caller has already decided to cut.
- */
-function countRecordsFrom(scanner: RecordScanner): number {
-  let count = 0;
-  for (;;) {
-    const found = scanner.next();
-    if (found === Scan.End) return count;
-    if (found === Scan.Record) {
-      count++;
-      continue;
-    }
-    if (scanner.isOversizeRecord()) {
-      count++;
-      scanner.offset = scanner.lsn + HEADER_SIZE + scanner.oversizeLength;
-      continue;
-    }
-    if (scanner.resync() >= scanner.end) return count;
-  }
 }
 
 /**

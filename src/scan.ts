@@ -1,8 +1,9 @@
 /**
  * @module
  * Reading records from a byte source: the scanner that streams `[start, end)` in large chunks
- * and classifies the bytes at each offset (src/record.ts says what a valid frame is). The
- * search for the next valid record after damage is src/resync.ts.
+ * and classifies the bytes at each offset (src/record.ts says what a valid frame is), and the
+ * walk past damage to the end of a range that recovery and the CLI both make. The search for
+ * the next valid record after damage is src/resync.ts.
  */
 
 import type { ByteSource } from "./byte-source.ts";
@@ -213,4 +214,41 @@ function frameChecksumMatches(source: ByteSource, lsn: number, length: number): 
     position += want;
   }
   return crc === stored;
+}
+
+/** What {@link recordsToEnd} found. */
+export interface RecordsToEnd {
+  /** Whole, checksum-valid records, those longer than `maxRecordSize` included. */
+  readonly records: number;
+  /** Where the last of them ends; the scanner's starting offset when there is none. */
+  readonly lastRecordEnd: number;
+}
+
+/**
+ * Walks `scanner` from its offset to the end of its range, stepping over damage to the next
+ * valid record (src/resync.ts) as often as it meets some: the records a cut at earlier damage
+ * drops, as recovery counts them (`recordsDropped`) and the CLI shows the region they lie in.
+ * A whole, valid record longer than `maxRecordSize` is one of them, and is stepped over whole:
+ * trying every offset inside it would cost its size in header checks, and could take the
+ * frames of a payload that carries framed records for records of the log. Nothing is kept or
+ * refused here; the caller has already decided to cut.
+ */
+export function recordsToEnd(scanner: RecordScanner): RecordsToEnd {
+  let records = 0;
+  let lastRecordEnd = scanner.offset;
+  for (;;) {
+    const found = scanner.next();
+    if (found === Scan.End) break;
+    if (found === Scan.Record) {
+      records++;
+      lastRecordEnd = scanner.offset;
+    } else if (scanner.isOversizeRecord()) {
+      records++;
+      scanner.offset = scanner.lsn + HEADER_SIZE + scanner.oversizeLength;
+      lastRecordEnd = scanner.offset;
+    } else if (scanner.resync() >= scanner.end) {
+      break;
+    }
+  }
+  return { records, lastRecordEnd };
 }
