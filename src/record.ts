@@ -1,9 +1,9 @@
 /**
  * @module
- * Record framing: the header layout, sealing a frame, and what makes a frame valid. The
- * normative byte layout is docs/ON_DISK_FORMAT.md; the constants below are the only place the
- * code spells it out, and both the writer (`Wal.append`) and the reader (`RecordScanner`,
- * src/scan.ts) use them. No I/O here: reading frames from a store is src/scan.ts.
+ * Record framing: the header layout, sealing a frame, reading its fields. The normative byte
+ * layout is docs/ON_DISK_FORMAT.md; the constants below are the only place the code spells it
+ * out, and both the writer (`Wal.append`) and the reader (`RecordScanner`, src/scan.ts) use
+ * them. No I/O here: reading and checking frames in a store is src/scan.ts.
  *
  *   offset 0..4  crc     u32 LE  CRC-32C of bytes 4..end (the length field, then the payload)
  *   offset 4..8  length  u32 LE  payload length n
@@ -62,41 +62,4 @@ export function readU32(source: Uint8Array, offset: number): number {
       (source[offset + 3]! << 24)) >>>
     0
   );
-}
-
-/**
- * Why a header whose length field reads `length` cannot start a record, when `bytesAfter`
- * bytes follow the header in the range; null when it can. Checked before any payload byte is
- * read or allocated (docs/ON_DISK_FORMAT.md, "Reading"):
- * - a payload running past the range: "incomplete payload" (a write torn inside the payload);
- * - a length above `maxRecordSize`: too large for this reader, whatever the bytes after it.
- */
-export function lengthProblem(
-  length: number,
-  bytesAfter: number,
-  maxRecordSize: number,
-): string | null {
-  if (length > bytesAfter) {
-    return `incomplete payload: length ${length} but ${bytesAfter} bytes follow`;
-  }
-  if (length > maxRecordSize) return `length ${length} exceeds maxRecordSize ${maxRecordSize}`;
-  return null;
-}
-
-/**
- * Why the whole frame at `frame[at..at + 8 + length)` is not a record, or null when its stored
- * CRC matches. A mismatch is a torn write or damage on disk; an all-zero header lands here
- * too, and is named apart, because the CRC-32C of four zero bytes is not zero.
- */
-export function checksumProblem(frame: Uint8Array, at: number, length: number): string | null {
-  const stored = readU32(frame, at);
-  const actual = crc32c(frame, at + LENGTH_OFFSET, at + HEADER_SIZE + length);
-  if (stored === actual) return null;
-  return stored === 0 && length === 0
-    ? "zero-filled header (space never written)"
-    : `checksum mismatch: stored ${hex(stored)}, computed ${hex(actual)}`;
-}
-
-function hex(value: number): string {
-  return `0x${value.toString(16).padStart(8, "0")}`;
 }

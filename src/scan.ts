@@ -1,14 +1,14 @@
 /**
  * @module
  * Reading records from a byte source: the scanner that streams `[start, end)` in large chunks
- * and classifies the bytes at each offset (src/record.ts says what a valid frame is), and the
- * walk past damage to the end of a range that recovery and the CLI both make. The search for
- * the next valid record after damage is src/resync.ts.
+ * and classifies the bytes at each offset (docs/ON_DISK_FORMAT.md, "Reading"; the layout is
+ * src/record.ts), and the walk past damage to the end of a range that recovery and the CLI
+ * both make. The search for the next valid record after damage is src/resync.ts.
  */
 
 import type { ByteSource } from "./byte-source.ts";
 import { crc32c } from "./crc32c.ts";
-import { checksumProblem, HEADER_SIZE, LENGTH_OFFSET, lengthProblem, readU32 } from "./record.ts";
+import { HEADER_SIZE, LENGTH_OFFSET, readU32 } from "./record.ts";
 import { findNextRecord } from "./resync.ts";
 
 /** What {@link RecordScanner.next} found at its offset. */
@@ -28,8 +28,7 @@ export const SCAN_CHUNK_SIZE = 1024 * 1024;
  * Walks records in `[start, end)` of a byte source (a store), streaming it in chunks. Memory
  * stays bounded by one chunk plus the largest record, whatever the log size: a record longer
  * than the chunk gets a buffer of its own size, allocated only after its length passed both
- * checks (src/record.ts: at most `maxRecordSize`, and no longer than the bytes left in the
- * range).
+ * checks (at most `maxRecordSize`, and no longer than the bytes left in the range).
  *
  * Each call to `next()` classifies the bytes at `offset` (docs/ON_DISK_FORMAT.md, "Reading"):
  * - fewer than 8 bytes left: `Invalid`, "incomplete header" (a write torn inside the header);
@@ -99,19 +98,29 @@ export class RecordScanner {
 
     let at = lsn - this.bufferPosition;
     const length = readU32(this.buffer, at + LENGTH_OFFSET);
-    const lengthWrong = lengthProblem(length, left - HEADER_SIZE, this.maxRecordSize);
-    if (lengthWrong !== null) {
-      // Only a length that fits the range may be a whole record written under a larger limit.
-      if (length <= left - HEADER_SIZE) this.oversizeLength = length;
-      return this.invalid(lengthWrong);
+    if (length > left - HEADER_SIZE) {
+      return this.invalid(
+        `incomplete payload: length ${length} but ${left - HEADER_SIZE} bytes follow`,
+      );
+    }
+    if (length > this.maxRecordSize) {
+      this.oversizeLength = length;
+      return this.invalid(`length ${length} exceeds maxRecordSize ${this.maxRecordSize}`);
     }
     if (!this.hold(lsn, HEADER_SIZE + length)) {
       return this.invalid("incomplete payload: the store ended early");
     }
 
     at = lsn - this.bufferPosition;
-    const checksumWrong = checksumProblem(this.buffer, at, length);
-    if (checksumWrong !== null) return this.invalid(checksumWrong);
+    const stored = readU32(this.buffer, at);
+    const actual = crc32c(this.buffer, at + LENGTH_OFFSET, at + HEADER_SIZE + length);
+    if (stored !== actual) {
+      return this.invalid(
+        stored === 0 && length === 0
+          ? "zero-filled header (space never written)"
+          : `checksum mismatch: stored ${hex(stored)}, computed ${hex(actual)}`,
+      );
+    }
     this.payloadOffset = at + HEADER_SIZE;
     this.payloadLength = length;
     this.offset = lsn + HEADER_SIZE + length;
@@ -251,4 +260,8 @@ export function recordsToEnd(scanner: RecordScanner): RecordsToEnd {
     }
   }
   return { records, lastRecordEnd };
+}
+
+function hex(value: number): string {
+  return `0x${value.toString(16).padStart(8, "0")}`;
 }
