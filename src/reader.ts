@@ -13,7 +13,8 @@ import { crc32c } from "./crc32c.ts";
 import { CorruptionError, invalidArgument } from "./errors.ts";
 import type { Lifecycle } from "./lifecycle.ts";
 import type { ResolvedOptions } from "./options.ts";
-import { HEADER_SIZE, RecordScanner, Scan } from "./record.ts";
+import { HEADER_SIZE } from "./record.ts";
+import { RecordScanner, Scan } from "./scan.ts";
 import type { WalStore } from "./store/store.ts";
 
 /** One record read back from the log. */

@@ -18,16 +18,9 @@ import {
 } from "./errors.ts";
 import { checkInteger, type ResolvedOptions } from "./options.ts";
 import type { BarrierStrength } from "./platform/platform.ts";
-import {
-  frameChecksumMatches,
-  HEADER_SIZE,
-  LENGTH_OFFSET,
-  LSN_LIMIT,
-  RecordScanner,
-  readU32,
-  Scan,
-} from "./record.ts";
+import { HEADER_SIZE, LENGTH_OFFSET, LSN_LIMIT, readU32 } from "./record.ts";
 import { findRecordSpanning } from "./resync.ts";
+import { RecordScanner, recordsToEnd, Scan } from "./scan.ts";
 import type { WalStore } from "./store/store.ts";
 import { zeroTailStart } from "./zero-tail.ts";
 
@@ -125,7 +118,7 @@ export function recover(
   options: RecoveryOptions,
   boundaries: RecordBoundaries,
 ): RecoveryReport {
-  const { maxRecordSize, preallocate, policy, onCorruption, readOnly, codec, replay } = options;
+  const { maxRecordSize, preallocate, policy, readOnly, codec, replay } = options;
   let barrier: BarrierStrength | null = null;
   if (!readOnly) {
     // Records a crashed writer left in the page cache become durable here, or open fails.
@@ -159,71 +152,20 @@ export function recover(
       continue;
     }
     if (found === Scan.End) break;
-    const damaged = scanner.lsn;
     // Zeros to the last byte: the space a writer filled ahead of its records, kept for the
     // next appends. A log that keeps no zero fill cuts them like any torn tail.
-    if (preallocate > 0 && damaged >= scanner.recordsBefore) {
-      zeroTail = storeSize - damaged;
+    if (preallocate > 0 && scanner.lsn >= scanner.recordsBefore) {
+      zeroTail = storeSize - scanner.lsn;
       break;
-    }
-    if (
-      scanner.oversizeLength >= 0 &&
-      frameChecksumMatches(store, damaged, scanner.oversizeLength)
-    ) {
-      // A whole, valid record that is merely larger than this open allows: the log was
-      // written with a larger maxRecordSize. Cutting here would destroy good records.
-      throw oversizeRecordInLog(damaged, scanner.oversizeLength, maxRecordSize);
     }
     reason ??= scanner.reason;
-    // The head file names a record boundary; damage there with records after it means the
-    // head, or its record, is damaged, and cutting there would drop the whole log: refuse,
-    // unless "skip" keeps the region like any other.
-    const atHead = damaged === head && head > 0 && policy !== "skip";
-    const damage = scanner.reason;
-    if (damaged === head && head > 0) {
-      // A torn append right at the head is normal (a head moved to the end, then a crash),
-      // and so is bit rot in the head's record; a valid record spanning the head is not: the
-      // bytes are read at the wrong offsets, in every mode.
-      const spanning = findRecordSpanning(store, head, storeSize, maxRecordSize);
-      if (spanning >= 0) {
-        throw damagedLayout(
-          head,
-          `the head file says the log starts at ${head}, but a valid record spans it from ` +
-            `${spanning}: the log was most likely written with another segmentSize; ` +
-            `nothing was changed`,
-        );
-      }
-    }
-    const next = scanner.resync();
-    if (next >= storeSize) {
-      // No valid record anywhere: a first write torn by a crash, unless no torn write could
-      // look like this. Cutting would destroy a file that was never a log.
-      if (records === 0 && options.singleFile) {
-        refuseImpossibleFirstFrame(store, maxRecordSize);
-      }
-      // No valid record after the damage: a torn tail, cut in every mode and dropping nothing.
-      break;
-    }
-    if (atHead) {
-      throw damagedLayout(
-        head,
-        `the head file says the log starts at ${head}, but no valid record starts there ` +
-          `(${damage}) and valid records follow at ${next}`,
-      );
-    }
-    if (onCorruption === "fail") {
-      throw new CorruptionError(
-        damaged,
-        damage,
-        `the log is damaged at offset ${damaged} (${damage}) and valid records follow at ` +
-          `${next}; nothing was changed. Open it with onCorruption: "truncate" to cut the log ` +
-          `at ${damaged}, or with recovery: "skip" to keep the records after the damage.`,
-      );
-    }
+    const next = classifyDamage(scanner, store, options, head, records);
+    // No valid record after the damage: a torn tail, cut in every mode and dropping nothing.
+    if (next >= storeSize) break;
     if (policy === "stop") {
       // The default cuts here, as the Rust crate does; the records it cuts are counted so
       // that the report says what was lost, not only how many bytes.
-      recordsDropped = countRecordsFrom(scanner, store);
+      recordsDropped = recordsToEnd(scanner).records;
       break;
     }
     damagedRegions++;
@@ -242,6 +184,71 @@ export function recover(
     damagedRegions,
     barrier,
   };
+}
+
+/**
+ * What the damage `scanner` stands on (at `scanner.lsn`, after `records` valid records from
+ * `head`) means, for the outcomes that refuse the open: each throws, with nothing changed.
+ * Otherwise moves the scanner to the next valid record and returns where it starts, or the
+ * end of the store when none follows (a torn tail).
+ */
+function classifyDamage(
+  scanner: RecordScanner,
+  store: WalStore,
+  options: RecoveryOptions,
+  head: number,
+  records: number,
+): number {
+  const { maxRecordSize, policy, onCorruption } = options;
+  const damaged = scanner.lsn;
+  const damage = scanner.reason;
+  if (scanner.isOversizeRecord()) {
+    // A whole, valid record that is merely larger than this open allows: the log was
+    // written with a larger maxRecordSize. Cutting here would destroy good records.
+    throw oversizeRecordInLog(damaged, scanner.oversizeLength, maxRecordSize);
+  }
+  // The head file names a record boundary; damage there with records after it means the
+  // head, or its record, is damaged, and cutting there would drop the whole log: refuse,
+  // unless "skip" keeps the region like any other.
+  const atHead = damaged === head && head > 0 && policy !== "skip";
+  if (damaged === head && head > 0) {
+    // A torn append right at the head is normal (a head moved to the end, then a crash),
+    // and so is bit rot in the head's record; a valid record spanning the head is not: the
+    // bytes are read at the wrong offsets, in every mode.
+    const spanning = findRecordSpanning(store, head, scanner.end, maxRecordSize);
+    if (spanning >= 0) {
+      throw damagedLayout(
+        head,
+        `the head file says the log starts at ${head}, but a valid record spans it from ` +
+          `${spanning}: the log was most likely written with another segmentSize; ` +
+          `nothing was changed`,
+      );
+    }
+  }
+  const next = scanner.resync();
+  if (next >= scanner.end) {
+    // No valid record anywhere: a first write torn by a crash, unless no torn write could
+    // look like this. Cutting would destroy a file that was never a log.
+    if (records === 0 && options.singleFile) refuseImpossibleFirstFrame(store, maxRecordSize);
+    return next;
+  }
+  if (atHead) {
+    throw damagedLayout(
+      head,
+      `the head file says the log starts at ${head}, but no valid record starts there ` +
+        `(${damage}) and valid records follow at ${next}`,
+    );
+  }
+  if (onCorruption === "fail") {
+    throw new CorruptionError(
+      damaged,
+      damage,
+      `the log is damaged at offset ${damaged} (${damage}) and valid records follow at ` +
+        `${next}; nothing was changed. Open it with onCorruption: "truncate" to cut the log ` +
+        `at ${damaged}, or with recovery: "skip" to keep the records after the damage.`,
+    );
+  }
+  return next;
 }
 
 /** The recovery report carried by a handle, checked field by field. */
@@ -271,32 +278,6 @@ export function checkRecoveryReport(value: unknown): RecoveryReport {
     damagedRegions: count("damagedRegions"),
     barrier,
   };
-}
-
-/**
- * Counts the whole, checksum-valid records from `scanner`'s offset (a record found after damage)
- * to the end of its range, stepping over further damage: the records a cut at earlier damage
- * drops. A valid record above `maxRecordSize` counts too and is stepped over whole, since it
- * is a record the cut drops and trying every offset inside it would cost its size in header
- * checks. Nothing is kept or refused here; the caller has already decided to cut.
- */
-function countRecordsFrom(scanner: RecordScanner, store: WalStore): number {
-  let count = 0;
-  for (;;) {
-    const found = scanner.next();
-    if (found === Scan.End) return count;
-    if (found === Scan.Record) {
-      count++;
-      continue;
-    }
-    const length = scanner.oversizeLength;
-    if (length >= 0 && frameChecksumMatches(store, scanner.lsn, length)) {
-      count++;
-      scanner.offset = scanner.lsn + HEADER_SIZE + length;
-      continue;
-    }
-    if (scanner.resync() >= scanner.end) return count;
-  }
 }
 
 /**

@@ -15,9 +15,9 @@
  * one read buffer and one checkpoint per spacing over at most `maxRecordSize` bytes ahead.
  */
 
+import type { ByteSource } from "./byte-source.ts";
 import { crc32c, crc32cCombine } from "./crc32c.ts";
 import { HEADER_SIZE, LENGTH_OFFSET, readU32 } from "./record.ts";
-import type { WalStore } from "./store/store.ts";
 
 /** Bytes between stored running CRCs: each candidate reads and checksums at most this many. */
 const CHECKPOINT_SPACING = 256;
@@ -26,11 +26,11 @@ const READ_CHUNK = 64 * 1024;
 
 /**
  * The offset of the first whole, checksum-valid record starting in `[origin, before)` of
- * `store` and ending by `end`, with a payload of at most `maxRecordSize` bytes; `end` when
- * there is none (or the store holds fewer bytes than `end`). `before` defaults to `end`.
+ * `source` and ending by `end`, with a payload of at most `maxRecordSize` bytes; `end` when
+ * there is none (or the source holds fewer bytes than `end`). `before` defaults to `end`.
  */
 export function findNextRecord(
-  store: WalStore,
+  source: ByteSource,
   origin: number,
   end: number,
   maxRecordSize: number,
@@ -50,12 +50,12 @@ export function findNextRecord(
     // The chunk holds [chunkStart, chunkStart + filled): the headers of the candidates tried in
     // this pass, and every byte C has yet to cover (crcPosition is never below candidate).
     const chunkStart = candidate;
-    const filled = store.read(
+    const filled = source.read(
       chunk.subarray(0, Math.min(chunk.length, end - chunkStart)),
       chunkStart,
     );
     const last = chunkStart + filled - HEADER_SIZE;
-    if (last < candidate) return end; // the store holds fewer bytes than `end`
+    if (last < candidate) return end; // the source holds fewer bytes than `end`
     for (const stop = Math.min(last, before - 1); candidate <= stop; candidate++) {
       const at = candidate - chunkStart;
       const length = readU32(chunk, at + LENGTH_OFFSET);
@@ -71,7 +71,7 @@ export function findNextRecord(
       crc = crc32c(chunk, crcPosition - chunkStart, coverage - chunkStart, crc);
       crcPosition = coverage;
       const recordEnd = candidate + HEADER_SIZE + length;
-      checkpoints ??= new RunningCrc(store, origin, end, Math.min(maxRecordSize, end - origin));
+      checkpoints ??= new RunningCrc(source, origin, end, Math.min(maxRecordSize, end - origin));
       const crcToEnd = checkpoints.at(recordEnd, chunk, chunkStart, filled);
       if (crcToEnd < 0) return end;
       const covered = recordEnd - coverage;
@@ -102,18 +102,18 @@ class RunningCrc {
   private readonly scratch = new Uint8Array(CHECKPOINT_SPACING);
 
   constructor(
-    private readonly store: WalStore,
+    private readonly source: ByteSource,
     private readonly origin: number,
     private readonly end: number,
     reach: number,
   ) {
     this.ring = new Int32Array(Math.ceil((reach + HEADER_SIZE) / CHECKPOINT_SPACING) + 2);
     this.ring[0] = 0; // C(origin): the CRC of nothing
-    this.reader = new ForwardReader(store, end);
+    this.reader = new ForwardReader(source, end);
   }
 
   /**
-   * C(x), or -1 when the store holds fewer bytes than asked. The bytes between the checkpoint
+   * C(x), or -1 when the source holds fewer bytes than asked. The bytes between the checkpoint
    * and `x` come from `window` (the caller's chunk, which starts at `windowStart` and holds
    * `windowFilled` bytes) or this object's own buffer when either holds them, so that a dense
    * run of short candidates (a zero-filled region: every offset has length 0) costs no read.
@@ -140,19 +140,19 @@ class RunningCrc {
       return crc32c(this.reader.buffer, buffered, buffered + x - from, checkpoint);
     }
     const view = this.scratch.subarray(0, x - from);
-    if (x > this.end || this.store.read(view, from) < view.length) return -1;
+    if (x > this.end || this.source.read(view, from) < view.length) return -1;
     return crc32c(view, 0, view.length, checkpoint);
   }
 }
 
-/** Buffered reads of a store at non-decreasing positions. */
+/** Buffered reads of a source at non-decreasing positions. */
 class ForwardReader {
   readonly buffer = new Uint8Array(READ_CHUNK);
   private position = 0;
   private filled = 0;
 
   constructor(
-    private readonly store: WalStore,
+    private readonly source: ByteSource,
     private readonly end: number,
   ) {}
 
@@ -169,7 +169,7 @@ class ForwardReader {
     if (index >= 0) return index;
     const want = Math.min(READ_CHUNK, this.end - position);
     this.position = position;
-    this.filled = want > 0 ? this.store.read(this.buffer.subarray(0, want), position) : 0;
+    this.filled = want > 0 ? this.source.read(this.buffer.subarray(0, want), position) : 0;
     return this.filled >= size ? 0 : -1;
   }
 }
@@ -182,24 +182,24 @@ class ForwardReader {
  * wrong offsets (the log opened with another segment size), and cutting would destroy them.
  */
 export function findRecordSpanning(
-  store: WalStore,
+  source: ByteSource,
   position: number,
   end: number,
   maxRecordSize: number,
 ): number {
   const header = new Uint8Array(HEADER_SIZE);
-  // The store may hold nothing below some point (a segmented log's first segment): start at
+  // The source may hold nothing below some point (a segmented log's first segment): start at
   // the lowest readable byte within reach, found by bisection since what is held is a suffix.
   let origin = Math.max(0, position - HEADER_SIZE - maxRecordSize);
   for (let high = position; origin < high; ) {
     const middle = Math.floor((origin + high) / 2);
-    if (store.read(header.subarray(0, 1), middle) === 1) high = middle;
+    if (source.read(header.subarray(0, 1), middle) === 1) high = middle;
     else origin = middle + 1;
   }
   while (origin < position) {
-    const found = findNextRecord(store, origin, end, maxRecordSize, position);
+    const found = findNextRecord(source, origin, end, maxRecordSize, position);
     if (found >= position || found >= end) return -1;
-    if (store.read(header, found) < HEADER_SIZE) return -1;
+    if (source.read(header, found) < HEADER_SIZE) return -1;
     if (found + HEADER_SIZE + readU32(header, LENGTH_OFFSET) > position) return found;
     origin = found + 1;
   }

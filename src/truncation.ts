@@ -13,7 +13,7 @@ import type { SharedLog } from "./commit.ts";
 import { CorruptionError, invalidArgument } from "./errors.ts";
 import type { Lifecycle } from "./lifecycle.ts";
 import type { Reader } from "./reader.ts";
-import { Scan } from "./record.ts";
+import { Scan } from "./scan.ts";
 import type { WalStore } from "./store/store.ts";
 
 /** What a truncation reads, cuts and tells. */

@@ -168,6 +168,32 @@ describe("zeros that are not a zero tail", () => {
     });
   });
 
+  test("a record above --max-record-size that ends in zeros, cut with damage, is in the damaged region whole, as open counts it", async () => {
+    const path = logPath(dir);
+    const large = new Uint8Array(2000);
+    large.set([1, 2, 3]);
+    let lsns: number[];
+    {
+      using wal = Wal.open(path, { preallocate: 0 });
+      lsns = ["first", "second", "third"].map((text) => wal.append(text));
+      wal.append(large);
+      wal.sync();
+    }
+    const size = statSync(path).size;
+    flipByte(path, lsns[1]! + 8);
+    // Read with a limit the last record exceeds: open counts it among the records it would cut
+    // (a whole, valid record), so the region it reports runs to that record's last byte.
+    const run = await cli(["verify", path, "--json", "--max-record-size", "1000"]);
+    expect(JSON.parse(run.stdout).damage).toMatchObject({
+      offset: lsns[1],
+      bytes: size - lsns[1]!,
+      records: 2,
+      kind: "damage",
+      zeroBytesBefore: 0,
+      zeroBytesAfter: 0,
+    });
+  });
+
   test("a segmented log keeps no zero fill: zeros after its records are the torn tail itself", async () => {
     const path = join(dir, "segments");
     let end: number;

@@ -54,7 +54,8 @@ import {
   type WalOptions,
   type WalRecord,
 } from "../src/index.ts";
-import { SCAN_CHUNK_SIZE, sealFrame } from "../src/record.ts";
+import { sealFrame } from "../src/record.ts";
+import { SCAN_CHUNK_SIZE } from "../src/scan.ts";
 import {
   applyDirectoryMutation,
   applyImageMutation,

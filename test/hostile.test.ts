@@ -9,7 +9,7 @@
 import { describe, expect, test } from "bun:test";
 import { closeSync, openSync, writeSync } from "node:fs";
 import { CorruptionError, MemoryStore, Wal, WalError, type WalOptions } from "../src/index.ts";
-import { SCAN_CHUNK_SIZE } from "../src/record.ts";
+import { SCAN_CHUNK_SIZE } from "../src/scan.ts";
 import { walErrorOf } from "./support/errors.ts";
 import { drain } from "./support/iterate.ts";
 import { mulberry32, randomBytes, seedFromEnv } from "./support/random.ts";

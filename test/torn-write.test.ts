@@ -6,7 +6,7 @@
 
 import { describe, expect, test } from "bun:test";
 import type { Wal, WalRecord } from "../src/index.ts";
-import { SCAN_CHUNK_SIZE } from "../src/record.ts";
+import { SCAN_CHUNK_SIZE } from "../src/scan.ts";
 import { mulberry32, randomBytes } from "./support/random.ts";
 import {
   allStoreKinds,

@@ -9,12 +9,33 @@ import { BENCH_PAYLOAD } from "../harness.ts";
 import {
   AUDIT_ENV,
   AUDIT_MARKER,
-  loadContender,
+  type Contender,
+  type ContenderName,
   type MemorySample,
   type Store,
   type WorkloadRequest,
   type WorkloadResult,
 } from "./protocol.ts";
+
+/** Loads a contender's module; a child imports only its own, so only its native code loads. */
+async function loadContender(name: ContenderName): Promise<Contender> {
+  switch (name) {
+    case "hand-rolled":
+      return (await import("./hand-rolled.ts")).handRolled(false);
+    case "hand-rolled-staged":
+      return (await import("./hand-rolled.ts")).handRolled(true);
+    case "bun:sqlite":
+      return (await import("./sqlite.ts")).sqlite;
+    case "lmdb":
+      return (await import("./lmdb.ts")).lmdb(true);
+    case "lmdb-no-overlap":
+      return (await import("./lmdb.ts")).lmdb(false);
+    case "classic-level":
+      return (await import("./classic-level.ts")).classicLevel;
+    case "wal-db":
+      return (await import("./wal-db.ts")).walDb;
+  }
+}
 
 const request = JSON.parse(process.argv[2] ?? "") as WorkloadRequest;
 const contender = await loadContender(request.contender);

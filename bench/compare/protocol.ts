@@ -1,8 +1,10 @@
 /**
- * What bench/compare.ts, bench/audit.ts and their contender children share: the contenders and
- * the interface each implements, the workloads, the one line of JSON a child prints, and the
- * markers a child writes for the durability audit. Each contender runs in its own process, so
- * no peer's native module, threads or page-cache state can touch another's figures.
+ * What bench/compare.ts, bench/audit.ts and their contender children share: the contenders'
+ * names and the interface each implements, the workloads, the one line of JSON a child prints,
+ * and the markers a child writes for the durability audit. Each contender runs in its own
+ * process, so no peer's native module, threads or page-cache state can touch another's figures.
+ * The contender modules import this file, never the other way round: loading one is the
+ * child's job (bench/compare/contender.ts).
  */
 
 import { mkdtempSync, rmSync } from "node:fs";
@@ -94,26 +96,6 @@ export interface Contender {
    * it. Returns the bytes read.
    */
   readBack(dir: string): number | Promise<number>;
-}
-
-/** Loads a contender's module; a child imports only its own, so only its native code loads. */
-export async function loadContender(name: ContenderName): Promise<Contender> {
-  switch (name) {
-    case "hand-rolled":
-      return (await import("./hand-rolled.ts")).handRolled(false);
-    case "hand-rolled-staged":
-      return (await import("./hand-rolled.ts")).handRolled(true);
-    case "bun:sqlite":
-      return (await import("./sqlite.ts")).sqlite;
-    case "lmdb":
-      return (await import("./lmdb.ts")).lmdb(true);
-    case "lmdb-no-overlap":
-      return (await import("./lmdb.ts")).lmdb(false);
-    case "classic-level":
-      return (await import("./classic-level.ts")).classicLevel;
-    case "wal-db":
-      return (await import("./wal-db.ts")).walDb;
-  }
 }
 
 /**

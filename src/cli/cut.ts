@@ -19,7 +19,7 @@
  */
 
 import type { WalStore } from "../index.ts";
-import { RecordScanner, Scan } from "../record.ts";
+import { RecordScanner, recordsToEnd } from "../scan.ts";
 import { zeroTailStart } from "../zero-tail.ts";
 import type { OpenedLog } from "./open-log.ts";
 
@@ -72,12 +72,16 @@ export function wouldCut(log: OpenedLog): WouldCut | null {
     }
     // At least `first + 1` when the byte at `first` is not zero; a shorter read than the
     // recovery saw (the files changed since) ends the region there. The valid records the cut
-    // takes are in the region whole, zeros at the end of the last one's payload included.
+    // takes are in the region whole, zeros at the end of the last one's payload included:
+    // the records recovery counted, walked the way it counted them.
     const nonZeroEnd = Math.max(first + 1, zeroTailStart(store, first, storeSize));
-    const last =
-      kind === "damage"
-        ? Math.max(nonZeroEnd, lastRecordEnd(store, end, storeSize, nonZeroEnd, log.maxRecordSize))
-        : nonZeroEnd;
+    let last = nonZeroEnd;
+    if (kind === "damage") {
+      const scanner = new RecordScanner(store, end, storeSize, log.maxRecordSize);
+      // Only zeros lie past the last byte that is not zero: no record starts there.
+      scanner.recordsBefore = nonZeroEnd;
+      last = Math.max(nonZeroEnd, recordsToEnd(scanner).lastRecordEnd);
+    }
     return {
       offset: first,
       bytes: last - first,
@@ -110,28 +114,6 @@ function firstNonZero(store: WalStore, from: number, to: number): number {
     at += length;
   }
   return to;
-}
-
-/**
- * Where the last valid record in `[from, to)` of `store` ends, stepping over invalid bytes as
- * recovery does, or `from` when there is none. No record starts at or past `recordsBefore`
- * (only zeros are there), so the search for one stops there.
- */
-function lastRecordEnd(
-  store: WalStore,
-  from: number,
-  to: number,
-  recordsBefore: number,
-  maxRecordSize: number,
-): number {
-  const scanner = new RecordScanner(store, from, to, maxRecordSize);
-  scanner.recordsBefore = recordsBefore;
-  let recordEnd = from;
-  for (;;) {
-    const found = scanner.next();
-    if (found === Scan.Record) recordEnd = scanner.offset;
-    else if (found === Scan.End || scanner.resync() >= to) return recordEnd;
-  }
 }
 
 /**

@@ -17,7 +17,8 @@
 
 import { type FSWatcher, watch } from "node:fs";
 import type { WalRecord } from "../index.ts";
-import { HEADER_SIZE, RecordScanner, Scan, writeHeader } from "../record.ts";
+import { HEADER_SIZE, writeHeader } from "../record.ts";
+import { RecordScanner, Scan } from "../scan.ts";
 import {
   parseChoice,
   parseCommandArgs,
