@@ -10,7 +10,7 @@ import { RecordBoundaries } from "./boundaries.ts";
 import type { Codec } from "./codec.ts";
 import { SharedLog } from "./commit.ts";
 import { CommitQueue } from "./commit-queue.ts";
-import { describeValue, invalidArgument } from "./errors.ts";
+import { closed, describeValue, invalidArgument } from "./errors.ts";
 import type { FileShare } from "./handle.ts";
 import { Lifecycle } from "./lifecycle.ts";
 import { DEFAULT_PREALLOCATE, type ResolvedOptions } from "./options.ts";
@@ -131,6 +131,40 @@ export function assembleParts<T>(
     preallocate,
     maxPendingCommits: options.maxPendingCommits,
   };
+}
+
+/** {@link assembleParts}, closing `store` when that throws: for an open that owns the store. */
+export function assembleOrClose<T>(
+  store: WalStore,
+  options: ResolvedOptions,
+  readOnly: boolean,
+): LogParts<T> {
+  try {
+    return assembleParts(store, options, readOnly);
+  } catch (error) {
+    store.close();
+    throw error;
+  }
+}
+
+/**
+ * `Wal.close` once the log is known open: drains the pending commits, marks the log closed for
+ * this `Wal` (and for every thread, from the owner), and closes the store once no thread's
+ * write or barrier is in flight.
+ */
+export function closeParts<T>(parts: LogParts<T>): void {
+  const { lifecycle, shared, commits, store } = parts;
+  const reason = shared.isClosed ? closed() : commits.drain(closed());
+  // From here the rounds in flight reject with `reason`; each waiting commit then checks
+  // whether its record is durable, and resolves if it is (see `CommitQueue.joinRound`).
+  lifecycle.closeReason = reason;
+  lifecycle.isClosed = true;
+  // The owner first waits for every thread's write and barrier in flight: once it closes the
+  // descriptor, the number may name another file, and a late write would land there. A writer
+  // stuck mid-write past `stallTimeout` (its Worker died) keeps the descriptor open.
+  const idle = lifecycle.attached || shared.close();
+  commits.stop(reason);
+  if (idle) store.close();
 }
 
 /**

@@ -5,6 +5,8 @@
  */
 
 import type { SharedStats } from "./commit.ts";
+import type { LogParts } from "./parts.ts";
+import { SegmentedStore } from "./store/segmented.ts";
 
 /**
  * What `Wal.stats()` reports: the log's counters, summed over every thread, and this `Wal`'s.
@@ -25,19 +27,16 @@ export interface WalStats extends SharedStats {
   readonly corruptionsSeen: number;
 }
 
-/** The counters one `Wal` keeps, and its store's segment counts. */
-export interface LocalCounts {
-  readonly segmentsCreated: number;
-  readonly segmentsDeleted: number;
-  readonly truncations: number;
-  readonly corruptionsSeen: number;
-}
-
-/** The stats of a log whose shared counters are `shared`, seen from one `Wal`. */
-export function walStats(shared: SharedStats, local: LocalCounts): WalStats {
+/** The stats of the log `parts` belong to, seen from their `Wal`, which made `truncations`. */
+export function walStats(parts: LogParts<unknown>, truncations: number): WalStats {
+  const shared = parts.shared.stats();
+  const segments = parts.store instanceof SegmentedStore ? parts.store : undefined;
   return {
     ...shared,
     recordsPerBarrier: shared.barriers === 0 ? 0 : shared.appends / shared.barriers,
-    ...local,
+    segmentsCreated: segments?.segmentsCreated ?? 0,
+    segmentsDeleted: segments?.segmentsDeleted ?? 0,
+    truncations,
+    corruptionsSeen: parts.reader.corruptionsSeen,
   };
 }

@@ -6,18 +6,23 @@
  */
 
 import { type Codec, encodeWith } from "./codec.ts";
-import { closed, describeValue, invalidArgument, readOnlyFollow, readOnlyLog } from "./errors.ts";
+import { describeValue, invalidArgument, readOnlyFollow, readOnlyLog } from "./errors.ts";
 import { follow } from "./follower.ts";
 import { handleFields, joinLog, makeHandle, type WalHandle } from "./handle.ts";
 import { checkLsn, checkNotDropped } from "./lsn.ts";
 import { resolveOptions, type WalOptions } from "./options.ts";
-import { assembleParts, type LogParts, refuseZeroFillOfSegments } from "./parts.ts";
+import {
+  assembleOrClose,
+  assembleParts,
+  closeParts,
+  type LogParts,
+  refuseZeroFillOfSegments,
+} from "./parts.ts";
 import type { WalRecord } from "./reader.ts";
 import type { RecoveryReport } from "./recovery.ts";
 import { type WalStats, walStats } from "./stats.ts";
 import { FileStore } from "./store/file.ts";
-import { openStore } from "./store/index.ts";
-import { SegmentedStore } from "./store/segmented.ts";
+import { checkStore, openStore } from "./store/index.ts";
 import type { WalStore } from "./store/store.ts";
 import { truncateAfter, truncateBefore } from "./truncation.ts";
 
@@ -78,12 +83,7 @@ export class Wal<T = Uint8Array> {
     // Checked before the store is opened: a segmented open may create its directory.
     if (resolved.segmentSize !== undefined) refuseZeroFillOfSegments(resolved.preallocate);
     const store = openStore(path, { segmentSize: resolved.segmentSize, create: resolved.create });
-    try {
-      return new Wal<T>(assembleParts(store, resolved, false), false);
-    } catch (error) {
-      store.close();
-      throw error;
-    }
+    return new Wal<T>(assembleOrClose(store, resolved, false), false);
   }
 
   /**
@@ -102,27 +102,17 @@ export class Wal<T = Uint8Array> {
   static openReadOnly<T = Uint8Array>(path: string, options?: WalOptions<T>): Wal<T> {
     const resolved = resolveOptions(options);
     const store = openStore(path, { segmentSize: resolved.segmentSize, readOnly: true });
-    try {
-      return new Wal<T>(assembleParts(store, resolved, true), true);
-    } catch (error) {
-      store.close();
-      throw error;
-    }
+    return new Wal<T>(assembleOrClose(store, resolved, true), true);
   }
 
   /**
-   * Opens a log over any {@link WalStore}, such as a `MemoryStore` or a fault-injecting test
-   * store, recovering it as {@link Wal.open} does. The `Wal` owns the store from here and
-   * closes it on `close`.
+   * Opens a log over any {@link WalStore} (a `MemoryStore`, a fault-injecting test store),
+   * recovering it as {@link Wal.open} does; the `Wal` owns and closes the store.
    * @example const wal = Wal.withStore(new MemoryStore());
    */
   static withStore<T = Uint8Array>(store: WalStore, options?: WalOptions<T>): Wal<T> {
     const resolved = resolveOptions(options);
-    for (const method of ["read", "write", "truncate", "sync", "close"] as const) {
-      if (typeof (store as Partial<WalStore> | null)?.[method] !== "function") {
-        throw invalidArgument(`store must implement WalStore; ${method}() is missing`);
-      }
-    }
+    checkStore(store);
     return new Wal<T>(assembleParts(store, resolved, false), false);
   }
 
@@ -178,10 +168,7 @@ export class Wal<T = Uint8Array> {
     return makeHandle(this.parts.shared, this.parts.file, options, this.recovery);
   }
 
-  /**
-   * Logical size in bytes: every record below it is whole. With no append in flight in
-   * another thread, it is the LSN the next `append` will return.
-   */
+  /** Logical size in bytes; with no append in flight elsewhere, the next append's LSN. */
   get len(): number {
     this.checkOpen();
     return this.parts.shared.written();
@@ -218,11 +205,7 @@ export class Wal<T = Uint8Array> {
     this.parts.commits.syncTo(this.parts.shared.reserved, null);
   }
 
-  /**
-   * Appends one record and makes it durable: {@link Wal.append} then {@link Wal.sync}. Returns
-   * once the record, and everything appended before it, is on stable storage.
-   * @returns the record's LSN.
-   */
+  /** {@link Wal.append}, then durable with everything before it: {@link Wal.sync}. */
   appendAndSync(data: WalInput<T>): number {
     const lsn = this.append(data);
     const { end, cuts } = this.parts.appender.last;
@@ -249,10 +232,8 @@ export class Wal<T = Uint8Array> {
   }
 
   /**
-   * The durability barrier without blocking the event loop: resolves once every record
-   * appended before the call, by any thread, is on stable storage. Shares barriers with every
-   * concurrent sync and commit. One still pending at `close` is drained as a commit is.
-   * @throws (rejects with) WalError as {@link Wal.sync}.
+   * {@link Wal.sync} without blocking the event loop, sharing barriers with every concurrent
+   * sync and commit; drained by `close` as a commit is.
    */
   async syncAsync(): Promise<void> {
     this.checkWritable("syncAsync");
@@ -286,13 +267,7 @@ export class Wal<T = Uint8Array> {
    */
   stats(): WalStats {
     this.checkOpen();
-    const segments = this.parts.store instanceof SegmentedStore ? this.parts.store : undefined;
-    return walStats(this.parts.shared.stats(), {
-      segmentsCreated: segments?.segmentsCreated ?? 0,
-      segmentsDeleted: segments?.segmentsDeleted ?? 0,
-      truncations: this.truncations,
-      corruptionsSeen: this.parts.reader.corruptionsSeen,
-    });
+    return walStats(this.parts, this.truncations);
   }
 
   /**
@@ -361,10 +336,7 @@ export class Wal<T = Uint8Array> {
     yield* follow(this.parts, start, end);
   }
 
-  /**
-   * The first LSN still in the log: 0 until `truncateBefore` dropped a prefix of a segmented
-   * log. `iter` starts here.
-   */
+  /** The first LSN in the log, where `iter` starts: 0 until a segmented log's prefix is dropped. */
   get head(): number {
     this.parts.lifecycle.checkOpen();
     return this.parts.store.head ?? 0;
@@ -412,19 +384,7 @@ export class Wal<T = Uint8Array> {
    * every attached `Wal`, after their writes in flight. See docs/API.md.
    */
   close(): void {
-    const lifecycle = this.parts.lifecycle;
-    if (lifecycle.isClosed) return;
-    const reason = this.parts.shared.isClosed ? closed() : this.parts.commits.drain(closed());
-    // From here the rounds in flight reject with `reason`; each waiting commit then checks
-    // whether its record is durable, and resolves if it is (see `CommitQueue.joinRound`).
-    lifecycle.closeReason = reason;
-    lifecycle.isClosed = true;
-    // The owner first waits for every thread's write and barrier in flight: once it closes
-    // the descriptor, the number may name another file, and a late write would land there.
-    // A writer stuck mid-write past `stallTimeout` (its Worker died) keeps the descriptor open.
-    const idle = lifecycle.attached || this.parts.shared.close();
-    this.parts.commits.stop(reason);
-    if (idle) this.parts.store.close();
+    if (!this.parts.lifecycle.isClosed) closeParts(this.parts);
   }
 
   /** `using wal = Wal.open(...)` closes the log at the end of the scope; see {@link Wal.close}. */
@@ -457,10 +417,8 @@ export class Wal<T = Uint8Array> {
       : encodeWith(this.parts.codec, value as T, call, element);
   }
 
-  // The precondition of every call but `commit`, `head` and `share`: the check its kind of call
-  // needs, then the staged commits written (commit-queue.ts), so that records of this thread
-  // get LSNs in call order whatever the call. `commit` stages and must not write what it
-  // stages; `head` and `share` neither read nor write records.
+  // Every call but `commit` (which stages), `head` and `share` starts with one of these: its
+  // check, then the staged commits written, so this thread's records keep call order.
 
   /** Open, with staged commits written. */
   private checkOpen(): void {

@@ -5,8 +5,10 @@
  * their store here, so they cannot disagree about what a path holds.
  */
 
+import { invalidArgument } from "../errors.ts";
 import { FileStore, type FileStoreOptions } from "./file.ts";
 import { SegmentedStore, type SegmentedStoreOptions } from "./segmented.ts";
+import type { WalStore } from "./store.ts";
 
 /** Options for {@link openStore}: which store, and the options of the one it opens. */
 export interface StoreOptions extends FileStoreOptions, SegmentedStoreOptions {
@@ -26,4 +28,16 @@ export function openStore(path: string, options: StoreOptions = {}): FileStore |
   return options.segmentSize === undefined
     ? FileStore.open(path, options)
     : SegmentedStore.open(path, options.segmentSize, options);
+}
+
+/**
+ * Checks that `store`, from a caller of `Wal.withStore`, has the methods every `WalStore` has.
+ * @throws WalError `INVALID_ARGUMENT` naming the first one missing.
+ */
+export function checkStore(store: unknown): asserts store is WalStore {
+  for (const method of ["read", "write", "truncate", "sync", "close"] as const) {
+    if (typeof (store as Partial<WalStore> | null)?.[method] !== "function") {
+      throw invalidArgument(`store must implement WalStore; ${method}() is missing`);
+    }
+  }
 }
