@@ -19,7 +19,6 @@ import { type RecoveryReport, recover } from "./recovery.ts";
 import { FileStore } from "./store/file.ts";
 import { SegmentedStore } from "./store/segmented.ts";
 import type { WalStore } from "./store/store.ts";
-import type { BarrierTarget } from "./sync-thread.ts";
 
 /** Everything a `Wal` delegates to. */
 export interface LogParts<T> {
@@ -100,12 +99,7 @@ export function assembleParts<T>(
   });
   reader.corruptionsSeen = recovery.damagedRegions + (recovery.bytesDropped > 0 ? 1 : 0);
   const file = store instanceof FileStore ? store.shareable() : null;
-  const barrierTarget: BarrierTarget | null =
-    file !== null
-      ? { kind: "file", ...file }
-      : store instanceof SegmentedStore
-        ? store.barrierTarget()
-        : null;
+  const barrierTarget = store.remoteBarrier?.() ?? null;
   const commits = new CommitQueue({
     shared,
     writer,

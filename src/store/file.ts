@@ -25,6 +25,7 @@ import {
 } from "../platform/index.ts";
 import { type FileSystem, nodeFileSystem, openRegularFile } from "./file-system.ts";
 import { type PartialWrite, readAt, writeAt } from "./positioned-io.ts";
+import type { RemoteBarrier } from "./remote-barrier.ts";
 import { refuseFileOfSegmentedLog } from "./segment-layout.ts";
 import type { WalStore } from "./store.ts";
 
@@ -152,8 +153,24 @@ export class FileStore implements WalStore {
    * cannot share.
    */
   shareable(): { readonly fd: number; readonly path: string } | null {
-    if (!isCurrentPlatform(this.platform) || this.fs !== nodeFileSystem) return null;
+    if (!this.reachable()) return null;
     return { fd: this.fd, path: this.path };
+  }
+
+  /**
+   * How another thread of this process (the sync thread) runs this store's barrier: on this
+   * store's descriptor, open before every write the barrier covers (see remote-barrier.ts).
+   * Null when the store is read-only (its `sync` refuses, and so must every barrier of it) or
+   * runs on an injected platform or file system.
+   */
+  remoteBarrier(): RemoteBarrier | null {
+    if (this.readOnly || !this.reachable()) return null;
+    return { kind: "file", description: this.path, fd: this.fd };
+  }
+
+  /** Whether another thread can reach this store: only over this OS's platform and `node:fs`. */
+  private reachable(): boolean {
+    return isCurrentPlatform(this.platform) && this.fs === nodeFileSystem;
   }
 
   /** The log file's path: what the store holds, for error messages. */
