@@ -11,12 +11,11 @@ import type { Codec } from "./codec.ts";
 import { SharedLog } from "./commit.ts";
 import { CommitQueue } from "./commit-queue.ts";
 import { describeValue, invalidArgument } from "./errors.ts";
-import type { FileShare } from "./handle.ts";
 import { Lifecycle } from "./lifecycle.ts";
 import { DEFAULT_PREALLOCATE, type ResolvedOptions } from "./options.ts";
 import { Reader } from "./reader.ts";
 import { type RecoveryReport, recover } from "./recovery.ts";
-import { FileStore } from "./store/file.ts";
+import { type FileShare, FileStore } from "./store/file.ts";
 import { SegmentedStore } from "./store/segmented.ts";
 import type { WalStore } from "./store/store.ts";
 
