@@ -2,35 +2,28 @@
  * @module
  * What `Wal.share` hands another thread and `Wal.attach` checks: plain data and the log's
  * `SharedArrayBuffer`, so it survives `postMessage`. The file itself travels as the store's
- * own token (`FileStore.shareable`), which only the store opens again.
+ * own token (`FileStore.shareable`, a `FileShare`), which only the store checks and opens
+ * again: this file passes it through.
  */
 
 import { SharedLog } from "./commit.ts";
 import { closed, describeValue, invalidArgument } from "./errors.ts";
-import { checkInteger } from "./options.ts";
 import { checkRecoveryReport, type RecoveryReport } from "./recovery.ts";
+import { type FileShare, FileStore } from "./store/file.ts";
 
 const HANDLE_KIND = "wal-db/handle";
-
-/** A log file another thread of this process can reach: its descriptor here, and its path. */
-export interface FileShare {
-  readonly fd: number;
-  readonly path: string;
-}
 
 /**
  * What `Wal.attach` needs to join a log from another thread: plain data and a
  * `SharedArrayBuffer`, so it survives `postMessage`. Made by {@link Wal.share}; treat it as
- * opaque and pass it whole.
+ * opaque and pass it whole. The log file travels as the store's token, spread in: `fd` and
+ * `path` are the `FileShare`'s (the log file's descriptor in this process, and its path).
  */
-export interface WalHandle {
+export interface WalHandle extends FileShare {
   readonly kind: typeof HANDLE_KIND;
   readonly version: 1;
   /** The log's shared state: append offset, watermarks, barrier token, counters. */
   readonly buffer: SharedArrayBuffer;
-  /** The log file's descriptor in this process, and its path. */
-  readonly fd: number;
-  readonly path: string;
   readonly maxRecordSize: number;
   readonly stallTimeout: number;
   readonly maxPendingCommits: number;
@@ -55,15 +48,7 @@ export function makeHandle(
   options: SharedOptions,
   recovery: RecoveryReport,
 ): WalHandle {
-  return {
-    kind: HANDLE_KIND,
-    version: 1,
-    buffer: shared.buffer,
-    fd: file.fd,
-    path: file.path,
-    ...options,
-    recovery,
-  };
+  return { kind: HANDLE_KIND, version: 1, buffer: shared.buffer, ...file, ...options, recovery };
 }
 
 /** What a checked handle gives `Wal.attach`. */
@@ -100,9 +85,11 @@ export function joinLog(
 ): AttachedLog {
   const shared = SharedLog.attach(fields.buffer, stallTimeout);
   if (shared === null) throw invalidArgument("the handle's buffer is not a wal-db shared state");
-  const fd = checkInteger("the handle's fd", fields.fd, 0, 2 ** 31 - 1);
-  if (typeof fields.path !== "string") throw invalidArgument("the handle's path is missing");
+  // The token's shape only. Whether its descriptor is open on its path is `FileStore.attach`'s
+  // check, after this one's CLOSED: an owner that closed the log closed that descriptor too,
+  // and the caller must hear CLOSED, not that the descriptor is wrong.
+  const file = FileStore.checkShare(fields, "the handle");
   const recovery = checkRecoveryReport(fields.recovery);
   if (shared.isClosed) throw closed();
-  return { shared, file: { fd, path: fields.path }, recovery };
+  return { shared, file, recovery };
 }

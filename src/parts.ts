@@ -11,15 +11,13 @@ import type { Codec } from "./codec.ts";
 import { SharedLog } from "./commit.ts";
 import { CommitQueue } from "./commit-queue.ts";
 import { closed, describeValue, invalidArgument } from "./errors.ts";
-import type { FileShare } from "./handle.ts";
 import { Lifecycle } from "./lifecycle.ts";
 import { DEFAULT_PREALLOCATE, type ResolvedOptions } from "./options.ts";
 import { Reader } from "./reader.ts";
 import { type RecoveryReport, recover } from "./recovery.ts";
-import { FileStore } from "./store/file.ts";
+import { type FileShare, FileStore } from "./store/file.ts";
 import { SegmentedStore } from "./store/segmented.ts";
 import type { WalStore } from "./store/store.ts";
-import type { BarrierTarget } from "./sync-thread.ts";
 
 /** Everything a `Wal` delegates to. */
 export interface LogParts<T> {
@@ -100,12 +98,7 @@ export function assembleParts<T>(
   });
   reader.corruptionsSeen = recovery.damagedRegions + (recovery.bytesDropped > 0 ? 1 : 0);
   const file = store instanceof FileStore ? store.shareable() : null;
-  const barrierTarget: BarrierTarget | null =
-    file !== null
-      ? { kind: "file", ...file }
-      : store instanceof SegmentedStore
-        ? store.barrierTarget()
-        : null;
+  const barrierTarget = store.remoteBarrier?.() ?? null;
   const commits = new CommitQueue({
     shared,
     writer,

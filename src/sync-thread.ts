@@ -1,25 +1,23 @@
 /**
  * @module
  * Runs group-commit barriers off the event loop. `commit` and `syncAsync` must not block the
- * thread that awaits them, but a barrier is a blocking syscall; so each `Wal` of a file log
- * that uses them starts one small Worker (`sync-worker.ts`, on first use) that runs the same
- * blocking `SharedLog.syncTo` every other syncer runs, elected through the same token, and
- * answers with a message. Messages, not `Atomics.waitAsync`: in Bun 1.4 a wake-up sent from
- * another thread to `waitAsync` is sometimes lost, which would strand a commit.
+ * thread that awaits them, but a barrier is a blocking syscall; so each `Wal` whose store can
+ * run its barrier from another thread (`WalStore.remoteBarrier`: the file and segmented stores)
+ * starts one small Worker (`sync-worker.ts`, on first use) that runs the same blocking
+ * `SharedLog.syncTo` every other syncer runs, elected through the same token, and answers with
+ * a message. The barrier inside it is the store's (store/remote-barrier.ts): neither this file
+ * nor the Worker touches a file descriptor. Messages, not `Atomics.waitAsync`: in Bun 1.4 a
+ * wake-up sent from another thread to `waitAsync` is sometimes lost, which would strand a
+ * commit.
  */
 
 import { IoError, WalError, type WalErrorCode } from "./errors.ts";
+import type { RemoteBarrier } from "./store/remote-barrier.ts";
 
-/**
- * Where the sync Worker runs its barriers: the log file's descriptor (valid in every thread),
- * or, for a segmented log, the mailbox through which the store hands it a descriptor of the
- * newest segment, opened before the writes it covers (see store/barrier-handoff.ts).
- */
-export type BarrierTarget =
-  | { readonly kind: "file"; readonly fd: number; readonly path: string }
-  | { readonly kind: "segments"; readonly directory: string; readonly handoff: SharedArrayBuffer };
+/** Where the sync Worker runs its barriers: the store's {@link RemoteBarrier}. */
+export type BarrierTarget = RemoteBarrier;
 
-/** What the sync Worker needs to reach the log: its shared state and its files. */
+/** What the sync Worker needs to reach the log: its shared state and its store's barrier. */
 export interface SyncThreadInit {
   readonly buffer: SharedArrayBuffer;
   readonly stallTimeout: number;
@@ -45,7 +43,7 @@ export class SyncThread {
     this.worker = new Worker(new URL("./sync-worker.ts", import.meta.url).href);
     // An idle sync thread must not keep the process alive; a pending `run` refs it again.
     this.worker.unref();
-    const where = init.target.kind === "file" ? init.target.path : init.target.directory;
+    const where = init.target.description;
     this.worker.onmessage = (event: MessageEvent<ClonedError | null>) => {
       const error = event.data === null ? undefined : rebuildError(event.data, where);
       this.settle(error);

@@ -136,7 +136,7 @@ export class Wal<T = Uint8Array> {
       codec: options?.codec,
     });
     const { shared, file, recovery } = joinLog(fields, resolved.stallTimeout);
-    const store = FileStore.attach(file.fd, file.path);
+    const store = FileStore.attach(file);
     return new Wal<T>(assembleParts(store, resolved, false, { shared, recovery }), false);
   }
 

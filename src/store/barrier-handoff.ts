@@ -8,10 +8,10 @@
  * barrier would get success after any other process (a backup tool, `wal-db verify`) had
  * fsynced the file first, and `commit` would resolve over lost records. So the store opens a
  * second descriptor of each segment that takes writes as soon as the segment is opened or
- * created, and posts it here; the sync thread takes it before its next barrier and owns it
- * from then on (it closes the one it held before). A descriptor of its own, not a `dup`: a
- * dup shares the file's error cursor with the store's descriptor, so a roll's barrier on the
- * store side could consume the error the sync thread must see.
+ * created, and posts it here; the sync thread (through remote-barrier.ts) takes it before its
+ * next barrier and owns it from then on (it closes the one it held before). A descriptor of
+ * its own, not a `dup`: a dup shares the file's error cursor with the store's descriptor, so a
+ * roll's barrier on the store side could consume the error the sync thread must see.
  *
  * Cells (Int32, all through `Atomics`; the lock guards the three after it):
  * - `LOCK`: 0 free, 1 held by the store's `post` or the sync thread's `take` for a few loads

@@ -16,6 +16,7 @@ import {
   readOnlyLog,
   type WalError,
 } from "../errors.ts";
+import { checkInteger } from "../options.ts";
 import {
   type BarrierStrength,
   currentPlatform,
@@ -25,6 +26,7 @@ import {
 } from "../platform/index.ts";
 import { type FileSystem, nodeFileSystem, openRegularFile } from "./file-system.ts";
 import { type PartialWrite, readAt, writeAt } from "./positioned-io.ts";
+import type { RemoteBarrier } from "./remote-barrier.ts";
 import { refuseFileOfSegmentedLog } from "./segment-layout.ts";
 import type { WalStore } from "./store.ts";
 
@@ -53,6 +55,19 @@ export interface FileStoreOptions {
    * @default true
    */
   create?: boolean;
+}
+
+/**
+ * The store's token for another thread of this process to attach to a {@link FileStore}:
+ * made by {@link FileStore.shareable}, checked by {@link FileStore.checkShare}, opened by
+ * {@link FileStore.attach}. The descriptor is valid in every thread of this process and nowhere
+ * else; `Wal.share` spreads these fields into its handle.
+ */
+export interface FileShare {
+  /** The log file's descriptor in this process. */
+  readonly fd: number;
+  /** The log file's absolute path, which `attach` checks the descriptor is open on. */
+  readonly path: string;
 }
 
 /** A {@link WalStore} over one file, locked exclusively while open. */
@@ -128,12 +143,29 @@ export class FileStore implements WalStore {
   }
 
   /**
-   * A store over the descriptor `fd` of a store open in this process (another thread's), for
-   * `Wal.attach`. It takes no lock (the owner holds it) and its `close` leaves `fd` open; the
-   * caller guarantees `fd` stays open while it is used.
-   * @throws WalError `INVALID_ARGUMENT` when `fd` is not open on the file at `path`.
+   * The {@link FileShare} in `fields` (a handle's, received from another thread), checked for
+   * its shape only: whether its descriptor is open on its path is `attach`'s check, made once
+   * the caller knows the owner has not closed the log. `what` names the fields' owner in
+   * messages ("the handle").
+   * @throws WalError `INVALID_ARGUMENT` when `fd` is not a descriptor number or `path` is not
+   * a string.
    */
-  static attach(fd: number, path: string): FileStore {
+  static checkShare(fields: Readonly<Record<string, unknown>>, what: string): FileShare {
+    const fd = checkInteger(`${what}'s fd`, fields.fd, 0, 2 ** 31 - 1);
+    if (typeof fields.path !== "string") throw invalidArgument(`${what}'s path is missing`);
+    return { fd, path: fields.path };
+  }
+
+  /**
+   * A store over the descriptor in `share`, from {@link FileStore.shareable} of a store open
+   * in this process (another thread's), for `Wal.attach`. It takes no lock (the owner holds
+   * it) and its `close` leaves the descriptor open; the caller guarantees it stays open while
+   * it is used.
+   * @throws WalError `INVALID_ARGUMENT` when the descriptor is not open on the file at the
+   * share's path.
+   */
+  static attach(share: FileShare): FileStore {
+    const { fd, path } = share;
     let same: boolean;
     try {
       const opened = fstatSync(fd);
@@ -147,13 +179,29 @@ export class FileStore implements WalStore {
   }
 
   /**
-   * What another thread of this process needs to attach to this store: the descriptor and
-   * path. Null when the store runs on an injected platform or file system, which other threads
-   * cannot share.
+   * What another thread of this process needs to attach to this store (see
+   * {@link FileShare}). Null when the store runs on an injected platform or file system, which
+   * other threads cannot share.
    */
-  shareable(): { readonly fd: number; readonly path: string } | null {
-    if (!isCurrentPlatform(this.platform) || this.fs !== nodeFileSystem) return null;
+  shareable(): FileShare | null {
+    if (!this.reachable()) return null;
     return { fd: this.fd, path: this.path };
+  }
+
+  /**
+   * How another thread of this process (the sync thread) runs this store's barrier: on this
+   * store's descriptor, open before every write the barrier covers (see remote-barrier.ts).
+   * Null when the store is read-only (its `sync` refuses, and so must every barrier of it) or
+   * runs on an injected platform or file system.
+   */
+  remoteBarrier(): RemoteBarrier | null {
+    if (this.readOnly || !this.reachable()) return null;
+    return { kind: "file", description: this.path, fd: this.fd };
+  }
+
+  /** Whether another thread can reach this store: only over this OS's platform and `node:fs`. */
+  private reachable(): boolean {
+    return isCurrentPlatform(this.platform) && this.fs === nodeFileSystem;
   }
 
   /** The log file's path: what the store holds, for error messages. */

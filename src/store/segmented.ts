@@ -48,6 +48,7 @@ import {
 import { BarrierHandoff } from "./barrier-handoff.ts";
 import { type FileSystem, nodeFileSystem, openRegularFile } from "./file-system.ts";
 import { type PartialWrite, readAt, writeAt } from "./positioned-io.ts";
+import type { RemoteBarrier } from "./remote-barrier.ts";
 import { SegmentFiles } from "./segment-files.ts";
 import {
   createDirectory,
@@ -212,13 +213,14 @@ export class SegmentedStore implements WalStore {
   }
 
   /**
-   * Where another thread (the sync thread) runs this log's barriers: the mailbox through which
-   * this store hands it a descriptor of the newest segment (see barrier-handoff.ts). Null when
-   * the store is read-only or runs on an injected platform or file system.
+   * How another thread (the sync thread) runs this log's barriers: through the mailbox in
+   * which this store hands it a descriptor of the newest segment (see barrier-handoff.ts and
+   * remote-barrier.ts). Null when the store is read-only or runs on an injected platform or
+   * file system.
    */
-  barrierTarget(): { kind: "segments"; directory: string; handoff: SharedArrayBuffer } | null {
+  remoteBarrier(): RemoteBarrier | null {
     if (this.handoff === null) return null;
-    return { kind: "segments", directory: this.directory, handoff: this.handoff.buffer };
+    return { kind: "segments", description: this.directory, handoff: this.handoff.buffer };
   }
 
   /** The log's directory: what the store holds, for error messages. */
