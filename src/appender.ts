@@ -51,8 +51,8 @@ export class Appender {
   private zeroedEnd = 0;
   private zeroedAtCuts = -1;
   /** The end of this writer's last write, and the cut count noted when it reserved it. */
-  private lastEnd = 0;
-  private lastCuts = 0;
+  private lastWriteEnd = 0;
+  private cutsAtLastWrite = 0;
 
   /**
    * @param shared - the log's shared state: offsets, slots, the zero-fill frontier.
@@ -75,7 +75,7 @@ export class Appender {
 
   /** Where this writer's last write ended: a durable call waits for exactly that. */
   get last(): LastWrite {
-    return { end: this.lastEnd, cuts: this.lastCuts };
+    return { end: this.lastWriteEnd, cuts: this.cutsAtLastWrite };
   }
 
   /** Appends `data`, bytes or a string (already encoded by the codec, if any); its LSN. */
@@ -201,9 +201,9 @@ export class Appender {
       size >= count * HEADER_SIZE && size - count * HEADER_SIZE <= count * this.maxRecordSize,
       () => `${count} frames of ${size} bytes break the ${this.maxRecordSize}-byte record limit`,
     );
-    const slot = this.shared.enter(this.writer);
+    const slot = this.shared.takeWriteSlot(this.writer);
     const lsn = this.shared.reserve(slot, size);
-    this.lastCuts = this.shared.cuts;
+    this.cutsAtLastWrite = this.shared.cuts;
     try {
       this.claimZeroFill(lsn, size);
       write(lsn);
@@ -211,8 +211,8 @@ export class Appender {
       this.shared.abandon(slot, lsn, error);
       throw this.lifecycle.poisonWith(error);
     }
-    this.shared.leave(slot, count);
-    this.lastEnd = lsn + size;
+    this.shared.releaseWriteSlot(slot, count);
+    this.lastWriteEnd = lsn + size;
     return lsn;
   }
 
@@ -241,8 +241,8 @@ export class Appender {
    */
   private claimZeroFill(lsn: number, size: number): void {
     // The common case: below the zeroed end this writer last saw, with no cut since.
-    if (lsn + size <= this.zeroedEnd && this.lastCuts === this.zeroedAtCuts) return;
-    this.zeroedAtCuts = this.lastCuts;
+    if (lsn + size <= this.zeroedEnd && this.cutsAtLastWrite === this.zeroedAtCuts) return;
+    this.zeroedAtCuts = this.cutsAtLastWrite;
     if (this.preallocate === 0) {
       this.zeroedEnd = Number.POSITIVE_INFINITY;
       return;

@@ -16,7 +16,7 @@
 import { assert } from "./assert.ts";
 
 /** The distance between indexed points, in bytes of log. */
-export const STRIDE = 256 * 1024;
+const STRIDE = 256 * 1024;
 
 /** Known record starts: one per stride, plus the frontier below which all starts are known. */
 export class RecordBoundaries {

@@ -28,7 +28,7 @@ import { type BarrierTarget, SyncThread } from "./sync-thread.ts";
  */
 interface CommitBatch {
   lsn: number;
-  /** The log's cut count when the batch was written (see `SharedLog.goal`). */
+  /** The log's cut count when the batch was written (see `SharedLog.durableGoal`). */
   cuts: number;
   /** Set when writing the batch failed: every commit in it rejects with this. */
   error: unknown;
@@ -162,7 +162,8 @@ export class CommitQueue {
       // The round writes what is staged before it reads its target; a round already past
       // that point resolves first, and the next one writes this batch.
       const durable = () =>
-        batch.lsn >= 0 && shared.durable >= shared.goal(batch.lsn + offset + size, batch.cuts);
+        batch.lsn >= 0 &&
+        shared.durable >= shared.durableGoal(batch.lsn + offset + size, batch.cuts);
       while (batch.lsn < 0) {
         if (batch.error !== undefined) throw batch.error;
         try {
@@ -193,7 +194,7 @@ export class CommitQueue {
   /**
    * Blocks until every byte below `target` is durable, sharing barriers with every thread.
    * `cuts` is null for "everything appended before the call", or the cut count noted with one
-   * record ending at `target` (see `SharedLog.goal`).
+   * record ending at `target` (see `SharedLog.durableGoal`).
    */
   syncTo(target: number, cuts: number | null): void {
     const { shared, writer, lifecycle } = this.parts;
@@ -234,7 +235,7 @@ export class CommitQueue {
       while (!lifecycle.isClosed && !shared.isClosed && this.pending) {
         this.flush();
         const { end } = appender.last;
-        if (shared.durable >= shared.goal(end, null)) break;
+        if (shared.durable >= shared.durableGoal(end, null)) break;
         await this.durableAsync(end, null);
       }
     } catch {
@@ -251,7 +252,7 @@ export class CommitQueue {
   /** Resolves once every byte below `target` is durable, joining this thread's barrier rounds. */
   async durableAsync(target: number, cuts: number | null): Promise<void> {
     const shared = this.parts.shared;
-    const durable = () => shared.durable >= shared.goal(target, cuts);
+    const durable = () => shared.durable >= shared.durableGoal(target, cuts);
     while (!durable()) {
       this.parts.lifecycle.checkWritable("sync");
       await this.joinRound(durable);

@@ -178,7 +178,7 @@ export class SharedLog extends SharedState {
    * log can no longer be written; the check follows the take, so the closer never misses us.
    * While the owner truncates (rule 8), waits for it.
    */
-  enter(hint: number): number {
+  takeWriteSlot(hint: number): number {
     for (;;) {
       const slot = this.takeSlot(hint);
       if (slot < 0) {
@@ -220,7 +220,7 @@ export class SharedLog extends SharedState {
   }
 
   /** The write holding `slot` wrote all its bytes, `records` records. */
-  leave(slot: number, records: number): void {
+  releaseWriteSlot(slot: number, records: number): void {
     // Counted per slot in an Int32, one cheap add per append; folded into the 64-bit total
     // long before it could overflow. A reader may miss a fold in progress: stats may lag.
     if (records >= APPENDS_FOLD) {
@@ -285,7 +285,7 @@ export class SharedLog extends SharedState {
   /**
    * Blocks until every byte below `target` is durable, running `barrier` as the leader when
    * that falls to this caller (rules 3, 4, 6). `id` names the caller on `TOKEN`. `cuts` is as
-   * for {@link SharedLog.goal}.
+   * for {@link SharedLog.durableGoal}.
    * @throws the barrier's error when this caller's barrier failed; `POISONED` when the log
    * failed elsewhere; `STALLED`; `CLOSED`; `TRUNCATED`.
    */
@@ -295,7 +295,7 @@ export class SharedLog extends SharedState {
     let deadline = 0;
     for (;;) {
       const generation = Atomics.load(this.i32, I_GENERATION);
-      if (this.durable >= this.goal(target, cuts)) return;
+      if (this.durable >= this.durableGoal(target, cuts)) return;
       this.throwIfStopped();
       const written = this.written();
       const now = this.clock();
@@ -324,7 +324,7 @@ export class SharedLog extends SharedState {
    * noted when one record ending at `target` was written, that record must still be whole.
    * @throws WalError `TRUNCATED` when a cut since removed (part of) that record.
    */
-  goal(target: number, cuts: number | null): number {
+  durableGoal(target: number, cuts: number | null): number {
     if (cuts === null) return Math.min(target, this.reserved);
     if (Atomics.load(this.i32, I_CUTS) === cuts) return target;
     // Cuts older than the history count as cutting to 0: they may have removed the record,

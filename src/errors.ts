@@ -300,7 +300,7 @@ export function notARegularFile(path: string, type: string): WalError {
  * No log at `path`, and this open may not create one (`create: false`, `Wal.openReadOnly`),
  * or cannot (its directory is missing). Nothing was created.
  */
-export function notFound(path: string, why: string, todo: string, cause?: unknown): WalError {
+function notFound(path: string, why: string, todo: string, cause?: unknown): WalError {
   return new WalError("NOT_FOUND", `${path} ${why}; nothing was created. ${todo}.`, { cause });
 }
 

@@ -128,7 +128,7 @@ export function recover(
   const storeSize = store.size;
   const head = store.head ?? 0;
   const scanner = new RecordScanner(store, head, storeSize, maxRecordSize);
-  scanner.recordsBefore = zeroTailStart(store, head, storeSize);
+  scanner.zerosFrom = zeroTailStart(store, head, storeSize);
   let records = 0;
   let end = head;
   let reason: string | null = null;
@@ -154,7 +154,7 @@ export function recover(
     if (found === Scan.End) break;
     // Zeros to the last byte: the space a writer filled ahead of its records, kept for the
     // next appends. A log that keeps no zero fill cuts them like any torn tail.
-    if (preallocate > 0 && scanner.lsn >= scanner.recordsBefore) {
+    if (preallocate > 0 && scanner.lsn >= scanner.zerosFrom) {
       zeroTail = storeSize - scanner.lsn;
       break;
     }

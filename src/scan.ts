@@ -61,7 +61,7 @@ export class RecordScanner {
    * No record starts at or past this offset (the store holds only zeros from there to `end`;
    * see src/zero-tail.ts): `resync` tries no candidate there. Defaults to `end`.
    */
-  recordsBefore: number;
+  zerosFrom: number;
 
   /** Store position of `buffer[0]`, and how many bytes from there the buffer holds. */
   private bufferPosition = 0;
@@ -81,7 +81,7 @@ export class RecordScanner {
   ) {
     this.offset = start;
     this.lsn = start;
-    this.recordsBefore = end;
+    this.zerosFrom = end;
     this.buffer = new Uint8Array(Math.min(chunkSize, Math.max(HEADER_SIZE, end - start)));
   }
 
@@ -140,7 +140,7 @@ export class RecordScanner {
       damaged + 1,
       this.end,
       this.maxRecordSize,
-      this.recordsBefore,
+      this.zerosFrom,
     );
     this.offset = found;
     this.lsn = damaged;

@@ -260,14 +260,14 @@ describe("SharedLog barriers", () => {
       ranges.push([from, to]);
       return "full" as const;
     };
-    const written = shared.enter(0);
+    const written = shared.takeWriteSlot(0);
     shared.reserve(written, 10);
-    shared.leave(written, 1);
-    const inFlight = shared.enter(1);
+    shared.releaseWriteSlot(written, 1);
+    const inFlight = shared.takeWriteSlot(1);
     shared.reserve(inFlight, 10); // bytes 10..20 reserved, not yet written
     shared.syncTo(10, null, shared.newId(), barrier);
     expect(shared.durable).toBe(10);
-    shared.leave(inFlight, 1);
+    shared.releaseWriteSlot(inFlight, 1);
     shared.syncTo(20, null, shared.newId(), barrier);
     expect(ranges).toEqual([
       [0, 10],
@@ -277,9 +277,9 @@ describe("SharedLog barriers", () => {
 
   test("a failed barrier fails the shared log: no later barrier runs, in any thread", () => {
     const shared = SharedLog.create(0, 0, 1000);
-    const slot = shared.enter(0);
+    const slot = shared.takeWriteSlot(0);
     shared.reserve(slot, 10);
-    shared.leave(slot, 1);
+    shared.releaseWriteSlot(slot, 1);
     const failing = () => {
       throw Object.assign(new Error("injected EIO"), { code: "EIO" });
     };
@@ -295,6 +295,6 @@ describe("SharedLog barriers", () => {
     );
     expect(error.code).toBe("POISONED");
     expect(ran).toBe(0);
-    expect(walErrorOf(() => other.enter(0)).code).toBe("POISONED");
+    expect(walErrorOf(() => other.takeWriteSlot(0)).code).toBe("POISONED");
   });
 });

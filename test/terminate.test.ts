@@ -149,7 +149,7 @@ describe("the stall rules, on a fake clock", () => {
       return readings.at(-1)!;
     };
     const shared = SharedLog.create(0, 0, TIMEOUT, clock);
-    const stuck = shared.enter(0);
+    const stuck = shared.takeWriteSlot(0);
     const hole = shared.reserve(stuck, 16);
     return { shared, readings, hole, target: hole + 16 };
   }

@@ -143,9 +143,9 @@ describe("the owner's exclusive section (src/commit.ts rule 8, white-box)", () =
 describe("the end of the log inside the exclusive section", () => {
   test("is every reserved byte, even while a writer holds a slot it took only to back off", () => {
     const shared = SharedLog.create(0, 0, 1000);
-    const first = shared.enter(0);
+    const first = shared.takeWriteSlot(0);
     shared.reserve(first, 16);
-    shared.leave(first, 1);
+    shared.releaseWriteSlot(first, 1);
     // A writer that arrives during the section takes a slot, sees EXCLUSIVE and frees it
     // again; for that moment the slot is busy with the LSN of its earlier write (0). The
     // private steps are reached directly so the moment cannot be missed.

@@ -117,7 +117,7 @@ async function probeClosed(wal: Wal): Promise<void> {
 function reserveAndDie(handle: WalHandle, size: number): void {
   const shared = SharedLog.attach(handle.buffer, handle.stallTimeout);
   if (shared === null) throw new Error("the handle carries no shared log state");
-  const lsn = shared.reserve(shared.enter(0), 8 + size);
+  const lsn = shared.reserve(shared.takeWriteSlot(0), 8 + size);
   post({ kind: "reserved", lsn });
   process.exit(0);
 }

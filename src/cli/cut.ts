@@ -79,7 +79,7 @@ export function wouldCut(log: OpenedLog): WouldCut | null {
     if (kind === "damage") {
       const scanner = new RecordScanner(store, end, storeSize, log.maxRecordSize);
       // Only zeros lie past the last byte that is not zero: no record starts there.
-      scanner.recordsBefore = nonZeroEnd;
+      scanner.zerosFrom = nonZeroEnd;
       last = Math.max(nonZeroEnd, recordsToEnd(scanner).lastRecordEnd);
     }
     return {

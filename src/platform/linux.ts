@@ -17,7 +17,7 @@ import type { Platform } from "./platform.ts";
 import { type PosixCalls, type PosixFlavour, posixPlatform } from "./posix.ts";
 
 /** What makes the POSIX platform Linux's: glibc or musl, `fdatasync`, `posix_fadvise`. */
-export const linuxFlavour: PosixFlavour = {
+const linuxFlavour: PosixFlavour = {
   libraries: ["libc.so.6", "libc.musl-x86_64.so.1", "libc.musl-aarch64.so.1", "libc.so"],
   // int *__errno_location(void);  <errno.h> (glibc and musl)
   errnoFunction: "__errno_location",

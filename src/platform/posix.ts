@@ -142,7 +142,7 @@ export function posixPlatform(
  * Opens the flavour's C library and binds the calls the platform makes. The C prototypes, with
  * their headers, stand beside each declaration; the flavour's own file declares its barrier.
  */
-export function bindLibc(flavour: PosixFlavour): PosixCalls {
+function bindLibc(flavour: PosixFlavour): PosixCalls {
   const symbols: Record<string, FFIFunction> = {
     [flavour.barrierSymbol]: flavour.barrierSignature,
     // int fsync(int fd);  <unistd.h>
