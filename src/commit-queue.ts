@@ -327,8 +327,13 @@ export class CommitQueue {
           target: barrierTarget,
         });
         await this.syncThread.run(target);
+      } else if (this.parts.store.syncAsync === undefined) {
+        // A store only this thread reaches (an injected platform or file system, as the
+        // simulated disk is) runs the very step the sync thread runs, token and all, here:
+        // the power-loss simulation tests the path production commits take, all but the thread.
+        shared.syncTo(target, null, this.parts.writer, this.barrier);
       } else {
-        await this.localRound();
+        await this.asyncStoreRound();
       }
     } catch (error) {
       throw lifecycle.noteFailure(error);
@@ -337,18 +342,16 @@ export class CommitQueue {
   }
 
   /**
-   * A round for a store that lives in this thread (memory, test stores): no other thread can
-   * write it, so no token is needed; the store's own `syncAsync` keeps the event loop free.
+   * A round for a store with a barrier of its own that does not block (`WalStore.syncAsync`:
+   * memory and test stores): it lives in this thread, so no other thread can write it, and
+   * no token is needed.
    */
-  private async localRound(): Promise<void> {
+  private async asyncStoreRound(): Promise<void> {
     const { shared, store } = this.parts;
     const upTo = shared.written();
-    const from = shared.durable;
-    if (upTo <= from) return;
-    // `syncAsync` is a memory or test store's: they have one barrier only.
-    const syncAsync = store.syncAsync?.bind(store);
+    if (upTo <= shared.durable || store.syncAsync === undefined) return;
+    const syncAsync = store.syncAsync.bind(store);
     await shared.barrierThenDurableAsync(upTo, async () => {
-      if (syncAsync === undefined) return store.sync(from, upTo) ?? "full";
       await syncAsync();
       return "full";
     });

@@ -6,7 +6,7 @@
  *
  * A poisoned log stays poisoned: after a failed write or barrier the kernel may already have
  * dropped the unsynced pages, so the first failure is kept and every later write or sync
- * throws `POISONED` with it as the cause (DESIGN.md, rule 3).
+ * throws `POISONED` with it as the cause (DESIGN.md, rules 2 and 3).
  */
 
 import type { SharedLog } from "./commit.ts";

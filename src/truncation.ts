@@ -1,7 +1,7 @@
 /**
  * @module
  * Cutting the log at either end, under the log's exclusive hold (no other thread writes or
- * syncs meanwhile, commit.ts rule 7): `truncateBefore` drops a checkpointed prefix (whole
+ * syncs meanwhile, commit.ts rule 8): `truncateBefore` drops a checkpointed prefix (whole
  * segments of a segmented log, after the new head is durable), `truncateAfter` drops a suffix
  * a Raft conflict invalidated, durably, and tells every thread's shared state of the cut.
  * Both first prove their LSN is a record boundary, on every store, so a call a segmented log
