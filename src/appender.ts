@@ -31,12 +31,6 @@ const BATCH_STAGING_SIZE = 4 * 1024 * 1024;
 
 const utf8 = new TextEncoder();
 
-/** Where this `Wal`'s last write ended, and the log's cut count when it reserved it. */
-export interface LastWrite {
-  readonly end: number;
-  readonly cuts: number;
-}
-
 /** One thread's writer into the log: frames records and writes them where it reserved. */
 export class Appender {
   /** Frame under construction: header, then payload; reused by every small append. */
@@ -51,8 +45,13 @@ export class Appender {
   private zeroedEnd = 0;
   private zeroedAtCuts = -1;
   /** The end of this writer's last write, and the cut count noted when it reserved it. */
-  private lastWriteEnd = 0;
-  private cutsAtLastWrite = 0;
+  private writeEnd = 0;
+  private writeCuts = 0;
+  /** The size of the frame in `scratch`, for `writeScratch`. */
+  private scratchSize = 0;
+  /** Writes the frame in `scratch` at `lsn`: bound once, so an append allocates no closure. */
+  private readonly writeScratch = (lsn: number): void =>
+    this.store.write(this.scratch, this.scratchSize, lsn);
 
   /**
    * @param shared - the log's shared state: offsets, slots, the zero-fill frontier.
@@ -74,8 +73,13 @@ export class Appender {
   ) {}
 
   /** Where this writer's last write ended: a durable call waits for exactly that. */
-  get last(): LastWrite {
-    return { end: this.lastWriteEnd, cuts: this.cutsAtLastWrite };
+  get lastWriteEnd(): number {
+    return this.writeEnd;
+  }
+
+  /** The log's cut count when this writer reserved its last write (see `SharedLog.durableGoal`). */
+  get cutsAtLastWrite(): number {
+    return this.writeCuts;
   }
 
   /** Appends `data`, bytes or a string (already encoded by the codec, if any); its LSN. */
@@ -199,11 +203,11 @@ export class Appender {
     // Every frame was checked against the size limit before it was framed.
     assert(
       size >= count * HEADER_SIZE && size - count * HEADER_SIZE <= count * this.maxRecordSize,
-      () => `${count} frames of ${size} bytes break the ${this.maxRecordSize}-byte record limit`,
+      "a write's frames must fit the record size limit",
     );
     const slot = this.shared.takeWriteSlot(this.writer);
     const lsn = this.shared.reserve(slot, size);
-    this.cutsAtLastWrite = this.shared.cuts;
+    this.writeCuts = this.shared.cuts;
     try {
       this.claimZeroFill(lsn, size);
       write(lsn);
@@ -212,7 +216,7 @@ export class Appender {
       throw this.lifecycle.poisonWith(error);
     }
     this.shared.releaseWriteSlot(slot, count);
-    this.lastWriteEnd = lsn + size;
+    this.writeEnd = lsn + size;
     return lsn;
   }
 
@@ -220,10 +224,8 @@ export class Appender {
   private appendScratch(length: number): number {
     const size = HEADER_SIZE + length;
     sealFrame(this.scratch, length);
-    return this.noted(
-      this.writeReserved(size, 1, (lsn) => this.store.write(this.scratch, size, lsn)),
-      size,
-    );
+    this.scratchSize = size;
+    return this.noted(this.writeReserved(size, 1, this.writeScratch), size);
   }
 
   /** Notes the record of `size` bytes just written at `lsn` in the index; returns `lsn`. */
@@ -241,8 +243,8 @@ export class Appender {
    */
   private claimZeroFill(lsn: number, size: number): void {
     // The common case: below the zeroed end this writer last saw, with no cut since.
-    if (lsn + size <= this.zeroedEnd && this.cutsAtLastWrite === this.zeroedAtCuts) return;
-    this.zeroedAtCuts = this.cutsAtLastWrite;
+    if (lsn + size <= this.zeroedEnd && this.writeCuts === this.zeroedAtCuts) return;
+    this.zeroedAtCuts = this.writeCuts;
     if (this.preallocate === 0) {
       this.zeroedEnd = Number.POSITIVE_INFINITY;
       return;

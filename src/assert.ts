@@ -14,7 +14,11 @@ export class AssertionError extends Error {
   }
 }
 
-/** Throws an {@link AssertionError} saying `what` when `condition` is false. */
-export function assert(condition: boolean, what: () => string): asserts condition {
-  if (!condition) throw new AssertionError(what());
+/**
+ * Throws an {@link AssertionError} saying `what` when `condition` is false. `what` is a
+ * constant: asserts sit on hot paths (every append, every record scanned), where building a
+ * message or a closure per call would cost more than the check.
+ */
+export function assert(condition: boolean, what: string): asserts condition {
+  if (!condition) throw new AssertionError(what);
 }

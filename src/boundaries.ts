@@ -52,7 +52,7 @@ export class RecordBoundaries {
   observe(lsn: number, next: number): void {
     if (lsn !== this.frontier) return;
     // A record has a header: the frontier only moves forward.
-    assert(next > lsn, () => `a record at ${lsn} said to end at ${next}`);
+    assert(next > lsn, "a record must end after it starts");
     while (this.nextStride <= lsn) {
       this.starts.push(lsn);
       this.nextStride += STRIDE;

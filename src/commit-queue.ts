@@ -139,7 +139,7 @@ export class CommitQueue {
       batch.error = error;
       throw error;
     }
-    batch.cuts = this.parts.appender.last.cuts;
+    batch.cuts = this.parts.appender.cutsAtLastWrite;
   }
 
   /**
@@ -221,7 +221,7 @@ export class CommitQueue {
     // Everything this thread wrote: its pending commits lie below. A commit already durable
     // needs no barrier, and then `syncTo` issues none.
     try {
-      this.syncTo(this.parts.appender.last.end, null);
+      this.syncTo(this.parts.appender.lastWriteEnd, null);
     } catch (error) {
       return error;
     }
@@ -234,7 +234,7 @@ export class CommitQueue {
     try {
       while (!lifecycle.isClosed && !shared.isClosed && this.pending) {
         this.flush();
-        const { end } = appender.last;
+        const end = appender.lastWriteEnd;
         if (shared.durable >= shared.durableGoal(end, null)) break;
         await this.durableAsync(end, null);
       }
@@ -266,8 +266,8 @@ export class CommitQueue {
     const lsn = this.parts.appender.append(payload);
     this.pendingCommits++;
     try {
-      const { end, cuts } = this.parts.appender.last;
-      await this.durableAsync(end, cuts);
+      const { lastWriteEnd, cutsAtLastWrite } = this.parts.appender;
+      await this.durableAsync(lastWriteEnd, cutsAtLastWrite);
     } finally {
       this.pendingCommits--;
     }

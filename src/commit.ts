@@ -454,10 +454,7 @@ export class SharedLog extends SharedState {
   /** A barrier of `strength` started at `started` covered every byte below `upTo`. */
   private durableAfter(upTo: number, started: number, strength: BarrierStrength): void {
     // Durable ≤ written ≤ reserved: a barrier covers only bytes some writer reserved.
-    assert(
-      upTo <= this.reserved,
-      () => `a barrier made ${upTo} durable past reserved ${this.reserved}`,
-    );
+    assert(upTo <= this.reserved, "a barrier must make durable only reserved bytes");
     this.timeBarrier((performance.now() - started) * 1000);
     this.raiseDurable(upTo, strength);
     this.wakeSyncers();

@@ -208,8 +208,8 @@ export class Wal<T = Uint8Array> {
   /** {@link Wal.append}, then durable with everything before it: {@link Wal.sync}. */
   appendAndSync(data: WalInput<T>): number {
     const lsn = this.append(data);
-    const { end, cuts } = this.parts.appender.last;
-    this.parts.commits.syncTo(end, cuts);
+    const { lastWriteEnd, cutsAtLastWrite } = this.parts.appender;
+    this.parts.commits.syncTo(lastWriteEnd, cutsAtLastWrite);
     return lsn;
   }
 
