@@ -3,24 +3,24 @@
  * `commit`, `syncAsync` and the blocking `sync` of one `Wal`: staging, barrier rounds and
  * back-pressure.
  *
- * Staging. `commit` frames its records here until they are written: every commit a thread makes before
- * its next barrier round starts (a loop, a `Promise.all`, many callers in one tick) lands in one
- * buffer, which the round writes with one reservation and one write, then covers with one
- * barrier. A write per commit cost more than the barrier it shared once hundreds of commits
+ * Staging. `commit` frames its records here until they are written: every commit a thread
+ * makes before its next barrier round starts (a loop, a `Promise.all`, many callers in one
+ * tick) lands in one buffer, which the round writes with one reservation and one write, then
+ * covers with one barrier. A write per commit cost more than the barrier it shared once hundreds of commits
  * shared it (each `pwrite` ~1.5 µs, ~3 µs beside a running `fdatasync`).
  *
  * A staged record has no LSN yet: it gets one when its batch is written. Every other call of
  * the same `Wal` writes the staged records first, so records still get LSNs in call order.
  */
 
-import type { Appender } from "./appender.ts";
-import { SCRATCH_PAYLOAD_SIZE } from "./appender.ts";
+import { type Appender, SCRATCH_PAYLOAD_SIZE } from "./appender.ts";
 import type { Barrier, SharedLog } from "./commit.ts";
 import type { Lifecycle } from "./lifecycle.ts";
 import type { ResolvedOptions } from "./options.ts";
 import { HEADER_SIZE, sealFrame } from "./record.ts";
+import type { RemoteBarrier } from "./store/remote-barrier.ts";
 import type { WalStore } from "./store/store.ts";
-import { type BarrierTarget, SyncThread } from "./sync-thread.ts";
+import { SyncThread } from "./sync-thread.ts";
 
 /**
  * One write's worth of staged commits. `lsn` is -1 until the batch is written, then the LSN of
@@ -89,7 +89,7 @@ export interface CommitQueueParts {
   readonly appender: Appender;
   readonly lifecycle: Lifecycle;
   /** Where a sync thread runs this log's barriers, or null for a store only this thread can. */
-  readonly barrierTarget: BarrierTarget | null;
+  readonly remoteBarrier: RemoteBarrier | null;
   readonly maxPendingCommits: number;
   readonly onSlowSync: ResolvedOptions["onSlowSync"];
 }
@@ -313,18 +313,18 @@ export class CommitQueue {
 
   /** Makes everything reserved so far durable without blocking this thread. */
   private async runRound(): Promise<void> {
-    const { lifecycle, shared, barrierTarget } = this.parts;
+    const { lifecycle, shared, remoteBarrier } = this.parts;
     // A round due after `close` has nothing left to do: close made durable what it drained,
     // and the store may be closed.
     if (lifecycle.isClosed) throw lifecycle.closeReason;
     try {
       this.flush();
       const target = shared.reserved;
-      if (barrierTarget !== null) {
+      if (remoteBarrier !== null) {
         this.syncThread ??= new SyncThread({
           buffer: shared.buffer,
           stallTimeout: shared.stallTimeout,
-          target: barrierTarget,
+          target: remoteBarrier,
         });
         await this.syncThread.run(target);
       } else if (this.parts.store.syncAsync === undefined) {
@@ -349,8 +349,8 @@ export class CommitQueue {
   private async asyncStoreRound(): Promise<void> {
     const { shared, store } = this.parts;
     const upTo = shared.written();
-    if (upTo <= shared.durable || store.syncAsync === undefined) return;
-    const syncAsync = store.syncAsync.bind(store);
+    const syncAsync = store.syncAsync?.bind(store);
+    if (upTo <= shared.durable || syncAsync === undefined) return;
     await shared.barrierThenDurableAsync(upTo, async () => {
       await syncAsync();
       return "full";

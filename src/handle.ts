@@ -15,7 +15,7 @@ const HANDLE_KIND = "wal-db/handle";
 
 /**
  * What `Wal.attach` needs to join a log from another thread: plain data and a
- * `SharedArrayBuffer`, so it survives `postMessage`. Made by {@link Wal.share}; treat it as
+ * `SharedArrayBuffer`, so it survives `postMessage`. Made by `Wal.share()`; treat it as
  * opaque and pass it whole. The log file travels as the store's token, spread in: `fd` and
  * `path` are the `FileShare`'s (the log file's descriptor in this process, and its path).
  */

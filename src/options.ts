@@ -9,7 +9,7 @@ import { type CorruptionError, describeValue, invalidArgument } from "./errors.t
 import { LSN_LIMIT, PAYLOAD_SIZE_LIMIT } from "./record.ts";
 
 /**
- * Options for {@link Wal.open} and {@link Wal.withStore}. Every field is optional. `T` is the
+ * Options for `Wal.open` and `Wal.withStore`. Every field is optional. `T` is the
  * type of the records' values: `Uint8Array` unless a `codec` says otherwise.
  */
 export interface WalOptions<T = Uint8Array> {

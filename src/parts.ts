@@ -98,14 +98,14 @@ export function assembleParts<T>(
   });
   reader.corruptionsSeen = recovery.damagedRegions + (recovery.bytesDropped > 0 ? 1 : 0);
   const file = store instanceof FileStore ? store.shareable() : null;
-  const barrierTarget = store.remoteBarrier?.() ?? null;
+  const remoteBarrier = store.remoteBarrier?.() ?? null;
   const commits = new CommitQueue({
     shared,
     writer,
     store,
     appender,
     lifecycle,
-    barrierTarget,
+    remoteBarrier,
     maxPendingCommits: options.maxPendingCommits,
     onSlowSync: options.onSlowSync,
   });

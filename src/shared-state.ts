@@ -83,9 +83,9 @@ const utf8Decoder = new TextDecoder();
 /** The clock stall and close deadlines are measured on, in ms, unless a test passes its own. */
 export const monotonicClock = (): number => performance.now();
 
-/** The shared memory of one log and its primitive operations; see {@link SharedLog}. */
+/** The shared memory of one log and its primitive operations; see `SharedLog` (commit.ts). */
 export abstract class SharedState {
-  /** The memory to hand to another thread; {@link SharedLog.attach} reads it there. */
+  /** The memory to hand to another thread; `SharedLog.attach` reads it there. */
   readonly buffer: SharedArrayBuffer;
   protected readonly i32: Int32Array;
   protected readonly big: BigInt64Array;
@@ -111,18 +111,22 @@ export abstract class SharedState {
   get reserved(): number {
     return Number(Atomics.load(this.big, B_RESERVED));
   }
+
   /** Every byte below this LSN is on stable storage. */
   get durable(): number {
     return Number(Atomics.load(this.big, B_DURABLE));
   }
+
   /** How many cuts `truncateAfter` made: a writer notes it while holding its slot. */
   get cuts(): number {
     return Atomics.load(this.i32, I_CUTS);
   }
+
   /** Whether the owner closed the log. */
   get isClosed(): boolean {
     return Atomics.load(this.i32, I_CLOSED) !== 0;
   }
+
   /** Every byte below this LSN is written (rule 2). */
   written(): number {
     let low = Atomics.load(this.big, B_RESERVED);
@@ -138,11 +142,13 @@ export abstract class SharedState {
     }
     return Number(low);
   }
+
   /** Records that a barrier failed: nothing it covered is reported durable (rule 5). */
   failBarrier(error: unknown): void {
     // No gap: every byte is written, it is only not known to be durable.
     this.fail(Failure.Barrier, LSN_LIMIT, error);
   }
+
   /** Throws `CLOSED`, or `POISONED` with the first failure's description, if either holds. */
   throwIfStopped(): void {
     if (this.isClosed) throw closed();
@@ -151,6 +157,7 @@ export abstract class SharedState {
       throw poisoned(new Error(utf8Decoder.decode(this.message.slice(0, length))));
     }
   }
+
   /** The counters of the whole log. */
   stats(): SharedStats {
     // Before `BARRIERS` (see `raiseDurable`).
@@ -167,18 +174,22 @@ export abstract class SharedState {
       slowSyncs: this.slowSyncs,
     };
   }
+
   /** Barriers that took at least the slow threshold, since the log was opened. */
   get slowSyncs(): number {
     return Atomics.load(this.i32, I_SLOW_SYNCS);
   }
+
   /** How long the last slow barrier took, in milliseconds; 0 before the first. */
   get lastSlowSync(): number {
     return Atomics.load(this.i32, I_LAST_SLOW_US) / 1000;
   }
+
   /** Barriers at or above this many milliseconds count as slow (see `slowSyncs`). */
   set slowSyncThreshold(ms: number) {
     Atomics.store(this.i32, I_SLOW_THRESHOLD_US, Math.min(2 ** 31 - 1, Math.round(ms * 1000)));
   }
+
   /** Counts one barrier that took `us` microseconds. */
   protected timeBarrier(us: number): void {
     const micros = Math.min(2 ** 31 - 1, Math.max(1, Math.round(us)));
@@ -200,6 +211,7 @@ export abstract class SharedState {
       Atomics.add(this.i32, I_SLOW_SYNCS, 1);
     }
   }
+
   private barrierLatency(): BarrierLatency {
     const counts = Array.from({ length: LATENCY_BUCKETS }, (_, b) =>
       Atomics.load(this.i32, I_LATENCY + b),
@@ -228,6 +240,7 @@ export abstract class SharedState {
       max,
     };
   }
+
   /** Sleeps until a write finishes or `timeout` ms pass, unless the watermark reached `target`. */
   protected waitForWrites(target: number, timeout: number): void {
     Atomics.add(this.i32, I_WRITE_WAITERS, 1);
@@ -241,6 +254,7 @@ export abstract class SharedState {
       Atomics.sub(this.i32, I_WRITE_WAITERS, 1);
     }
   }
+
   protected freeSlot(slot: number): void {
     Atomics.store(this.i32, I_BUSY + slot, 0);
     if (Atomics.load(this.i32, I_WRITE_WAITERS) !== 0) {
@@ -248,23 +262,27 @@ export abstract class SharedState {
       Atomics.notify(this.i32, I_WRITE_SIGNAL);
     }
   }
+
   protected busySlots(): number {
     let busy = 0;
     for (let slot = 0; slot < SLOTS; slot++) busy += Atomics.load(this.i32, I_BUSY + slot);
     return busy;
   }
+
   protected wakeSyncers(): void {
     Atomics.add(this.i32, I_GENERATION, 1);
     Atomics.notify(this.i32, I_GENERATION);
     Atomics.add(this.i32, I_WRITE_SIGNAL, 1);
     Atomics.notify(this.i32, I_WRITE_SIGNAL);
   }
+
   /** Declares the log stalled at `lsn` and returns the error for the caller to throw. */
   protected stall(lsn: number): WalError {
     const error = stalled(lsn, this.stallTimeout);
     this.fail(Failure.Stalled, lsn, error);
     return error;
   }
+
   /**
    * Records the first failure: the message first, then `FAILURE`, which publishes it, so a
    * thread that sees the failure also sees its description. `gap` is the first byte that may

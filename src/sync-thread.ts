@@ -14,14 +14,11 @@
 import { IoError, WalError, type WalErrorCode } from "./errors.ts";
 import type { RemoteBarrier } from "./store/remote-barrier.ts";
 
-/** Where the sync Worker runs its barriers: the store's {@link RemoteBarrier}. */
-export type BarrierTarget = RemoteBarrier;
-
 /** What the sync Worker needs to reach the log: its shared state and its store's barrier. */
 export interface SyncThreadInit {
   readonly buffer: SharedArrayBuffer;
   readonly stallTimeout: number;
-  readonly target: BarrierTarget;
+  readonly target: RemoteBarrier;
 }
 
 /** A failure as it crosses back from the sync Worker: enough to rebuild the `WalError`. */

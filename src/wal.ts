@@ -1,8 +1,10 @@
 /**
  * @module
- * `Wal`: open (with recovery), append, sync, iterate, truncate either end, close. The durability contract lives in
- * README.md and docs/ON_DISK_FORMAT.md; in short, `append` returns once the bytes are in the OS
- * page cache, and `sync` returns once everything appended before it is on stable storage.
+ * `Wal`: open (with recovery), append, sync, iterate, truncate either end, close: a facade
+ * whose methods check their preconditions and delegate to the parts of parts.ts (see
+ * docs/ARCHITECTURE.md). The durability contract lives in README.md and
+ * docs/ON_DISK_FORMAT.md; in short, `append` returns once the bytes are in the OS page cache,
+ * and `sync` returns once everything appended before it is on stable storage.
  */
 
 import { type Codec, encodeWith } from "./codec.ts";

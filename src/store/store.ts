@@ -2,7 +2,7 @@
  * @module
  * The seam between the log and its bytes. A `Wal` never touches a file descriptor: it reads,
  * writes, cuts and syncs through a {@link WalStore}. Tests put fault-injecting stores here, and
- * {@link MemoryStore} plugs in for logs that need no disk.
+ * `MemoryStore` plugs in for logs that need no disk.
  */
 
 import type { BarrierStrength } from "../platform/platform.ts";
