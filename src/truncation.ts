@@ -12,6 +12,7 @@ import type { RecordBoundaries } from "./boundaries.ts";
 import type { SharedLog } from "./commit.ts";
 import { CorruptionError, invalidArgument } from "./errors.ts";
 import type { Lifecycle } from "./lifecycle.ts";
+import { checkNotDropped } from "./lsn.ts";
 import type { Reader } from "./reader.ts";
 import { Scan } from "./scan.ts";
 import type { WalStore } from "./store/store.ts";
@@ -68,17 +69,15 @@ export function truncateBefore(log: TruncationTarget, lsn: number): Truncated {
   });
 }
 
-/** Keeps the record at `lsn` and everything before it (see `Wal.truncateAfter`). */
-export function truncateAfter(log: TruncationTarget, lsn: number): Truncated {
+/**
+ * Keeps the record at `lsn` and everything before it (see `Wal.truncateAfter`); whether that
+ * changed the log.
+ */
+export function truncateAfter(log: TruncationTarget, lsn: number): boolean {
   const { shared, store } = log;
   return shared.exclusive(log.writer, () => {
     const end = shared.reservedWhileExclusive();
-    const head = store.head ?? 0;
-    if (lsn < head) {
-      throw invalidArgument(
-        `truncateAfter(${lsn}): the log starts at ${head}; the records before it were dropped`,
-      );
-    }
+    checkNotDropped(lsn, store.head ?? 0, "truncateAfter");
     if (lsn >= end) {
       throw invalidArgument(
         `truncateAfter(${lsn}) needs the LSN of a record in the log, which ends at ${end}`,
@@ -87,10 +86,10 @@ export function truncateAfter(log: TruncationTarget, lsn: number): Truncated {
     const scanner = log.reader.seek(lsn, end);
     if (scanner.next() !== Scan.Record) throw new CorruptionError(lsn, scanner.reason);
     const cut = scanner.offset;
-    if (cut === end) return { head, changed: false };
+    if (cut === end) return false;
     log.lifecycle.failStop(() => store.truncate(cut));
     shared.cut(cut);
     log.index.cut(cut);
-    return { head, changed: true };
+    return true;
   });
 }

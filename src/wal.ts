@@ -374,8 +374,7 @@ export class Wal<T = Uint8Array> {
    */
   truncateAfter(lsn: number): void {
     this.checkOwner("truncateAfter");
-    const { changed } = truncateAfter(this.parts, checkLsn(lsn, "truncateAfter"));
-    if (changed) this.truncations++;
+    if (truncateAfter(this.parts, checkLsn(lsn, "truncateAfter"))) this.truncations++;
   }
 
   /**

@@ -28,7 +28,8 @@
  * through a plain handle; NTFS keeps names in its metadata journal, which `FlushFileBuffers`
  * on a file commits up to that file's own changes (its creation and size included). A rename
  * or delete is durable only once a later flush commits the journal past it; wal-db never
- * needs a rename durable before the next barrier of the file it concerns.
+ * needs a rename durable before the next barrier of the file it concerns. This is NTFS's
+ * documented behaviour, relied on and not tested: Wine runs over a Linux file system.
  *
  * Windows offers no call that evicts one file's cached pages (only unbuffered handles bypass
  * the cache, and they need sector-aligned I/O), so `dropCache` does nothing either.
@@ -209,7 +210,7 @@ export function bindKernel32(): Kernel32 {
  * behind a C-runtime descriptor of the runtime linked into it. A Bun without it fails here,
  * with a typed error at the first open, rather than with a wrong handle later.
  */
-function bindHandleLookup(): (fd: number) => unknown {
+export function bindHandleLookup(): (fd: number) => unknown {
   try {
     return dlopen(process.execPath, {
       // uv_os_fd_t uv_get_osfhandle(int fd);  <uv.h>, uv_os_fd_t is HANDLE on Windows

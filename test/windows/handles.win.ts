@@ -6,19 +6,23 @@
  * byte at 2^62, past any data. Run under Wine by run.ts.
  */
 
-import { dlopen, FFIType, read } from "bun:ffi";
+import { read } from "bun:ffi";
 import { describe, expect, test } from "bun:test";
 import { closeSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { FileStore, IoError, Wal } from "../../src/index.ts";
-import { bindKernel32, type Kernel32, windowsPlatform } from "../../src/platform/windows.ts";
+import {
+  bindHandleLookup,
+  bindKernel32,
+  type Kernel32,
+  windowsPlatform,
+} from "../../src/platform/windows.ts";
 import { walErrorOf } from "../support/errors.ts";
 import { logPath, tempDir } from "../support/temp.ts";
 
 const dir = tempDir();
 
-const uvHandle = dlopen(process.execPath, {
-  uv_get_osfhandle: { args: [FFIType.i32], returns: FFIType.ptr },
-}).symbols.uv_get_osfhandle as (fd: number) => number;
+/** bun.exe's own descriptor-to-HANDLE map, as the platform binds it; a number for an open fd. */
+const uvHandle = bindHandleLookup() as (fd: number) => number;
 
 /** A log file with two synced records, and its bytes. */
 function twoRecordLog(): { path: string; bytes: string } {
