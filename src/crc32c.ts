@@ -1,40 +1,36 @@
 /**
  * @module
- * CRC-32C (Castagnoli) in TypeScript: reflected polynomial 0x82F63B78, init and final xor
- * 0xFFFFFFFF, so `crc32c("123456789") === 0xE3069283`. See docs/ON_DISK_FORMAT.md.
- *
- * Slicing-by-16: sixteen 256-entry tables let the loop fold sixteen input bytes per step with
- * independent table loads instead of one byte per dependent step. Measured here (bench/run.ts)
- * at about 2 GB/s on large buffers, against ~0.5 GB/s for the one-table loop.
+ * CRC-32C (Castagnoli), the checksum of every frame (docs/ON_DISK_FORMAT.md): the CPU's own
+ * instruction through `bun:ffi` where the CPU and this Bun allow it (src/crc32c-native.ts,
+ * tested against TypeScript at load), the TypeScript slicing-by-16 otherwise
+ * (src/crc32c-typescript.ts). Both give the same bytes; only speed differs. The choice is made
+ * once, when this module loads; `WAL_DB_CRC=ts` in the environment forces the TypeScript one.
  */
 
-const POLYNOMIAL_REFLECTED = 0x82f63b78;
-const SLICES = 16;
+import { type Crc32c, loadNativeCrc32c, outOfBounds } from "./crc32c-native.ts";
+import { crc32cCombine, crc32cTypeScript } from "./crc32c-typescript.ts";
 
-/** `tables[s * 256 + b]`: the CRC of byte b followed by s zero bytes. */
-const tables = buildTables();
+export { crc32cCombine };
 
-function buildTables(): Int32Array {
-  const result = new Int32Array(256 * SLICES);
-  for (let byte = 0; byte < 256; byte++) {
-    let crc = byte;
-    for (let bit = 0; bit < 8; bit++)
-      crc = crc & 1 ? (crc >>> 1) ^ POLYNOMIAL_REFLECTED : crc >>> 1;
-    result[byte] = crc;
-  }
-  for (let byte = 0; byte < 256; byte++) {
-    let crc = result[byte]!;
-    for (let slice = 1; slice < SLICES; slice++) {
-      crc = result[crc & 0xff]! ^ (crc >>> 8);
-      result[slice * 256 + byte] = crc;
-    }
-  }
-  return result;
-}
+/** Which CRC-32C implementation this process runs. */
+export type Crc32cImplementation = "native" | "typescript";
+
+const forced = /^(ts|typescript)$/i.test(process.env.WAL_DB_CRC ?? "");
+const native = forced
+  ? { reason: "WAL_DB_CRC=ts forces the TypeScript CRC-32C" }
+  : loadNativeCrc32c();
+
+/** Which CRC-32C implementation this process runs; `wal.stats().crc32c` reports it too. */
+export const crc32cImplementation: Crc32cImplementation =
+  native.reason === undefined ? "native" : "typescript";
+
+/** Why the TypeScript CRC-32C runs (WAL_DB_CRC, the CPU, the self-test); "" when native runs. */
+export const crc32cFallbackReason: string = native.reason ?? "";
 
 /**
  * CRC-32C of `bytes[start..end)`, continuing from `previous` (the CRC of the bytes before).
- * `crc32c(b, 0, b.length, crc32c(a))` equals the CRC of `a` followed by `b`.
+ * `crc32c(b, 0, b.length, crc32c(a))` equals the CRC of `a` followed by `b`. The range must lie
+ * within `bytes` (the native implementation throws a RangeError otherwise).
  *
  * @param bytes - the input.
  * @param start - first byte offset, inclusive. @default 0
@@ -43,96 +39,30 @@ function buildTables(): Int32Array {
  * @returns the CRC as an unsigned 32-bit number.
  * @example crc32c(new TextEncoder().encode("123456789")) === 0xe3069283
  */
-export function crc32c(bytes: Uint8Array, start = 0, end = bytes.length, previous = 0): number {
-  const t = tables;
-  let crc = ~previous;
-  let i = start;
-  // The index arithmetic below stays inside bytes[start..end) by the loop bound; typed-array
-  // reads out of range would yield undefined and corrupt the CRC silently, so keep the bound.
-  for (const last = end - 16; i <= last; i += 16) {
-    const word =
-      crc ^ (bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24));
-    crc =
-      t[3840 + (word & 0xff)]! ^
-      t[3584 + ((word >>> 8) & 0xff)]! ^
-      t[3328 + ((word >>> 16) & 0xff)]! ^
-      t[3072 + (word >>> 24)]! ^
-      t[2816 + bytes[i + 4]!]! ^
-      t[2560 + bytes[i + 5]!]! ^
-      t[2304 + bytes[i + 6]!]! ^
-      t[2048 + bytes[i + 7]!]! ^
-      t[1792 + bytes[i + 8]!]! ^
-      t[1536 + bytes[i + 9]!]! ^
-      t[1280 + bytes[i + 10]!]! ^
-      t[1024 + bytes[i + 11]!]! ^
-      t[768 + bytes[i + 12]!]! ^
-      t[512 + bytes[i + 13]!]! ^
-      t[256 + bytes[i + 14]!]! ^
-      t[bytes[i + 15]!]!;
-  }
-  for (; i < end; i++) crc = t[(crc ^ bytes[i]!) & 0xff]! ^ (crc >>> 8);
-  return ~crc >>> 0;
-}
+export const crc32c: Crc32c = native.reason === undefined ? native.crc32c : crc32cTypeScript;
 
 /**
- * Combines CRCs without the bytes: given `crcA = crc32c(A)` and `crcB = crc32c(B)` with
- * `lengthB = B.length`, returns `crc32c(A followed by B)`. Since the CRC is linear, this is the
- * register `crcA` advanced over `lengthB` zero bytes, XOR `crcB`, and it costs O(log lengthB)
- * table lookups, however long B is.
- *
- * The identity it gives the scan after damage: with `C(x)` the CRC of the bytes from some
- * origin up to `x`, the CRC of bytes `[a, b)` is `C(b) ^ crc32cCombine(C(a), 0, b - a)`. So a
- * candidate record of any length is checked from two running CRCs instead of a pass over it.
- *
- * @param crcA - CRC-32C of the first part.
- * @param crcB - CRC-32C of the second part.
- * @param lengthB - length of the second part in bytes: a non-negative integer up to 2^53 - 1.
- * @returns the CRC-32C of both parts, as an unsigned 32-bit number.
- * @example crc32cCombine(crc32c(a), crc32c(b), b.length) === crc32c(concat(a, b))
+ * Many CRCs in one call: for each `i < count`, `out[i]` = the CRC-32C of
+ * `bytes[ranges[2i]..ranges[2i+1])`. One native call for a chunk's worth of frames costs less
+ * than a call per frame. Throws a RangeError when the arrays are too short for `count`, or
+ * when a range is reversed or runs past `bytes` (the results before it are computed).
  */
-export function crc32cCombine(crcA: number, crcB: number, lengthB: number): number {
-  let register = crcA | 0;
-  let remaining = lengthB;
-  for (let power = 0; remaining > 0; power++) {
-    if (remaining % 2 === 1) register = applyZeros(zeroOperator(power), register);
-    remaining = Math.floor(remaining / 2);
+export function crc32cRanges(
+  bytes: Uint8Array,
+  ranges: Uint32Array,
+  count: number,
+  out: Uint32Array,
+): void {
+  if (!(count >= 0 && count <= out.length && 2 * count <= ranges.length)) {
+    throw new RangeError(`crc32cRanges: ${count} ranges do not fit their arrays`);
   }
-  return (register ^ crcB) >>> 0;
-}
-
-/**
- * `zeroOperators[k]`: the linear map "advance the CRC register over 2^k zero bytes", as four
- * 256-entry tables (one per register byte), so applying it is four lookups. Built on first use
- * (recovery of a damaged log), each by squaring the one before.
- */
-const zeroOperators: Int32Array[] = [];
-
-function zeroOperator(power: number): Int32Array {
-  while (zeroOperators.length <= power) {
-    const previous = zeroOperators.at(-1);
-    // The first map: one zero byte through the one-byte table. Each next one: the previous twice.
-    const map = (register: number) =>
-      previous === undefined
-        ? tables[register & 0xff]! ^ (register >>> 8)
-        : applyZeros(previous, applyZeros(previous, register));
-    const operator = new Int32Array(1024);
-    for (let bit = 0; bit < 32; bit++) {
-      // The image of each single bit; every other input is the XOR of the images of its bits.
-      const image = map((1 << bit) | 0);
-      const slot = (bit >>> 3) * 256;
-      const mask = 1 << (bit & 7);
-      for (let byte = 0; byte < 256; byte++) if (byte & mask) operator[slot + byte]! ^= image;
-    }
-    zeroOperators.push(operator);
+  let done = nativeRanges === undefined ? 0 : nativeRanges(bytes, ranges, count, out);
+  for (; done < count; done++) {
+    const start = ranges[2 * done]!;
+    const end = ranges[2 * done + 1]!;
+    if (start > end || end > bytes.length) throw outOfBounds(start, end);
+    out[done] = crc32c(bytes, start, end);
   }
-  return zeroOperators[power]!;
 }
 
-function applyZeros(operator: Int32Array, register: number): number {
-  return (
-    operator[register & 0xff]! ^
-    operator[256 + ((register >>> 8) & 0xff)]! ^
-    operator[512 + ((register >>> 16) & 0xff)]! ^
-    operator[768 + (register >>> 24)]!
-  );
-}
+const nativeRanges = native.reason === undefined ? native.crc32cRanges : undefined;

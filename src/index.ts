@@ -6,6 +6,7 @@
 
 export { type Codec, codecs } from "./codec.ts";
 export type { BarrierLatency } from "./commit.ts";
+export type { Crc32cImplementation } from "./crc32c.ts";
 export { CorruptionError, IoError, WalError, type WalErrorCode } from "./errors.ts";
 export {
   DEFAULT_MAX_PENDING_COMMITS,

@@ -5,6 +5,7 @@
  */
 
 import type { SharedStats } from "./commit.ts";
+import { type Crc32cImplementation, crc32cImplementation } from "./crc32c.ts";
 import type { LogParts } from "./parts.ts";
 import { SegmentedStore } from "./store/segmented.ts";
 
@@ -25,6 +26,12 @@ export interface WalStats extends SharedStats {
    * `recovery: "skip"` kept), then each one an iteration threw at or stepped over.
    */
   readonly corruptionsSeen: number;
+  /**
+   * Which CRC-32C this process computes frames' checksums with: `"native"` (the CPU's
+   * instruction, through `bun:ffi`) or `"typescript"` (where the CPU or Bun allow no native one,
+   * or `WAL_DB_CRC=ts`). Both give the same bytes.
+   */
+  readonly crc32c: Crc32cImplementation;
 }
 
 /** The stats of the log `parts` belong to, seen from their `Wal`, which made `truncations`. */
@@ -38,5 +45,6 @@ export function walStats(parts: LogParts<unknown>, truncations: number): WalStat
     segmentsDeleted: segments?.segmentsDeleted ?? 0,
     truncations,
     corruptionsSeen: parts.reader.corruptionsSeen,
+    crc32c: crc32cImplementation,
   };
 }
