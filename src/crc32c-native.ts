@@ -15,6 +15,7 @@
 
 import { cc, dlopen, linkSymbols, type Pointer } from "bun:ffi";
 import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 
 /** The CRC-32C of `bytes[start..end)` continuing from `previous`, as src/crc32c.ts exports it. */
 export type Crc32c = (bytes: Uint8Array, start?: number, end?: number, previous?: number) => number;
@@ -37,7 +38,8 @@ export type NativeCrc32c =
   | { readonly crc32c: Crc32c; readonly crc32cRanges: Crc32cRanges; readonly reason?: undefined }
   | { readonly reason: string };
 
-const SOURCE = new URL("./crc32c.c", import.meta.url);
+/** A path, not `URL.pathname`: on Windows that is "/C:/…", which no file is. */
+const SOURCE = fileURLToPath(new URL("./crc32c.c", import.meta.url));
 const U32_LIMIT = 0xffff_ffff;
 
 /** The compiled library, kept for as long as the bindings to its code may run: always. */
@@ -50,7 +52,7 @@ const addressOf = (symbol: unknown) => (symbol as { ptr: Pointer }).ptr;
  * Compiles, binds and self-tests the native CRC-32C; returns it, or the reason it is unused.
  * `source` is the C file: src/crc32c.c, or in tests one that is broken on purpose.
  */
-export function loadNativeCrc32c(source: string = SOURCE.pathname): NativeCrc32c {
+export function loadNativeCrc32c(source: string = SOURCE): NativeCrc32c {
   try {
     const missing = missingInstruction();
     if (missing !== undefined) return { reason: missing };
