@@ -13,7 +13,15 @@ import type { RecordBoundaries } from "./boundaries.ts";
 import type { SharedLog } from "./commit.ts";
 import { describeValue, invalidArgument, recordTooLarge } from "./errors.ts";
 import type { Lifecycle } from "./lifecycle.ts";
-import { HEADER_SIZE, LENGTH_OFFSET, readU32, sealFrame, writeHeader } from "./record.ts";
+import {
+  HEADER_SIZE,
+  LENGTH_OFFSET,
+  readU32,
+  sealFrame,
+  sealFrames,
+  writeHeader,
+  writeLength,
+} from "./record.ts";
 import type { WalStore } from "./store/store.ts";
 import { fillTarget, fillZeros } from "./zero-tail.ts";
 
@@ -134,17 +142,20 @@ export class Appender {
       const frames = this.batchFrames;
       let staged = 0;
       let at = start;
+      // Frames are laid out, then sealed all at once just before each write.
+      const flush = () => {
+        sealFrames(frames, staged);
+        this.store.write(frames, staged, at - staged);
+        staged = 0;
+      };
       for (let index = 0; index < count; index++) {
         const payload = payloads[index] as Uint8Array;
         const size = HEADER_SIZE + payload.length;
         lsns[index] = at;
-        if (staged + size > frames.length && staged > 0) {
-          this.store.write(frames, staged, at - staged);
-          staged = 0;
-        }
+        if (staged + size > frames.length && staged > 0) flush();
         if (size <= frames.length) {
           frames.set(payload, staged + HEADER_SIZE);
-          sealFrame(frames, payload.length, staged);
+          writeLength(frames, staged, payload.length);
           staged += size;
         } else {
           this.writeHeaderThenPayload(payload, at);
@@ -152,7 +163,7 @@ export class Appender {
         this.index.observe(at, at + size);
         at += size;
       }
-      if (staged > 0) this.store.write(frames, staged, at - staged);
+      if (staged > 0) flush();
     });
     return lsns;
   }

@@ -7,7 +7,7 @@
  */
 
 import type { ByteSource } from "./byte-source.ts";
-import { crc32c } from "./crc32c.ts";
+import { crc32c, crc32cRanges } from "./crc32c.ts";
 import { HEADER_SIZE, LENGTH_OFFSET, readU32 } from "./record.ts";
 import { findNextRecord } from "./resync.ts";
 
@@ -67,6 +67,16 @@ export class RecordScanner {
   private bufferPosition = 0;
   private bufferFilled = 0;
 
+  /**
+   * Checksums computed ahead, a buffer's worth of frames in one call (see `checkAhead`): the
+   * frame starting at `checkedNext` and each one after it, up to `checkedEnd`, matched its CRC.
+   * Store positions, so they survive the buffer sliding.
+   */
+  private checkedNext = -1;
+  private checkedEnd = -1;
+  private checkRanges: Uint32Array = new Uint32Array(0);
+  private checkCrcs: Uint32Array = new Uint32Array(0);
+
   constructor(
     private readonly source: ByteSource,
     start: number,
@@ -112,6 +122,12 @@ export class RecordScanner {
     }
 
     at = lsn - this.bufferPosition;
+    const frameEnd = lsn + HEADER_SIZE + length;
+    if (lsn !== this.checkedNext || lsn >= this.checkedEnd) this.checkAhead(lsn);
+    if (lsn === this.checkedNext && lsn < this.checkedEnd) {
+      this.checkedNext = frameEnd;
+      return this.found(at, length);
+    }
     const stored = readU32(this.buffer, at);
     const actual = crc32c(this.buffer, at + LENGTH_OFFSET, at + HEADER_SIZE + length);
     if (stored !== actual) {
@@ -121,10 +137,57 @@ export class RecordScanner {
           : `checksum mismatch: stored ${hex(stored)}, computed ${hex(actual)}`,
       );
     }
+    return this.found(at, length);
+  }
+
+  /** The record of `length` bytes at `buffer[at]` matched its CRC: stands on it, past it. */
+  private found(at: number, length: number): Scan {
     this.payloadOffset = at + HEADER_SIZE;
     this.payloadLength = length;
-    this.offset = lsn + HEADER_SIZE + length;
+    this.offset = this.bufferPosition + at + HEADER_SIZE + length;
     return Scan.Record;
+  }
+
+  /**
+   * Checks the CRCs of the whole frames buffered from `lsn` on, in one call, and notes how far
+   * they matched (`checkedNext`, `checkedEnd`). Each frame's length passes the same checks as in
+   * `next` before its range is taken; the walk stops at the first that does not, at the end of
+   * the buffered bytes, and the note stops before the first CRC that does not match, so
+   * `next` classifies that frame itself, as it classifies every frame not checked ahead.
+   */
+  private checkAhead(lsn: number): void {
+    const buffered = this.bufferPosition + this.bufferFilled;
+    const limit = Math.min(buffered, this.end);
+    let count = 0;
+    let ranges = this.checkRanges;
+    for (let position = lsn; position + HEADER_SIZE <= limit; count++) {
+      const at = position - this.bufferPosition;
+      const length = readU32(this.buffer, at + LENGTH_OFFSET);
+      if (length > this.maxRecordSize || position + HEADER_SIZE + length > limit) break;
+      if (2 * count + 2 > ranges.length) ranges = this.growCheck(count);
+      ranges[2 * count] = at + LENGTH_OFFSET;
+      ranges[2 * count + 1] = at + HEADER_SIZE + length;
+      position += HEADER_SIZE + length;
+    }
+    this.checkedNext = lsn;
+    this.checkedEnd = lsn;
+    if (count < 2) return; // one frame: no call saved
+    const crcs = this.checkCrcs;
+    crc32cRanges(this.buffer, ranges, count, crcs);
+    let matched = 0;
+    while (matched < count && crcs[matched] === readU32(this.buffer, ranges[2 * matched]! - 4)) {
+      matched++;
+    }
+    if (matched > 0) this.checkedEnd = this.bufferPosition + ranges[2 * matched - 1]!;
+  }
+
+  /** Room for twice as many ranges as `count`; the arrays keep their contents. */
+  private growCheck(count: number): Uint32Array {
+    const ranges = new Uint32Array(Math.max(1024, 4 * (count + 1)));
+    ranges.set(this.checkRanges);
+    this.checkRanges = ranges;
+    this.checkCrcs = new Uint32Array(ranges.length / 2);
+    return ranges;
   }
 
   /**
