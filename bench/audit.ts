@@ -31,7 +31,7 @@ import {
   runContender,
   type WorkloadName,
 } from "./compare/protocol.ts";
-import { resultsDir } from "./harness.ts";
+import { POOL_PAYLOADS, POOL_SEED, resultsDir } from "./harness.ts";
 
 const SERIAL_COMMITS = 20;
 const CONCURRENT_COMMITTERS = 16;
@@ -250,7 +250,13 @@ async function traced(
     // `?` before a name: not an error where that call does not exist (no `open` on arm64).
     const calls = TRACED_CALLS.map((name) => `?${name}`).join(",");
     await runContender(
-      { contender, workload, count, committers },
+      {
+        contender,
+        workload,
+        count,
+        committers,
+        pool: { payloads: POOL_PAYLOADS, seed: POOL_SEED },
+      },
       ["strace", "-f", "--seccomp-bpf", "-qq", "-o", traceFile, "-e", `trace=${calls}`, "--"],
       { [AUDIT_ENV]: "1" },
     );

@@ -35,7 +35,16 @@ import {
   runContender,
   type WorkloadName,
 } from "./compare/protocol.ts";
-import { consume, formatCount, median, resultsDir, workDigest } from "./harness.ts";
+import {
+  consume,
+  formatCount,
+  median,
+  POOL_PAYLOADS,
+  POOL_SEED,
+  payloadPool,
+  resultsDir,
+  workDigest,
+} from "./harness.ts";
 
 const SIZES = {
   full: {
@@ -43,6 +52,7 @@ const SIZES = {
     // W1 and W2 run at disk speed for the peers without group commit (~5,000 commits/s
     // here), so their counts are set by time: a full run takes 4 to 6 minutes on 2 cores (260 s measured).
     serialCommits: 2_000,
+    poolPayloads: POOL_PAYLOADS,
     concurrentCommits: 20_000,
     committers: [1, 4, 16, 64, 256],
     records: 1_000_000,
@@ -52,6 +62,8 @@ const SIZES = {
   tiny: {
     rounds: 1,
     serialCommits: 50,
+    // 1 MiB, so a tiny run's children do not each build 16 MiB of payloads.
+    poolPayloads: 4_096,
     concurrentCommits: 320,
     committers: [1, 16],
     records: 500,
@@ -174,10 +186,28 @@ function durability(audit: AuditReport | null, row: Row, contender: ContenderNam
   return `${found.verdict} (${audited.barriersPerCommit.toFixed(2)} ${calls}/commit${where})`;
 }
 
+const poolSpec = { payloads: size.poolPayloads, seed: POOL_SEED };
+/**
+ * What every contender's read-back (W4) must return: each reads the records of the bulk load
+ * back in order and adds each payload's length and first byte, so a store that kept other
+ * bytes, or the same payload over and over, or dropped or reordered records, fails the run.
+ */
+const expectedReadBack = (() => {
+  const pool = payloadPool(poolSpec.payloads, poolSpec.seed);
+  let sum = 0;
+  for (let i = 0; i < size.records; i++) {
+    const payload = pool[i & (pool.length - 1)]!;
+    sum += payload.length + payload[0]!;
+  }
+  return sum;
+})();
+
 const machine = `${cpus().length}× ${cpus()[0]?.model.trim() ?? "unknown CPU"}, Linux ${release()}`;
 const started = Bun.nanoseconds();
 console.log(
-  `wal-db vs peers, size ${sizeName}, ${size.rounds} round(s), 256-byte payloads, Bun ${Bun.version}, ${machine}`,
+  `wal-db vs peers, size ${sizeName}, ${size.rounds} round(s), Bun ${Bun.version}, ${machine}; ` +
+    `record i is payload i mod ${formatCount(size.poolPayloads)} of a pool of distinct 256-byte ` +
+    `payloads (${(size.poolPayloads * 256) / (1 << 20)} MiB, seed 0x${POOL_SEED.toString(16)})`,
 );
 
 const cells = new Map<Row, Map<ContenderName, Cell>>(
@@ -194,7 +224,13 @@ for (let round = 0; round < size.rounds; round++) {
         workload: row.workload,
         count: row.count,
         committers: row.committers,
+        pool: poolSpec,
       });
+      if (row.workload === "read" && result.work !== expectedReadBack) {
+        throw new Error(
+          `${contender} read back ${result.work}, not ${expectedReadBack}: not the records written`,
+        );
+      }
       consume(result.work);
       cells
         .get(row)!
@@ -221,6 +257,7 @@ const memory = await runContender({
   count: size.memoryCommits,
   committers: 256,
   sampleEvery: size.memorySampleEvery,
+  pool: poolSpec,
 });
 consume(memory.work);
 const memorySamples = memory.memorySamples ?? [];

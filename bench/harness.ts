@@ -174,15 +174,17 @@ export function payloadPool(
     throw new Error("payloadPool: payloads must be a power of two, size a multiple of 4, seed ≠ 0");
   }
   const words = new Uint32Array((payloads * size) / 4);
-  let state = seed >>> 0;
+  // Kept an int32 throughout (a uint32 above 2^31 would be a double to the JIT).
+  let state = seed | 0;
   for (let i = 0; i < words.length; i++) {
     state ^= state << 13;
     state ^= state >>> 17;
     state ^= state << 5;
-    words[i] = state >>> 0;
+    words[i] = state;
   }
-  const bytes = new Uint8Array(words.buffer);
-  return Array.from({ length: payloads }, (_, k) => bytes.subarray(k * size, (k + 1) * size));
+  const pool: Uint8Array[] = [];
+  for (let k = 0; k < payloads; k++) pool.push(new Uint8Array(words.buffer, k * size, size));
+  return pool;
 }
 
 /** The buffer behind a pool from {@link payloadPool}: every payload, in order. */
