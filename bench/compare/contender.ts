@@ -22,6 +22,8 @@ import {
 /** Loads a contender's module; a child imports only its own, so only its native code loads. */
 async function loadContender(name: ContenderName): Promise<Contender> {
   switch (name) {
+    case "limit":
+      return (await import("./limit.ts")).limit;
     case "hand-rolled":
       return (await import("./hand-rolled.ts")).handRolled(false);
     case "hand-rolled-staged":

@@ -13,6 +13,7 @@ import { join } from "node:path";
 
 /** Every contender, in the order tables and charts list them. */
 export const CONTENDER_NAMES = [
+  "limit",
   "hand-rolled",
   "hand-rolled-staged",
   "bun:sqlite",
