@@ -287,7 +287,7 @@ console.log(
     `${CONCURRENT_COMMITTERS} committers, under ${straceVersion}; Bun ${Bun.version}, Linux ${release()}`,
 );
 console.log(
-  `${"contender".padEnd(16)} ${"W1 barriers/commit, covered".padEnd(30)} ${"W2 barriers/commit, covered".padEnd(30)} durable?`,
+  `${"contender".padEnd(22)} ${"W1 barriers/commit, covered".padEnd(30)} ${"W2 barriers/commit, covered".padEnd(30)} durable?`,
 );
 const contenders: Partial<Record<ContenderName, ContenderAudit>> = {};
 for (const name of AUDITED) {
@@ -308,9 +308,9 @@ for (const name of AUDITED) {
   contenders[name] = audit;
   const cell = (w: WorkloadAudit) =>
     `${w.barriersPerCommit.toFixed(2)}, ${w.covered}/${w.commits}`.padEnd(30);
-  console.log(`${name.padEnd(16)} ${cell(serial)} ${cell(concurrent)} ${audit.verdict}`);
+  console.log(`${name.padEnd(22)} ${cell(serial)} ${cell(concurrent)} ${audit.verdict}`);
   console.log(
-    `${"".padEnd(16)} W1: ${describeBarriers(serial)}; W2: ${describeBarriers(concurrent)}`,
+    `${"".padEnd(22)} W1: ${describeBarriers(serial)}; W2: ${describeBarriers(concurrent)}`,
   );
 }
 

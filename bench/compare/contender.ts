@@ -36,8 +36,10 @@ async function loadContender(name: ContenderName): Promise<Contender> {
       return (await import("./lmdb.ts")).lmdb(false);
     case "classic-level":
       return (await import("./classic-level.ts")).classicLevel;
+    case "wal-db (await commit)":
+      return (await import("./wal-db.ts")).walDb(true);
     case "wal-db":
-      return (await import("./wal-db.ts")).walDb;
+      return (await import("./wal-db.ts")).walDb(false);
   }
 }
 

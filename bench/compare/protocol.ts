@@ -20,6 +20,7 @@ export const CONTENDER_NAMES = [
   "lmdb",
   "lmdb-no-overlap",
   "classic-level",
+  "wal-db (await commit)",
   "wal-db",
 ] as const;
 
