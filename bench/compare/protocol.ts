@@ -119,6 +119,36 @@ export interface Contender {
   readBack(dir: string): number | Promise<number>;
 }
 
+/** What bench/compare.ts passes bench/compare/micro.ts, as one JSON argument. */
+export interface MicroRequest {
+  readonly pool: PoolSpec;
+  /** `Wal.append` calls (and raw writes) per round. */
+  readonly appends: number;
+  /** Alternating rounds of each pair of sides. */
+  readonly rounds: number;
+  /** Bytes checksummed per round in 1 MiB blocks, a multiple of 1 MiB. */
+  readonly crcBytes: number;
+  /** Frames checksummed one at a time per round. */
+  readonly crcRecords: number;
+  /** A directory the child may make its files in. */
+  readonly dir: string;
+}
+
+/** What bench/compare/micro.ts prints: each side's time per operation in each round, in ns. */
+export interface MicroResult {
+  /** `crc32cImplementation` of src/crc32c.ts ("native" or "typescript"). */
+  readonly crc32cImplementation: string;
+  /** Per record: `Wal.append`, and the raw positioned write of the same frame. */
+  readonly appendNs: number[];
+  readonly rawWriteNs: number[];
+  /** Per 1 MiB block: `crc32c`, and `Bun.hash.crc32` of the same bytes. */
+  readonly crcBlockNs: number[];
+  readonly crc32BlockNs: number[];
+  /** Per 264-byte frame: `crc32c` over its 260 checked bytes, and `Bun.hash.crc32` of them. */
+  readonly crcRecordNs: number[];
+  readonly crc32RecordNs: number[];
+}
+
 /**
  * The durability audit's markers: with `WAL_BENCH_AUDIT` set, a child writes
  * `wal-audit:<kind>:<id>` to /dev/null around its timed work (`begin`, `end`) and around each
@@ -157,6 +187,21 @@ export async function runChild<T>(
     throw new Error(`${what} exited ${code}: ${stderr.trim() || stdout.trim()}`);
   }
   return JSON.parse(line) as T;
+}
+
+const MICRO_SCRIPT = new URL("./micro.ts", import.meta.url).pathname;
+
+/** Runs bench/compare/micro.ts in a fresh temporary directory, with `env` added. */
+export async function runMicro(
+  request: Omit<MicroRequest, "dir">,
+  env: Record<string, string> = {},
+): Promise<MicroResult> {
+  const dir = mkdtempSync(join(tmpdir(), "wal-db-compare-"));
+  try {
+    return await runChild<MicroResult>("micro", MICRO_SCRIPT, { ...request, dir }, [], env);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /**
