@@ -435,10 +435,11 @@ if (sizeName === "full" || process.argv.includes("--chart")) {
       xLabel: "concurrent committers, each looping await commit",
       yLabel: "commits/s",
       series: writers.map((name) => ({
-        name,
+        name: name === "limit" ? "limit (this disk)" : name,
         points: concurrentRows.map(
           (row) => [row.committers, cells.get(row)!.get(name)!.rate] as const,
         ),
+        reference: name === "limit",
       })),
     }),
   );
