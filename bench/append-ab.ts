@@ -11,63 +11,82 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Wal } from "../src/index.ts";
 import { HEADER_SIZE, sealFrame } from "../src/record.ts";
-import { BENCH_PAYLOAD, consume, median, workDigest } from "./harness.ts";
+import {
+  appendSide,
+  BENCH_PAYLOAD,
+  median,
+  type Side,
+  timeRotating,
+  workDigest,
+  writeSide,
+} from "./harness.ts";
 
 const APPENDS = Number(process.env.WAL_BENCH_APPENDS ?? 200_000);
 const ROUNDS = 9;
 const dir = mkdtempSync(join(tmpdir(), "wal-db-bench-"));
-const frame = new Uint8Array(HEADER_SIZE + BENCH_PAYLOAD.length);
+let fileCounter = 0;
+const freshPath = () => join(dir, `f${++fileCounter}`);
+const pool = [BENCH_PAYLOAD];
+const frameSize = HEADER_SIZE + BENCH_PAYLOAD.length;
+const frame = new Uint8Array(frameSize);
+frame.set(BENCH_PAYLOAD, HEADER_SIZE);
+sealFrame(frame, BENCH_PAYLOAD.length);
 
-function raw(framed: boolean): number {
-  const path = join(dir, "raw");
-  const fd = openSync(path, "w+");
-  const start = performance.now();
-  for (let i = 0; i < APPENDS; i++) {
-    if (framed) {
-      frame.set(BENCH_PAYLOAD, HEADER_SIZE);
-      sealFrame(frame, BENCH_PAYLOAD.length);
-    }
-    writeSync(fd, frame, 0, frame.length, i * frame.length);
-  }
-  const elapsed = performance.now() - start;
-  closeSync(fd);
-  rmSync(path);
-  return elapsed;
+/** The raw write, each record copied into the frame and its CRC-32C computed first. */
+function framedByHand(name: string): Side {
+  let fd = -1;
+  let path = "";
+  return {
+    name,
+    prepare() {
+      path = freshPath();
+      const opened = openSync(path, "w+");
+      fd = opened;
+      return () => {
+        for (let i = 0; i < APPENDS; i++) {
+          frame.set(BENCH_PAYLOAD, HEADER_SIZE);
+          sealFrame(frame, BENCH_PAYLOAD.length);
+          writeSync(opened, frame, 0, frameSize, i * frameSize);
+        }
+        return APPENDS;
+      };
+    },
+    cleanup() {
+      closeSync(fd);
+      rmSync(path, { force: true });
+    },
+  };
 }
 
-function wal(preallocate: number | undefined): number {
-  const path = join(dir, "wal");
-  const log = Wal.open(path, preallocate === undefined ? {} : { preallocate });
-  const start = performance.now();
-  let sum = 0;
-  for (let i = 0; i < APPENDS; i++) sum += log.append(BENCH_PAYLOAD);
-  consume(sum);
-  const elapsed = performance.now() - start;
-  log.close();
-  rmSync(path);
-  return elapsed;
-}
+const wal = (name: string, preallocate?: number) =>
+  appendSide({
+    name,
+    count: APPENDS,
+    durable: false,
+    pool,
+    freshPath,
+    open: (path) => Wal.open(path, preallocate === undefined ? {} : { preallocate }),
+  });
 
-const sides: [string, () => number][] = [
-  ["raw writeSync", () => raw(false)],
-  ["framed by hand (copy + CRC-32C)", () => raw(true)],
-  ["Wal.append, default zero fill", () => wal(undefined)],
-  ["Wal.append, preallocate: 0", () => wal(0)],
+const sides: Side[] = [
+  writeSide({
+    name: "raw writeSync",
+    count: APPENDS,
+    durable: false,
+    frames: frame,
+    frameSize,
+    freshPath,
+  }),
+  framedByHand("framed by hand (copy + CRC-32C)"),
+  wal("Wal.append, default zero fill"),
+  wal("Wal.append, preallocate: 0", 0),
 ];
-const times = sides.map((): number[] => []);
-for (let round = 0; round < ROUNDS; round++) {
-  for (let k = 0; k < sides.length; k++) {
-    const index = (round + k) % sides.length;
-    times[index]!.push(sides[index]![1]());
-  }
-}
+const times = await timeRotating(sides, APPENDS, ROUNDS);
 const base = median(times[0]!);
 console.log(`append of 256-byte records, ${APPENDS} per round, median of ${ROUNDS} rounds`);
-sides.forEach(([name], index) => {
-  const ns = (median(times[index]!) * 1e6) / APPENDS;
-  console.log(
-    `${name.padEnd(34)} ${ns.toFixed(0).padStart(6)} ns  ${(median(times[index]!) / base).toFixed(2)}×`,
-  );
+sides.forEach(({ name }, index) => {
+  const ns = median(times[index]!);
+  console.log(`${name.padEnd(34)} ${ns.toFixed(0).padStart(6)} ns  ${(ns / base).toFixed(2)}×`);
 });
 console.log(`work hash ${workDigest()}`);
 rmSync(dir, { recursive: true, force: true });

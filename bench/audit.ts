@@ -31,7 +31,7 @@ import {
   runContender,
   type WorkloadName,
 } from "./compare/protocol.ts";
-import { resultsDir } from "./harness.ts";
+import { POOL_PAYLOADS, POOL_SEED, resultsDir } from "./harness.ts";
 
 const SERIAL_COMMITS = 20;
 const CONCURRENT_COMMITTERS = 16;
@@ -250,7 +250,13 @@ async function traced(
     // `?` before a name: not an error where that call does not exist (no `open` on arm64).
     const calls = TRACED_CALLS.map((name) => `?${name}`).join(",");
     await runContender(
-      { contender, workload, count, committers },
+      {
+        contender,
+        workload,
+        count,
+        committers,
+        pool: { payloads: POOL_PAYLOADS, seed: POOL_SEED },
+      },
       ["strace", "-f", "--seccomp-bpf", "-qq", "-o", traceFile, "-e", `trace=${calls}`, "--"],
       { [AUDIT_ENV]: "1" },
     );
@@ -281,7 +287,7 @@ console.log(
     `${CONCURRENT_COMMITTERS} committers, under ${straceVersion}; Bun ${Bun.version}, Linux ${release()}`,
 );
 console.log(
-  `${"contender".padEnd(16)} ${"W1 barriers/commit, covered".padEnd(30)} ${"W2 barriers/commit, covered".padEnd(30)} durable?`,
+  `${"contender".padEnd(22)} ${"W1 barriers/commit, covered".padEnd(30)} ${"W2 barriers/commit, covered".padEnd(30)} durable?`,
 );
 const contenders: Partial<Record<ContenderName, ContenderAudit>> = {};
 for (const name of AUDITED) {
@@ -302,9 +308,9 @@ for (const name of AUDITED) {
   contenders[name] = audit;
   const cell = (w: WorkloadAudit) =>
     `${w.barriersPerCommit.toFixed(2)}, ${w.covered}/${w.commits}`.padEnd(30);
-  console.log(`${name.padEnd(16)} ${cell(serial)} ${cell(concurrent)} ${audit.verdict}`);
+  console.log(`${name.padEnd(22)} ${cell(serial)} ${cell(concurrent)} ${audit.verdict}`);
   console.log(
-    `${"".padEnd(16)} W1: ${describeBarriers(serial)}; W2: ${describeBarriers(concurrent)}`,
+    `${"".padEnd(22)} W1: ${describeBarriers(serial)}; W2: ${describeBarriers(concurrent)}`,
   );
 }
 

@@ -8,6 +8,8 @@ export interface Series {
   readonly name: string;
   /** `[x, y]` points, in x order; both must be positive (the axes are logarithmic). */
   readonly points: readonly (readonly [number, number])[];
+  /** A reference line rather than a contender (a bound): dashed, in grey, no colour taken. */
+  readonly reference?: boolean;
 }
 
 export interface LineChart {
@@ -24,6 +26,8 @@ const HEIGHT = 540;
 const PLOT = { left: 90, right: 700, top: 80, bottom: 470 };
 /** Distinguishable on white and in greyscale print; the last series (wal-db) gets the first. */
 const COLOURS = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf"];
+const REFERENCE_COLOUR = "#555";
+const REFERENCE_DASH = ' stroke-dasharray="7 5"';
 
 const escapeXml = (text: string) =>
   text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
@@ -91,16 +95,20 @@ export function renderLineChart(chart: LineChart): string {
     `<text x="${(PLOT.left + PLOT.right) / 2}" y="${PLOT.bottom + 44}" text-anchor="middle" font-size="13">${escapeXml(chart.xLabel)} (log scale)</text>`,
     `<text transform="translate(24 ${(PLOT.top + PLOT.bottom) / 2}) rotate(-90)" text-anchor="middle" font-size="13">${escapeXml(chart.yLabel)} (log scale)</text>`,
   );
-  // Series are drawn last to first, so the last named (the subject) lies on top.
+  // Series are drawn last to first, so the last named (the subject) lies on top. Colours go
+  // to the contenders from the last one back; reference lines take none.
   const count = chart.series.length;
+  let colours = 0;
   for (let index = count - 1; index >= 0; index--) {
     const series = chart.series[index]!;
-    const colour = COLOURS[(count - 1 - index) % COLOURS.length]!;
+    const reference = series.reference === true;
+    const colour = reference ? REFERENCE_COLOUR : COLOURS[colours++ % COLOURS.length]!;
+    const dash = reference ? REFERENCE_DASH : "";
     const width = index === count - 1 ? 3 : 1.8;
     const path = series.points
       .map(([x, y], i) => `${i === 0 ? "M" : "L"}${xOf(x).toFixed(1)},${yOf(y).toFixed(1)}`)
       .join(" ");
-    parts.push(`<path d="${path}" fill="none" stroke="${colour}" stroke-width="${width}"/>`);
+    parts.push(`<path d="${path}" fill="none" stroke="${colour}" stroke-width="${width}"${dash}/>`);
     for (const [x, y] of series.points) {
       parts.push(
         `<circle cx="${xOf(x).toFixed(1)}" cy="${yOf(y).toFixed(1)}" r="3" fill="${colour}"/>`,
@@ -108,7 +116,7 @@ export function renderLineChart(chart: LineChart): string {
     }
     const legendY = PLOT.top + 10 + index * 22;
     parts.push(
-      `<line x1="${PLOT.right + 20}" x2="${PLOT.right + 48}" y1="${legendY}" y2="${legendY}" stroke="${colour}" stroke-width="${width}"/>`,
+      `<line x1="${PLOT.right + 20}" x2="${PLOT.right + 48}" y1="${legendY}" y2="${legendY}" stroke="${colour}" stroke-width="${width}"${dash}/>`,
       `<text x="${PLOT.right + 56}" y="${legendY}" dominant-baseline="middle">${escapeXml(series.name)}</text>`,
     );
   }

@@ -1,18 +1,29 @@
 /**
- * wal-db against its peers, side by side, in one run (`bun run bench:compare`). Every row is a
- * ratio to the hand-rolled log (node:fs writeSync + fdatasyncSync) measured in the same run.
- * Each measurement is one contender running one workload in a process of its own
- * (bench/compare/contender.ts) on a fresh temporary directory, so no peer's native threads or
- * heap sit beside another's; rounds go round-robin across the contenders, starting one further
- * along each time, so no contender always runs first or right after the same neighbour. Every
- * record is 256 bytes. Each figure is the median of its rounds.
+ * wal-db against its peers and its targets, side by side, in one run (`bun run bench:compare`).
+ * Every workload row is a ratio to the hand-rolled log (node:fs writeSync + fdatasyncSync)
+ * measured in the same run, and the run ends with a table of targets, each a ratio to its own
+ * baseline from the same run (bench/compare/targets.ts). Each measurement is one contender
+ * running one workload in a process of its own (bench/compare/contender.ts) on a fresh
+ * temporary directory, so no peer's native threads or heap sit beside another's; rounds go
+ * round-robin across the contenders, starting one further along each time, so no contender
+ * always runs first or right after the same neighbour. Every record is 256 bytes, record i
+ * being payload i of a seeded pool of distinct payloads (bench/harness.ts `payloadPool`), the
+ * same bytes in every child. Each figure is the median of its rounds.
  *
- *   W1  serial       one committer, each commit durable before the next
+ *   W1  serial       one committer, each commit durable before the next (wal-db twice:
+ *                    appendAndSync, and `await commit` as "wal-db (await commit)")
  *   W2  concurrent   N async committers, each looping `await commit`, N in COMMITTERS
  *   W3  bulk         RECORDS records, then one barrier (wal-db: appendBatch of 4,096, sync)
- *   W4  read         reopen the W3 log and read every record back
+ *   W4  read         reopen the W3 log and read every record back (wal-db: open, then iter)
  *   memory           wal-db, 256 committers, the child's RSS sampled as the commits go by,
  *                    before and after a forced full collection (see MemorySample)
+ *   append, CRC-32C  bench/compare/micro.ts each round, as the run's CRC-32C and again with
+ *                    WAL_DB_CRC=ts: Wal.append against a raw write of the same frame, and
+ *                    crc32c over 1 MiB blocks and per 264-byte frame
+ *
+ * The "limit" contender (bench/compare/limit.ts) is the disk's own bound for one commit at a
+ * time; it runs W1 and W2 only. Recovery memory (peak RSS opening a 1 GiB log) is measured by
+ * bench/segments.ts (`bun run bench`), not here: building a 1 GiB log would double this run.
  *
  * How each peer does each workload, and why, is in its file in bench/compare/. The
  * "durable?" column is the last `bun run bench:audit` (bench/results/audit.json): whether
@@ -32,10 +43,22 @@ import {
   CONTENDER_NAMES,
   type ContenderName,
   type MemorySample,
+  type MicroResult,
   runContender,
+  runMicro,
   type WorkloadName,
 } from "./compare/protocol.ts";
-import { consume, formatCount, median, resultsDir, workDigest } from "./harness.ts";
+import { type MicroMedians, printTargets, targetRows } from "./compare/targets.ts";
+import {
+  consume,
+  formatCount,
+  median,
+  POOL_PAYLOADS,
+  POOL_SEED,
+  payloadPool,
+  resultsDir,
+  workDigest,
+} from "./harness.ts";
 
 const SIZES = {
   full: {
@@ -43,20 +66,26 @@ const SIZES = {
     // W1 and W2 run at disk speed for the peers without group commit (~5,000 commits/s
     // here), so their counts are set by time: a full run takes 4 to 6 minutes on 2 cores (260 s measured).
     serialCommits: 2_000,
+    poolPayloads: POOL_PAYLOADS,
     concurrentCommits: 20_000,
     committers: [1, 4, 16, 64, 256],
     records: 1_000_000,
     memoryCommits: 1_000_000,
     memorySampleEvery: 100_000,
+    // micro.ts, once a round per CRC-32C: its own alternating rounds of each pair of sides.
+    micro: { appends: 200_000, rounds: 3, crcBytes: 64 << 20, crcRecords: 262_144 },
   },
   tiny: {
     rounds: 1,
     serialCommits: 50,
+    // 1 MiB, so a tiny run's children do not each build 16 MiB of payloads.
+    poolPayloads: 4_096,
     concurrentCommits: 320,
     committers: [1, 16],
     records: 500,
     memoryCommits: 10_000,
     memorySampleEvery: 1_000,
+    micro: { appends: 2_000, rounds: 2, crcBytes: 1 << 20, crcRecords: 4_096 },
   },
 } as const;
 
@@ -100,9 +129,17 @@ interface Cell {
   ratio: number;
 }
 
-/** The staged hand-rolled log differs only in its bulk load; the lmdb variants only in writes. */
-const writers = CONTENDER_NAMES.filter((name) => name !== "hand-rolled-staged");
-const readers = writers.filter((name) => name !== "lmdb-no-overlap");
+const without = (...names: ContenderName[]) =>
+  CONTENDER_NAMES.filter((name) => !names.includes(name));
+/**
+ * Who runs what: the staged hand-rolled log differs from the plain one only in its bulk load,
+ * the lmdb variants only in their writes, wal-db (await commit) only in W1; the limit commits
+ * one record at a time and does nothing else.
+ */
+const serialists = without("hand-rolled-staged");
+const writers = without("hand-rolled-staged", "wal-db (await commit)");
+const loaders = without("limit", "wal-db (await commit)");
+const readers = without("limit", "hand-rolled-staged", "lmdb-no-overlap", "wal-db (await commit)");
 
 const rows: Row[] = [
   {
@@ -112,7 +149,7 @@ const rows: Row[] = [
     workload: "serial",
     count: size.serialCommits,
     committers: 1,
-    contenders: writers,
+    contenders: serialists,
   },
   ...size.committers.map(
     (committers): Row => ({
@@ -132,7 +169,7 @@ const rows: Row[] = [
     workload: "bulk",
     count: size.records,
     committers: 1,
-    contenders: CONTENDER_NAMES,
+    contenders: loaders,
   },
   {
     id: "W4",
@@ -174,10 +211,28 @@ function durability(audit: AuditReport | null, row: Row, contender: ContenderNam
   return `${found.verdict} (${audited.barriersPerCommit.toFixed(2)} ${calls}/commit${where})`;
 }
 
+const poolSpec = { payloads: size.poolPayloads, seed: POOL_SEED };
+/**
+ * What every contender's read-back (W4) must return: each reads the records of the bulk load
+ * back in order and adds each payload's length and first byte, so a store that kept other
+ * bytes, or the same payload over and over, or dropped or reordered records, fails the run.
+ */
+const expectedReadBack = (() => {
+  const pool = payloadPool(poolSpec.payloads, poolSpec.seed);
+  let sum = 0;
+  for (let i = 0; i < size.records; i++) {
+    const payload = pool[i & (pool.length - 1)]!;
+    sum += payload.length + payload[0]!;
+  }
+  return sum;
+})();
+
 const machine = `${cpus().length}× ${cpus()[0]?.model.trim() ?? "unknown CPU"}, Linux ${release()}`;
 const started = Bun.nanoseconds();
 console.log(
-  `wal-db vs peers, size ${sizeName}, ${size.rounds} round(s), 256-byte payloads, Bun ${Bun.version}, ${machine}`,
+  `wal-db vs peers, size ${sizeName}, ${size.rounds} round(s), Bun ${Bun.version}, ${machine}; ` +
+    `record i is payload i mod ${formatCount(size.poolPayloads)} of a pool of distinct 256-byte ` +
+    `payloads (${(size.poolPayloads * 256) / (1 << 20)} MiB, seed 0x${POOL_SEED.toString(16)})`,
 );
 
 const cells = new Map<Row, Map<ContenderName, Cell>>(
@@ -186,7 +241,13 @@ const cells = new Map<Row, Map<ContenderName, Cell>>(
     new Map(row.contenders.map((name) => [name, { roundsNs: [], medianNs: 0, rate: 0, ratio: 0 }])),
   ]),
 );
+/** micro.ts's rounds: as the run's CRC-32C stands ("default"), and forced to TypeScript. */
+const microEnvs = { default: {}, ts: { WAL_DB_CRC: "ts" } } as const;
+const microRuns: Record<keyof typeof microEnvs, MicroResult[]> = { default: [], ts: [] };
 for (let round = 0; round < size.rounds; round++) {
+  for (const env of rotate(["default", "ts"] as const, round)) {
+    microRuns[env].push(await runMicro({ pool: poolSpec, ...size.micro }, microEnvs[env]));
+  }
   for (const [rowIndex, row] of rows.entries()) {
     for (const contender of rotate(row.contenders, round + rowIndex)) {
       const result = await runContender({
@@ -194,7 +255,13 @@ for (let round = 0; round < size.rounds; round++) {
         workload: row.workload,
         count: row.count,
         committers: row.committers,
+        pool: poolSpec,
       });
+      if (row.workload === "read" && result.work !== expectedReadBack) {
+        throw new Error(
+          `${contender} read back ${result.work}, not ${expectedReadBack}: not the records written`,
+        );
+      }
       consume(result.work);
       cells
         .get(row)!
@@ -221,6 +288,7 @@ const memory = await runContender({
   count: size.memoryCommits,
   committers: 256,
   sampleEvery: size.memorySampleEvery,
+  pool: poolSpec,
 });
 consume(memory.work);
 const memorySamples = memory.memorySamples ?? [];
@@ -242,11 +310,11 @@ console.log("");
 for (const row of rows) {
   console.log(row.title);
   console.log(
-    `  ${"contender".padEnd(20)} ${`${row.unit}/s`.padStart(12)} ${"× hand-rolled".padStart(14)}   durable? (audit)`,
+    `  ${"contender".padEnd(22)} ${`${row.unit}/s`.padStart(12)} ${"× hand-rolled".padStart(14)}   durable? (audit)`,
   );
   for (const [contender, cell] of cells.get(row)!) {
     console.log(
-      `  ${contender.padEnd(20)} ${formatCount(cell.rate).padStart(12)} ${`${cell.ratio.toFixed(2)}×`.padStart(14)}   ${durability(audit, row, contender)}`,
+      `  ${contender.padEnd(22)} ${formatCount(cell.rate).padStart(12)} ${`${cell.ratio.toFixed(2)}×`.padStart(14)}   ${durability(audit, row, contender)}`,
     );
   }
 }
@@ -267,6 +335,49 @@ else {
       "commits, every W2 row from its concurrent ones; barriers per commit as strace saw them",
   );
 }
+
+/** The medians of every round of micro.ts under one environment. */
+function microMedians(runs: readonly MicroResult[]): MicroMedians {
+  const implementations = [...new Set(runs.map((run) => run.crc32cImplementation))];
+  const all = (figure: (run: MicroResult) => number[]) => median(runs.flatMap(figure));
+  return {
+    crc32cImplementation: implementations.join("/"),
+    appendNs: all((run) => run.appendNs),
+    rawWriteNs: all((run) => run.rawWriteNs),
+    crcBlockNs: all((run) => run.crcBlockNs),
+    crc32BlockNs: all((run) => run.crc32BlockNs),
+    crcRecordNs: all((run) => run.crcRecordNs),
+    crc32RecordNs: all((run) => run.crc32RecordNs),
+  };
+}
+const micro = { default: microMedians(microRuns.default), ts: microMedians(microRuns.ts) };
+const rowById = new Map(rows.map((row) => [row.id, row]));
+const cellOf = (id: string, contender: ContenderName) => {
+  const row = rowById.get(id);
+  return row === undefined ? undefined : cells.get(row)!.get(contender);
+};
+const targets = targetRows({
+  rate: (id, contender) => cellOf(id, contender)?.rate,
+  contenders: (id) => rowById.get(id)?.contenders ?? [],
+  micro: micro.default,
+  microTs: micro.ts,
+  memory: {
+    label: `256 × ${formatCount(size.memoryCommits)} commits`,
+    rssAfterGc,
+    heapUsedAfterGc,
+    flatGrowth: MEMORY_GROWTH_FLAT,
+  },
+});
+console.log("");
+console.log(
+  `targets, size ${sizeName}: CRC-32C as run: ${micro.default.crc32cImplementation}; ` +
+    `with WAL_DB_CRC=ts: ${micro.ts.crc32cImplementation}`,
+);
+printTargets(targets);
+console.log(
+  "recovery memory (peak RSS opening a 1 GiB log): measured by bench/segments.ts " +
+    "(`bun run bench`, or `bun bench/segments.ts`), not in this run",
+);
 const elapsedSeconds = (Bun.nanoseconds() - started) / 1e9;
 console.log(`work hash ${workDigest()}, ${elapsedSeconds.toFixed(0)} s`);
 
@@ -302,6 +413,9 @@ writeFileSync(
         heapUsedAfterGc,
         flat: memoryFlat,
       },
+      pool: { ...poolSpec, payloadSize: 256 },
+      micro: { ...size.micro, medians: micro, rounds: microRuns },
+      targets,
       audit,
       workHash: workDigest(),
     },
@@ -321,10 +435,11 @@ if (sizeName === "full" || process.argv.includes("--chart")) {
       xLabel: "concurrent committers, each looping await commit",
       yLabel: "commits/s",
       series: writers.map((name) => ({
-        name,
+        name: name === "limit" ? "limit (this disk)" : name,
         points: concurrentRows.map(
           (row) => [row.committers, cells.get(row)!.get(name)!.rate] as const,
         ),
+        reference: name === "limit",
       })),
     }),
   );

@@ -18,15 +18,7 @@
  * cannot rot). Results also go to bench/results/latest-<size>.json.
  */
 
-import {
-  closeSync,
-  fdatasyncSync,
-  mkdtempSync,
-  openSync,
-  readSync,
-  rmSync,
-  writeSync,
-} from "node:fs";
+import { closeSync, mkdtempSync, openSync, readSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { crc32c } from "../src/crc32c.ts";
@@ -34,6 +26,7 @@ import { Wal } from "../src/index.ts";
 import { HEADER_SIZE, sealFrame } from "../src/record.ts";
 import { runConcurrency } from "./concurrency.ts";
 import {
+  appendSide,
   BENCH_PAYLOAD,
   type Comparison,
   compare,
@@ -42,6 +35,7 @@ import {
   printComparison as print,
   workDigest,
   writeResults,
+  writeSide,
 } from "./harness.ts";
 import { runSegments } from "./segments.ts";
 
@@ -96,55 +90,12 @@ frame.set(payload, 8);
 sealFrame(frame, payload.length);
 
 /** A side that appends `count` records to a fresh Wal per round. */
-function walSide(name: string, count: number, durable: boolean) {
-  let wal: Wal | undefined;
-  let path = "";
-  return {
-    name,
-    prepare() {
-      path = freshPath();
-      const opened = Wal.open(path);
-      wal = opened;
-      return () => {
-        let sum = 0;
-        if (durable) for (let i = 0; i < count; i++) sum += opened.appendAndSync(payload);
-        else for (let i = 0; i < count; i++) sum += opened.append(payload);
-        return sum;
-      };
-    },
-    cleanup() {
-      wal?.close();
-      rmSync(path, { force: true });
-    },
-  };
-}
+const walSide = (name: string, count: number, durable: boolean) =>
+  appendSide({ name, count, durable, pool: [payload], freshPath, open: (path) => Wal.open(path) });
 
 /** A side that writes `count` pre-framed records with writeSync, and fdatasync if durable. */
-function rawSide(name: string, count: number, durable: boolean) {
-  let fd = -1;
-  let path = "";
-  return {
-    name,
-    prepare() {
-      path = freshPath();
-      const opened = openSync(path, "w+");
-      fd = opened;
-      return () => {
-        let position = 0;
-        for (let i = 0; i < count; i++) {
-          writeSync(opened, frame, 0, FRAME_SIZE, position);
-          if (durable) fdatasyncSync(opened);
-          position += FRAME_SIZE;
-        }
-        return position;
-      };
-    },
-    cleanup() {
-      closeSync(fd);
-      rmSync(path, { force: true });
-    },
-  };
-}
+const rawSide = (name: string, count: number, durable: boolean) =>
+  writeSide({ name, count, durable, frames: frame, frameSize: FRAME_SIZE, freshPath });
 
 function recoveryLog(): string {
   const path = freshPath();

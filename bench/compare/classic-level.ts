@@ -15,6 +15,7 @@
 
 import { join } from "node:path";
 import { ClassicLevel } from "classic-level";
+import { poolSlice } from "../harness.ts";
 import type { Contender, Store } from "./protocol.ts";
 
 /** Puts per `db.batch` in the bulk load, the same batch size as wal-db's `appendBatch`. */
@@ -45,13 +46,13 @@ export const classicLevel: Contender = {
     const store: Store = {
       commit,
       commitConcurrent: commit,
-      async load(count, payload) {
+      async load(count, pool) {
         for (let first = 0; first < count; first += BULK_BATCH_RECORDS) {
           const size = Math.min(BULK_BATCH_RECORDS, count - first);
-          const operations = Array.from({ length: size }, () => ({
+          const operations = poolSlice(pool, first, size).map((value) => ({
             type: "put" as const,
             key: keyOf(key++),
-            value: payload,
+            value,
           }));
           await db.batch(operations, { sync: first + size === count });
         }

@@ -1,11 +1,13 @@
 /**
  * One contender running one workload, in a process of its own (started by bench/compare.ts and
  * bench/audit.ts): `bun bench/compare/contender.ts '<WorkloadRequest as JSON>'`. Opening the
- * store and any warm-up happen outside the timer; the child prints one `WorkloadResult` line.
+ * store, building the payload pool and any warm-up happen outside the timer; the child prints
+ * one `WorkloadResult` line. Every workload's record i is `pool[i & mask]`, the same bytes in
+ * every child (bench/harness.ts `payloadPool`, from the request's seed).
  */
 
 import { closeSync, openSync, writeSync } from "node:fs";
-import { BENCH_PAYLOAD } from "../harness.ts";
+import { payloadPool } from "../harness.ts";
 import {
   AUDIT_ENV,
   AUDIT_MARKER,
@@ -20,6 +22,8 @@ import {
 /** Loads a contender's module; a child imports only its own, so only its native code loads. */
 async function loadContender(name: ContenderName): Promise<Contender> {
   switch (name) {
+    case "limit":
+      return (await import("./limit.ts")).limit;
     case "hand-rolled":
       return (await import("./hand-rolled.ts")).handRolled(false);
     case "hand-rolled-staged":
@@ -32,14 +36,17 @@ async function loadContender(name: ContenderName): Promise<Contender> {
       return (await import("./lmdb.ts")).lmdb(false);
     case "classic-level":
       return (await import("./classic-level.ts")).classicLevel;
+    case "wal-db (await commit)":
+      return (await import("./wal-db.ts")).walDb(true);
     case "wal-db":
-      return (await import("./wal-db.ts")).walDb;
+      return (await import("./wal-db.ts")).walDb(false);
   }
 }
 
 const request = JSON.parse(process.argv[2] ?? "") as WorkloadRequest;
 const contender = await loadContender(request.contender);
-const payload = BENCH_PAYLOAD;
+const pool = payloadPool(request.pool.payloads, request.pool.seed);
+const mask = pool.length - 1;
 
 // The audit markers cost a write each, so they are written only under the audit; the branch
 // is all the timed loops pay otherwise.
@@ -52,7 +59,7 @@ const mark = (kind: "begin" | "end" | "req" | "ack", id = 0) => {
 async function serial(store: Store, count: number): Promise<number> {
   for (let i = 0; i < count; i++) {
     mark("req", i);
-    const pending = store.commit(payload);
+    const pending = store.commit(pool[i & mask]!);
     if (pending instanceof Promise) await pending;
     mark("ack", i);
   }
@@ -85,7 +92,7 @@ async function concurrent(
     for (let i = 0; i < share; i++) {
       const id = next++;
       mark("req", id);
-      await store.commitConcurrent(payload);
+      await store.commitConcurrent(pool[id & mask]!);
       mark("ack", id);
       done++;
       if (sampleEvery > 0 && done % sampleEvery === 0) memorySamples.push(sampleMemory());
@@ -100,25 +107,28 @@ async function concurrent(
 let result: WorkloadResult;
 if (request.workload === "read") {
   // The records are written, made durable and closed outside the timer: W4 times the reopen.
-  const store = await contender.open(request.dir);
-  await store.load(request.count, payload);
+  const store = await contender.open(request.dir, request.count);
+  await store.load(request.count, pool);
   await store.close();
   const start = Bun.nanoseconds();
   const work = await contender.readBack(request.dir);
   result = { operations: request.count, elapsedNs: Bun.nanoseconds() - start, work };
 } else {
-  const store = await contender.open(request.dir);
   const committers = request.committers ?? 1;
+  const bulk = request.workload === "bulk";
+  const store = await contender.open(request.dir, request.count + (bulk ? 0 : committers));
   const memorySamples: MemorySample[] = [];
   let work: number;
   let start: number;
-  if (request.workload === "bulk") {
+  if (bulk) {
     start = Bun.nanoseconds();
-    work = await store.load(request.count, payload);
+    work = await store.load(request.count, pool);
   } else {
     // One commit per committer outside the timer starts whatever a contender starts lazily
     // (wal-db's sync Worker, lmdb's write thread), as a running server's would be.
-    await Promise.all(Array.from({ length: committers }, () => store.commitConcurrent(payload)));
+    await Promise.all(
+      Array.from({ length: committers }, (_, k) => store.commitConcurrent(pool[k & mask]!)),
+    );
     mark("begin");
     start = Bun.nanoseconds();
     if (request.workload === "serial") work = await serial(store, request.count);

@@ -12,14 +12,14 @@ import { closeSync, fdatasyncSync, openSync, readSync, writeSync } from "node:fs
 import { join } from "node:path";
 import type { Contender, Store } from "./protocol.ts";
 
-const HEADER_SIZE = 8;
+export const HEADER_SIZE = 8;
 /** Read and staging buffer size: 1 MiB, the chunk a hand-rolled reader or batcher would pick. */
 const CHUNK_SIZE = 1 << 20;
 
 const logPath = (dir: string) => join(dir, "log");
 
 /** Frames `payload` at `offset` in `target`; returns the frame's size. */
-function frameInto(target: Uint8Array, view: DataView, offset: number, payload: Uint8Array) {
+export function frameInto(target: Uint8Array, view: DataView, offset: number, payload: Uint8Array) {
   view.setUint32(offset, Bun.hash.crc32(payload), true);
   view.setUint32(offset + 4, payload.length, true);
   target.set(payload, offset + HEADER_SIZE);
@@ -47,11 +47,12 @@ export function handRolled(staged: boolean): Contender {
       const store: Store = {
         commit,
         commitConcurrent: async (payload) => commit(payload),
-        load(count, payload) {
-          const frameSize = HEADER_SIZE + payload.length;
+        load(count, pool) {
+          const mask = pool.length - 1;
+          const frameSize = HEADER_SIZE + pool[0]!.length;
           let filled = 0;
           for (let i = 0; i < count; i++) {
-            filled += frameInto(chunk, view, filled, payload);
+            filled += frameInto(chunk, view, filled, pool[i & mask]!);
             if (!staged || filled + frameSize > CHUNK_SIZE || i === count - 1) {
               writeSync(fd, chunk, 0, filled, position);
               position += filled;

@@ -35,11 +35,12 @@ export function lmdb(overlappingSync: boolean): Contender {
       const store: Store = {
         commit,
         commitConcurrent: commit,
-        async load(count, payload) {
+        async load(count, pool) {
           // One write transaction; its commit is the one barrier. `flushed` makes sure the
           // barrier is in the timer even when overlappingSync defers it.
+          const mask = pool.length - 1;
           db.transactionSync(() => {
-            for (let i = 0; i < count; i++) db.putSync(key++, payload);
+            for (let i = 0; i < count; i++) db.putSync(key++, pool[i & mask]!);
           });
           await db.flushed;
           return count;

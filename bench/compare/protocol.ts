@@ -13,12 +13,14 @@ import { join } from "node:path";
 
 /** Every contender, in the order tables and charts list them. */
 export const CONTENDER_NAMES = [
+  "limit",
   "hand-rolled",
   "hand-rolled-staged",
   "bun:sqlite",
   "lmdb",
   "lmdb-no-overlap",
   "classic-level",
+  "wal-db (await commit)",
   "wal-db",
 ] as const;
 
@@ -35,10 +37,22 @@ export type ContenderName = (typeof CONTENDER_NAMES)[number];
  */
 export type WorkloadName = "serial" | "concurrent" | "bulk" | "read" | "memory";
 
+/**
+ * The payloads a child commits, regenerated in every child from the same seed (bench/harness.ts
+ * `payloadPool`), so every contender gets identical bytes: record i is
+ * `pool[i & (payloads - 1)]` in every workload.
+ */
+export interface PoolSpec {
+  /** Distinct payloads, a power of two. */
+  readonly payloads: number;
+  readonly seed: number;
+}
+
 /** What the parent passes a child, as one JSON argument. */
 export interface WorkloadRequest {
   readonly contender: ContenderName;
   readonly workload: WorkloadName;
+  readonly pool: PoolSpec;
   /** Commits (serial, concurrent, memory) or records (bulk, read). */
   readonly count: number;
   /** Async committers; concurrent and memory only. */
@@ -83,19 +97,56 @@ export interface Store {
    * barrier between callers here; the others serialise (JavaScript runs one call at a time).
    */
   commitConcurrent(payload: Uint8Array): Promise<unknown>;
-  /** W3: appends `count` records, then makes all of them durable with one barrier. */
-  load(count: number, payload: Uint8Array): number | Promise<number>;
+  /**
+   * W3: appends `count` records, record i being `pool[i & (pool.length - 1)]`, then makes all
+   * of them durable with one barrier.
+   */
+  load(count: number, pool: readonly Uint8Array[]): number | Promise<number>;
   close(): void | Promise<void>;
 }
 
 /** One contender: how to open it in a directory, and how to read back what `load` wrote. */
 export interface Contender {
-  open(dir: string): Store | Promise<Store>;
+  /**
+   * Opens the store in `dir`. `records` is the most records the workload will give it (its
+   * commits and the warm-up ones, or the bulk load), for a contender that allocates up front.
+   */
+  open(dir: string, records: number): Store | Promise<Store>;
   /**
    * W4: reopens the store in `dir` and reads every record, touching each payload, then closes
    * it. Returns the bytes read.
    */
   readBack(dir: string): number | Promise<number>;
+}
+
+/** What bench/compare.ts passes bench/compare/micro.ts, as one JSON argument. */
+export interface MicroRequest {
+  readonly pool: PoolSpec;
+  /** `Wal.append` calls (and raw writes) per round. */
+  readonly appends: number;
+  /** Alternating rounds of each pair of sides. */
+  readonly rounds: number;
+  /** Bytes checksummed per round in 1 MiB blocks, a multiple of 1 MiB. */
+  readonly crcBytes: number;
+  /** Frames checksummed one at a time per round. */
+  readonly crcRecords: number;
+  /** A directory the child may make its files in. */
+  readonly dir: string;
+}
+
+/** What bench/compare/micro.ts prints: each side's time per operation in each round, in ns. */
+export interface MicroResult {
+  /** `crc32cImplementation` of src/crc32c.ts ("native" or "typescript"). */
+  readonly crc32cImplementation: string;
+  /** Per record: `Wal.append`, and the raw positioned write of the same frame. */
+  readonly appendNs: number[];
+  readonly rawWriteNs: number[];
+  /** Per 1 MiB block: `crc32c`, and `Bun.hash.crc32` of the same bytes. */
+  readonly crcBlockNs: number[];
+  readonly crc32BlockNs: number[];
+  /** Per 264-byte frame: `crc32c` over its 260 checked bytes, and `Bun.hash.crc32` of them. */
+  readonly crcRecordNs: number[];
+  readonly crc32RecordNs: number[];
 }
 
 /**
@@ -110,9 +161,52 @@ export const AUDIT_ENV = "WAL_BENCH_AUDIT";
 const CONTENDER_SCRIPT = new URL("./contender.ts", import.meta.url).pathname;
 
 /**
+ * Runs `script` under this Bun with `argument` as JSON and returns the last line it printed,
+ * parsed. `prefix` goes before the Bun command (the audit's strace); `env` adds variables. A
+ * child that fails throws with its stderr, so a broken child is never reported as a figure.
+ */
+export async function runChild<T>(
+  what: string,
+  script: string,
+  argument: unknown,
+  prefix: readonly string[] = [],
+  env: Record<string, string> = {},
+): Promise<T> {
+  const child = Bun.spawn([...prefix, process.execPath, script, JSON.stringify(argument)], {
+    env: { ...process.env, ...env },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(child.stdout).text(),
+    new Response(child.stderr).text(),
+    child.exited,
+  ]);
+  const line = stdout.trim().split("\n").at(-1) ?? "";
+  if (code !== 0 || !line.startsWith("{")) {
+    throw new Error(`${what} exited ${code}: ${stderr.trim() || stdout.trim()}`);
+  }
+  return JSON.parse(line) as T;
+}
+
+const MICRO_SCRIPT = new URL("./micro.ts", import.meta.url).pathname;
+
+/** Runs bench/compare/micro.ts in a fresh temporary directory, with `env` added. */
+export async function runMicro(
+  request: Omit<MicroRequest, "dir">,
+  env: Record<string, string> = {},
+): Promise<MicroResult> {
+  const dir = mkdtempSync(join(tmpdir(), "wal-db-compare-"));
+  try {
+    return await runChild<MicroResult>("micro", MICRO_SCRIPT, { ...request, dir }, [], env);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
  * Runs one workload in a child process on a fresh temporary directory, which is removed
- * afterwards. `prefix` goes before the Bun command (the audit's strace); `env` adds variables.
- * A child that fails throws with its stderr, so a broken peer is never reported as a rate.
+ * afterwards; `prefix` and `env` as for {@link runChild}.
  */
 export async function runContender(
   request: Omit<WorkloadRequest, "dir">,
@@ -121,22 +215,13 @@ export async function runContender(
 ): Promise<WorkloadResult> {
   const dir = mkdtempSync(join(tmpdir(), "wal-db-compare-"));
   try {
-    const child = Bun.spawn(
-      [...prefix, process.execPath, CONTENDER_SCRIPT, JSON.stringify({ ...request, dir })],
-      { env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe" },
+    return await runChild<WorkloadResult>(
+      `${request.contender} ${request.workload}`,
+      CONTENDER_SCRIPT,
+      { ...request, dir },
+      prefix,
+      env,
     );
-    const [stdout, stderr, code] = await Promise.all([
-      new Response(child.stdout).text(),
-      new Response(child.stderr).text(),
-      child.exited,
-    ]);
-    const line = stdout.trim().split("\n").at(-1) ?? "";
-    if (code !== 0 || !line.startsWith("{")) {
-      throw new Error(
-        `${request.contender} ${request.workload} exited ${code}: ${stderr.trim() || stdout.trim()}`,
-      );
-    }
-    return JSON.parse(line) as WorkloadResult;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -25,14 +25,15 @@ export const sqlite: Contender = {
       return undefined;
     };
     // W3: one transaction, so its COMMIT is the one barrier.
-    const loadAll = db.transaction((count: number, payload: Uint8Array) => {
-      for (let i = 0; i < count; i++) insert.run(payload);
+    const loadAll = db.transaction((count: number, pool: readonly Uint8Array[]) => {
+      const mask = pool.length - 1;
+      for (let i = 0; i < count; i++) insert.run(pool[i & mask]!);
     });
     const store: Store = {
       commit,
       commitConcurrent: async (payload) => commit(payload),
-      load(count, payload) {
-        loadAll(count, payload);
+      load(count, pool) {
+        loadAll(count, pool);
         return count;
       },
       close() {
