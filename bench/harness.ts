@@ -126,6 +126,19 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
+/**
+ * The median of `numerators[i] / denominators[i]`: the ratio of two sides measured in the same
+ * rounds, each round's pair measured next to each other. On a shared machine whose speed
+ * drifts from round to round, the ratio within a round varies far less than either side, so
+ * this is steadier than the ratio of the two medians.
+ */
+export function pairedRatio(numerators: readonly number[], denominators: readonly number[]) {
+  if (numerators.length !== denominators.length || numerators.length === 0) {
+    throw new Error("pairedRatio: both sides need the same, non-zero number of rounds");
+  }
+  return median(numerators.map((value, i) => value / denominators[i]!));
+}
+
 /** `1234567.8` → `"1,234,568"`. */
 export function formatCount(value: number): string {
   return Math.round(value).toLocaleString("en-US");
