@@ -74,10 +74,12 @@ export function writeHeader(header: Uint8Array, payload: Uint8Array): void {
 }
 
 function writeU32(target: Uint8Array, offset: number, value: number): void {
-  target[offset] = value;
-  target[offset + 1] = value >>> 8;
-  target[offset + 2] = value >>> 16;
-  target[offset + 3] = value >>> 24;
+  // A CRC of 2^31 or more arrives as a double: convert it to int32 once, not at each shift.
+  const word = value | 0;
+  target[offset] = word;
+  target[offset + 1] = word >> 8;
+  target[offset + 2] = word >> 16;
+  target[offset + 3] = word >> 24;
 }
 
 /** The u32 LE at `source[offset]`. */
