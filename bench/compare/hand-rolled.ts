@@ -27,6 +27,24 @@ export function frameInto(target: Uint8Array, view: DataView, offset: number, pa
 }
 
 /**
+ * One durable commit of the hand-rolled kind at `position` of `fd`: the frame built in `frame`,
+ * one positioned `writeSync`, one `fdatasyncSync`. Returns the frame's size. The limit
+ * contender (limit.ts) commits the same way, over space zero-filled first.
+ */
+export function commitFrame(
+  fd: number,
+  frame: Uint8Array,
+  view: DataView,
+  payload: Uint8Array,
+  position: number,
+): number {
+  const size = frameInto(frame, view, 0, payload);
+  writeSync(fd, frame, 0, size, position);
+  fdatasyncSync(fd);
+  return size;
+}
+
+/**
  * The hand-rolled log. `staged` changes only the bulk load (W3): frames are gathered in a
  * 1 MiB buffer and written a buffer at a time, instead of one `writeSync` per frame.
  */
@@ -38,10 +56,7 @@ export function handRolled(staged: boolean): Contender {
       const view = new DataView(chunk.buffer);
       let position = 0;
       const commit = (payload: Uint8Array) => {
-        const size = frameInto(chunk, view, 0, payload);
-        writeSync(fd, chunk, 0, size, position);
-        fdatasyncSync(fd);
-        position += size;
+        position += commitFrame(fd, chunk, view, payload, position);
         return undefined;
       };
       const store: Store = {

@@ -14,7 +14,7 @@
 import { closeSync, fdatasyncSync, fsyncSync, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { PAYLOAD_SIZE } from "../harness.ts";
-import { frameInto, HEADER_SIZE } from "./hand-rolled.ts";
+import { commitFrame, HEADER_SIZE } from "./hand-rolled.ts";
 import type { Contender, Store } from "./protocol.ts";
 
 /** The zero fill is written in chunks of this size, and the file rounded up to one. */
@@ -39,11 +39,10 @@ export const limit: Contender = {
     const view = new DataView(frame.buffer);
     let position = 0;
     const commit = (payload: Uint8Array) => {
-      const size = frameInto(frame, view, 0, payload);
-      if (position + size > capacity) throw new Error("limit: past the zero-filled space");
-      writeSync(fd, frame, 0, size, position);
-      fdatasyncSync(fd);
-      position += size;
+      if (position + HEADER_SIZE + payload.length > capacity) {
+        throw new Error("limit: past the zero-filled space");
+      }
+      position += commitFrame(fd, frame, view, payload, position);
       return undefined;
     };
     const store: Store = {
