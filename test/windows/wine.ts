@@ -8,7 +8,9 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { spawnSync } from "bun";
+import { aptInstall, fetchNpmPackage, locate } from "../support/foreign-bun.ts";
 
+const SUITE = "windows suite";
 const HERE = import.meta.dir;
 const ROOT = join(HERE, "..", "..");
 /** Everything fetched or built lives here, out of git, gone with node_modules. */
@@ -43,7 +45,7 @@ export function prepareWindowsBun(): WindowsBun | { reason: string } {
   for (const tool of TOOLS) {
     let found = locate(tool.paths);
     if (found === undefined) {
-      const installed = aptInstall(tool.pkg);
+      const installed = aptInstall(tool.pkg, SUITE);
       if (installed !== null) return { reason: `${tool.command} is missing: ${installed}` };
       found = locate(tool.paths);
       if (found === undefined) return { reason: `${tool.pkg} installed, but no ${tool.command}` };
@@ -54,7 +56,7 @@ export function prepareWindowsBun(): WindowsBun | { reason: string } {
   const bunDir = join(CACHE, `bun-windows-x64-${Bun.version}`);
   const bunExe = join(bunDir, "package", "bin", "bun.exe");
   if (!existsSync(bunExe)) {
-    const fetched = fetchWindowsBun(bunDir);
+    const fetched = fetchNpmPackage(`@oven/bun-windows-x64@${Bun.version}`, bunDir, SUITE);
     if (fetched !== null) return { reason: fetched };
   }
   const built = buildPrngStub(tools, join(bunDir, "package", "bin"));
@@ -65,43 +67,6 @@ export function prepareWindowsBun(): WindowsBun | { reason: string } {
     WINEDEBUG: "-all",
   };
   return { wine: tools.get("wine64") as string, bunExe, env };
-}
-
-function locate(paths: readonly string[]): string | undefined {
-  return paths.find((path) => existsSync(path));
-}
-
-/** Installs a Debian package; null when that worked, else why it did not. */
-function aptInstall(pkg: string): string | null {
-  if (process.getuid?.() !== 0) return `not root, so apt-get cannot install ${pkg}`;
-  if (locate(["/usr/bin/apt-get"]) === undefined) return `no apt-get to install ${pkg}`;
-  console.log(`windows suite: installing ${pkg} with apt-get`);
-  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-  const install = () => spawnSync(["apt-get", "install", "-y", pkg], { env });
-  if (install().exitCode === 0) return null;
-  spawnSync(["apt-get", "update"], { env });
-  const retry = install();
-  return retry.exitCode === 0
-    ? null
-    : `apt-get install ${pkg} failed: ${retry.stderr.toString().trim()}`;
-}
-
-/** `npm pack`s Bun's Windows build into `dir` and unpacks it; null on success. */
-function fetchWindowsBun(dir: string): string | null {
-  mkdirSync(dir, { recursive: true });
-  const spec = `@oven/bun-windows-x64@${Bun.version}`;
-  console.log(`windows suite: fetching ${spec} from npm`);
-  const pack = spawnSync(["npm", "pack", spec, "--pack-destination", dir, "--silent"], {
-    cwd: dir,
-  });
-  const tarball = pack.stdout.toString().trim().split("\n").pop() ?? "";
-  if (pack.exitCode !== 0 || tarball === "") {
-    return `npm pack ${spec} failed: ${pack.stderr.toString().trim()}`;
-  }
-  const unpack = spawnSync(["tar", "xzf", join(dir, tarball), "-C", dir]);
-  if (unpack.exitCode !== 0)
-    return `could not unpack ${tarball}: ${unpack.stderr.toString().trim()}`;
-  return null;
 }
 
 /**
