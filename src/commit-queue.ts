@@ -17,7 +17,7 @@ import { type Appender, SCRATCH_PAYLOAD_SIZE } from "./appender.ts";
 import type { Barrier, SharedLog } from "./commit.ts";
 import type { Lifecycle } from "./lifecycle.ts";
 import type { ResolvedOptions } from "./options.ts";
-import { HEADER_SIZE, sealFrame } from "./record.ts";
+import { HEADER_SIZE, sealFrames, writeLength } from "./record.ts";
 import type { RemoteBarrier } from "./store/remote-barrier.ts";
 import type { WalStore } from "./store/store.ts";
 import { SyncThread } from "./sync-thread.ts";
@@ -48,8 +48,9 @@ class CommitStaging {
   batch: CommitBatch = newBatch();
 
   /**
-   * Frames `payload` after the staged records and returns its offset in the batch. The caller
-   * checked its size, and that it fits under {@link COMMIT_STAGING_LIMIT} with the rest.
+   * Lays out `payload`'s frame after the staged records (`flush` seals them all at once) and
+   * returns its offset in the batch. The caller checked its size, and that it fits under
+   * {@link COMMIT_STAGING_LIMIT} with the rest.
    */
   stage(payload: Uint8Array): number {
     const offset = this.bytes;
@@ -63,7 +64,7 @@ class CommitStaging {
       this.frames = grown;
     }
     this.frames.set(payload, offset + HEADER_SIZE);
-    sealFrame(this.frames, payload.length, offset);
+    writeLength(this.frames, offset, payload.length);
     this.bytes = end;
     this.count++;
     return offset;
@@ -132,6 +133,8 @@ export class CommitQueue {
     const staged = this.staged;
     if (staged.count === 0) return;
     const { batch, frames, bytes, count } = staged;
+    // Staging laid the frames out; their CRCs are computed here, all in one call.
+    sealFrames(frames, bytes);
     staged.reset();
     try {
       batch.lsn = this.parts.appender.appendFrames(frames, bytes, count);
