@@ -66,3 +66,52 @@ export function crc32cRanges(
 }
 
 const nativeRanges = native.reason === undefined ? native.crc32cRanges : undefined;
+
+/**
+ * Ranges to checksum with one {@link crc32cRanges} call, and their CRCs once `run`: scratch
+ * arrays reused from batch to batch, grown (doubling) only when a batch holds more ranges than
+ * any before. What the scanner checks ahead and what `sealFrames` seals are such batches.
+ */
+export class Crc32cBatch {
+  /** Ranges added since the last `clear`. */
+  count = 0;
+  private ranges = new Uint32Array(2 * 1024);
+  private crcs = new Uint32Array(1024);
+
+  clear(): void {
+    this.count = 0;
+  }
+
+  /** Adds `[start, end)`, a range of the bytes `run` will be given. */
+  add(start: number, end: number): void {
+    if (2 * this.count + 2 > this.ranges.length) {
+      const ranges = new Uint32Array(2 * this.ranges.length);
+      ranges.set(this.ranges);
+      this.ranges = ranges;
+      this.crcs = new Uint32Array(this.crcs.length * 2);
+    }
+    this.ranges[2 * this.count] = start;
+    this.ranges[2 * this.count + 1] = end;
+    this.count++;
+  }
+
+  /** Computes the CRC of every range added, over `bytes`. */
+  run(bytes: Uint8Array): void {
+    crc32cRanges(bytes, this.ranges, this.count, this.crcs);
+  }
+
+  /** Where range `i` starts. */
+  start(i: number): number {
+    return this.ranges[2 * i]!;
+  }
+
+  /** Where range `i` ends. */
+  end(i: number): number {
+    return this.ranges[2 * i + 1]!;
+  }
+
+  /** The CRC of range `i`, after `run`. */
+  crc(i: number): number {
+    return this.crcs[i]!;
+  }
+}

@@ -10,7 +10,7 @@
  *   offset 8..   payload n bytes
  */
 
-import { crc32c, crc32cRanges } from "./crc32c.ts";
+import { Crc32cBatch, crc32c } from "./crc32c.ts";
 
 /** Bytes in a record header: the CRC, then the length. */
 export const HEADER_SIZE = 8;
@@ -37,26 +37,21 @@ export function sealFrame(frame: Uint8Array, length: number, at = 0): void {
  * (one native call costs less than a call per frame) and writes each into its header.
  */
 export function sealFrames(frames: Uint8Array, bytes: number): void {
-  let count = 0;
-  for (let at = 0; at < bytes; count++) at += HEADER_SIZE + readU32(frames, at + LENGTH_OFFSET);
-  if (sealRanges.length < 2 * count) {
-    sealRanges = new Uint32Array(2 * count);
-    sealCrcs = new Uint32Array(count);
-  }
-  const ranges = sealRanges;
-  for (let at = 0, i = 0; i < count; i++) {
+  const batch = sealBatch;
+  batch.clear();
+  for (let at = 0; at < bytes; ) {
     const end = at + HEADER_SIZE + readU32(frames, at + LENGTH_OFFSET);
-    ranges[2 * i] = at + LENGTH_OFFSET;
-    ranges[2 * i + 1] = end;
+    batch.add(at + LENGTH_OFFSET, end);
     at = end;
   }
-  crc32cRanges(frames, ranges, count, sealCrcs);
-  for (let i = 0; i < count; i++) writeU32(frames, ranges[2 * i]! - LENGTH_OFFSET, sealCrcs[i]!);
+  batch.run(frames);
+  for (let i = 0; i < batch.count; i++) {
+    writeU32(frames, batch.start(i) - LENGTH_OFFSET, batch.crc(i));
+  }
 }
 
-/** The ranges and results of `sealFrames`, grown to the largest batch sealed so far. */
-let sealRanges = new Uint32Array(0);
-let sealCrcs = new Uint32Array(0);
+/** The ranges and results of `sealFrames`. */
+const sealBatch = new Crc32cBatch();
 
 /** Writes the length field of the frame at `frame[at]`, for {@link sealFrames} to seal. */
 export function writeLength(frame: Uint8Array, at: number, length: number): void {

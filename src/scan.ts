@@ -7,7 +7,7 @@
  */
 
 import type { ByteSource } from "./byte-source.ts";
-import { crc32c, crc32cRanges } from "./crc32c.ts";
+import { Crc32cBatch, crc32c } from "./crc32c.ts";
 import { HEADER_SIZE, LENGTH_OFFSET, readU32 } from "./record.ts";
 import { findNextRecord } from "./resync.ts";
 
@@ -74,8 +74,7 @@ export class RecordScanner {
    */
   private checkedNext = -1;
   private checkedEnd = -1;
-  private checkRanges: Uint32Array = new Uint32Array(0);
-  private checkCrcs: Uint32Array = new Uint32Array(0);
+  private readonly checkBatch = new Crc32cBatch();
 
   constructor(
     private readonly source: ByteSource,
@@ -156,38 +155,28 @@ export class RecordScanner {
    * `next` classifies that frame itself, as it classifies every frame not checked ahead.
    */
   private checkAhead(lsn: number): void {
-    const buffered = this.bufferPosition + this.bufferFilled;
-    const limit = Math.min(buffered, this.end);
-    let count = 0;
-    let ranges = this.checkRanges;
-    for (let position = lsn; position + HEADER_SIZE <= limit; count++) {
+    const limit = Math.min(this.bufferPosition + this.bufferFilled, this.end);
+    const batch = this.checkBatch;
+    batch.clear();
+    for (let position = lsn; position + HEADER_SIZE <= limit; ) {
       const at = position - this.bufferPosition;
       const length = readU32(this.buffer, at + LENGTH_OFFSET);
       if (length > this.maxRecordSize || position + HEADER_SIZE + length > limit) break;
-      if (2 * count + 2 > ranges.length) ranges = this.growCheck(count);
-      ranges[2 * count] = at + LENGTH_OFFSET;
-      ranges[2 * count + 1] = at + HEADER_SIZE + length;
+      batch.add(at + LENGTH_OFFSET, at + HEADER_SIZE + length);
       position += HEADER_SIZE + length;
     }
     this.checkedNext = lsn;
     this.checkedEnd = lsn;
-    if (count < 2) return; // one frame: no call saved
-    const crcs = this.checkCrcs;
-    crc32cRanges(this.buffer, ranges, count, crcs);
+    if (batch.count < 2) return; // one frame: no call saved
+    batch.run(this.buffer);
     let matched = 0;
-    while (matched < count && crcs[matched] === readU32(this.buffer, ranges[2 * matched]! - 4)) {
+    while (
+      matched < batch.count &&
+      batch.crc(matched) === readU32(this.buffer, batch.start(matched) - LENGTH_OFFSET)
+    ) {
       matched++;
     }
-    if (matched > 0) this.checkedEnd = this.bufferPosition + ranges[2 * matched - 1]!;
-  }
-
-  /** Room for twice as many ranges as `count`; the arrays keep their contents. */
-  private growCheck(count: number): Uint32Array {
-    const ranges = new Uint32Array(Math.max(1024, 4 * (count + 1)));
-    ranges.set(this.checkRanges);
-    this.checkRanges = ranges;
-    this.checkCrcs = new Uint32Array(ranges.length / 2);
-    return ranges;
+    if (matched > 0) this.checkedEnd = this.bufferPosition + batch.end(matched - 1);
   }
 
   /**

@@ -7,7 +7,13 @@
 
 import { describe, expect, test } from "bun:test";
 import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
-import { crc32c, crc32cFallbackReason, crc32cImplementation, crc32cRanges } from "../src/crc32c.ts";
+import {
+  Crc32cBatch,
+  crc32c,
+  crc32cFallbackReason,
+  crc32cImplementation,
+  crc32cRanges,
+} from "../src/crc32c.ts";
 import {
   loadNativeCrc32c,
   SELF_TEST_EXPECTED,
@@ -17,6 +23,8 @@ import {
 } from "../src/crc32c-native.ts";
 import { crc32cTypeScript } from "../src/crc32c-typescript.ts";
 import { Wal } from "../src/index.ts";
+import { HEADER_SIZE, sealFrames, writeLength } from "../src/record.ts";
+import { RecordScanner, Scan } from "../src/scan.ts";
 import { mulberry32, randomBytes, seedFromEnv } from "./support/random.ts";
 
 /** A uniform number in [0, 1) from a seeded u32 generator. */
@@ -238,4 +246,51 @@ test("the process's crc32c is the one it reports", () => {
   const input = randomBytes(random, 50_000);
   expect(crc32c(input, 7, 49_000, 99)).toBe(crc32cTypeScript(input, 7, 49_000, 99));
   if (crc32cImplementation === "native") expect(() => crc32c(input, 0, 50_001)).toThrow(RangeError);
+});
+
+describe("checksums computed in batches", () => {
+  test("Crc32cBatch grows past its first 1,024 ranges and gives each range's CRC", () => {
+    const input = randomBytes(mulberry32(SEED + 5), 20_000);
+    const batch = new Crc32cBatch();
+    for (let i = 0; i < 3_000; i++) batch.add(i, i + (i % 300));
+    batch.run(input);
+    expect(batch.count).toBe(3_000);
+    for (let i = 0; i < 3_000; i++) {
+      expect(batch.crc(i)).toBe(crc32cTypeScript(input, i, i + (i % 300)));
+    }
+    batch.clear();
+    expect(batch.count).toBe(0);
+  });
+
+  test("the scanner's check ahead stops at a damaged frame, and next() reports it at its LSN", () => {
+    // 2,000 frames in one chunk, so the scanner checks them ahead in one call; damage one in
+    // the middle of that batch, and every frame before it is found, it is Invalid, none after.
+    const payloads = Array.from({ length: 2_000 }, (_, i) => randomBytes(mulberry32(i), i % 200));
+    const frames = new Uint8Array(payloads.reduce((sum, p) => sum + HEADER_SIZE + p.length, 0));
+    const starts: number[] = [];
+    for (let at = 0, i = 0; i < payloads.length; i++) {
+      starts.push(at);
+      frames.set(payloads[i]!, at + HEADER_SIZE);
+      writeLength(frames, at, payloads[i]!.length);
+      at += HEADER_SIZE + payloads[i]!.length;
+    }
+    sealFrames(frames, frames.length);
+    const damaged = 1_234;
+    frames[starts[damaged]!]! ^= 0x80; // a bit of its stored CRC
+    const source = {
+      read: (target: Uint8Array, position: number) => {
+        const part = frames.subarray(position, position + target.length);
+        target.set(part);
+        return part.length;
+      },
+    };
+    const scanner = new RecordScanner(source, 0, frames.length, 1 << 20);
+    for (let i = 0; i < damaged; i++) {
+      expect(scanner.next()).toBe(Scan.Record);
+      expect(scanner.lsn).toBe(starts[i]!);
+    }
+    expect(scanner.next()).toBe(Scan.Invalid);
+    expect(scanner.lsn).toBe(starts[damaged]!);
+    expect(scanner.reason).toContain("checksum mismatch");
+  });
 });
