@@ -14,12 +14,18 @@
  *
  * ## Shared slots
  *
- * - `RESERVED`: the LSN the next append gets. A writer reserves `8 + n` bytes with one
- *   `Atomics.add`; the old value is its LSN. Reservations never overlap and never go back.
- * - `BUSY[i]`, `SLOT_LSN[i]` (64 write slots): a writer holds a slot from before it reserves
- *   until its bytes are written. `SLOT_LSN[i]` is the LSN of the slot's current write, or of an
- *   earlier write of the same slot while the new one is being reserved: never more than the
- *   LSN being written.
+ * - `BASE`, `OFFSET`, `EPOCH`: the LSN the next append gets is `BASE + OFFSET`. A writer
+ *   reserves `8 + n` bytes with one `Atomics.add` on the Int32 `OFFSET`; the old value past
+ *   `BASE` is its LSN. Reservations never overlap and never go back. `BASE` (64-bit) moves
+ *   only in a rebase or a cut (rules 8, 10), between two increments of `EPOCH`, so a thread
+ *   caches it and checks one Int32 instead of loading a BigInt per append.
+ * - `LOCKED_END`, `REBASE_AT`: while a rebase is pending, `OFFSET` is past `REBASE_AT` and
+ *   the log ends at `BASE + LOCKED_END` (-1 until the rebasing writer says so).
+ * - `BUSY[i]`, `SLOT_OFFSET[i]`, `SLOT_LSN[i]` (64 write slots): a writer holds a slot from
+ *   before it reserves until its bytes are written. `BUSY[i]` says how to read its LSN (see
+ *   `Slot`): `BASE + SLOT_OFFSET[i]`, or `SLOT_LSN[i]` for the rebasing writer's; either is
+ *   the LSN of the slot's current write, or of an earlier write while the new one is being
+ *   reserved: never more than the LSN being written. A parked slot reserves nothing.
  * - `DURABLE`: every byte below it is on stable storage. Only grows.
  * - `TOKEN`: 0, or the id of the one syncer allowed to run a barrier now (the leader).
  * - `GENERATION`: bumped whenever a leader finishes, the log fails or closes; syncers sleep on it.
@@ -48,8 +54,9 @@
  *
  * 1. A writer takes its slot (`BUSY[i]` 0 → 1) before it reserves, stores its LSN in
  *    `SLOT_LSN[i]` after, and frees the slot only once every byte is written.
- * 2. The written watermark is computed, never stored: load `RESERVED`, then take the minimum
- *    with `SLOT_LSN[i]` of every busy slot. A reservation the load saw was preceded by its
+ * 2. The written watermark is computed, never stored: load the end of the reservations, then
+ *    take the minimum with the LSN of every slot that is not free or parked, all in one
+ *    stable `EPOCH` (read again after, and retried when it moved). A reservation the load saw was preceded by its
  *    slot being taken, so either the slot is still busy (and its LSN, or a smaller one, caps
  *    the watermark) or its bytes are written. Everything below the watermark is written.
  * 3. A leader reads the watermark W after taking `TOKEN`, runs one barrier, then raises
@@ -71,9 +78,9 @@
  * 8. Truncating: the owner sets `EXCLUSIVE`, waits until no slot is busy, and takes `TOKEN`.
  *    Writers check `EXCLUSIVE` after taking their slot (and back off until it clears), so while
  *    the owner holds both, no write or barrier touches the files, and the log ends at
- *    `RESERVED` (not at the watermark: a writer backing off holds its slot for a moment with a
- *    stale LSN). A cut then moves `RESERVED`,
- *    every `SLOT_LSN` and (if above) `DURABLE` down to the new end and records the cut, before
+ *    the end of the reservations (not at the watermark: a writer backing off holds its slot
+ *    for a moment with a stale LSN). A cut then moves `BASE` to the new end (`OFFSET` and every
+ *    slot's LSN to 0 past it), `DURABLE` down to it if above, and records the cut, before
  *    `EXCLUSIVE` clears. A durable call for a specific record compares against the cuts made
  *    since the record was written: if one removed it, the call fails rather than wait forever
  *    or report durable bytes that now belong to another record.
@@ -91,42 +98,52 @@
  *    per barrier, not one per append. Any other error of the zero write fails the filler's
  *    write and poisons the log. `FILLED` only grows, except when a cut (rule 8) lowers it to
  *    the new end; a writer's cached copy of it is therefore good until the next cut.
+ * 10. Rebasing: the one writer whose reservation crosses `REBASE_AT` (its `OFFSET` was at or
+ *    below it and its end is past it), or a writer of more than `FAST_RESERVATION` bytes that
+ *    pushes `OFFSET` past it with a compare-exchange, reserves at `BASE + OFFSET` and rebases.
+ *    It publishes `LOCKED_END`, moves its own slot to `Absolute`, and waits until no other slot
+ *    is `Relative`: every writer whose reservation counts from the old base has then read that
+ *    base and finished writing, and every later add lands past `REBASE_AT`, reserves nothing,
+ *    and parks its slot until `OFFSET` is back below it. Then, between two increments of
+ *    `EPOCH`, it sets `BASE` past its own write, every `SLOT_OFFSET` to 0, and `OFFSET` to 0
+ *    last of all. A writer reads the base after its add, while its slot is `Relative`, so it
+ *    reads the base its offset counts from. Each parked writer overshoots `OFFSET` at most
+ *    once per rebase, so it stays below 2^31.
  */
 
 import { assert } from "./assert.ts";
-import { closed, invalidArgument, logFull, truncated } from "./errors.ts";
+import { closed, invalidArgument, truncated } from "./errors.ts";
 import type { BarrierStrength } from "./platform/platform.ts";
-import { LSN_LIMIT } from "./record.ts";
+import { Reservations } from "./reservation.ts";
 import {
-  APPENDS_FOLD,
-  B_APPENDS,
   B_BARRIERS,
+  B_BASE,
   B_CUT_LSN,
   B_DURABLE,
   B_FILLED,
-  B_RESERVED,
-  B_SLOT_LSN,
   B_START,
   B_WEAK_BARRIERS,
   B_ZEROED_AT,
   BUFFER_SIZE,
   CUT_HISTORY,
-  Failure,
-  I_APPENDS,
-  I_BUSY,
   I_CLOSED,
   I_CUTS,
+  I_EPOCH,
   I_EXCLUSIVE,
-  I_FAILURE,
   I_FILLING,
   I_GENERATION,
+  I_LOCKED_END,
   I_MAGIC,
   I_NEXT_ID,
+  I_OFFSET,
+  I_REBASE_AT,
+  I_SLOT_OFFSET,
   I_TOKEN,
   MAGIC,
+  REBASE_AT,
   SLOTS,
 } from "./shared-layout.ts";
-import { monotonicClock, SharedState } from "./shared-state.ts";
+import { monotonicClock } from "./shared-state.ts";
 
 export type { BarrierLatency, SharedStats } from "./shared-state.ts";
 
@@ -139,23 +156,29 @@ export type { BarrierLatency, SharedStats } from "./shared-state.ts";
 export type Barrier = (from: number, to: number) => BarrierStrength;
 
 /** One log's shared memory and the operations of the protocol above. */
-export class SharedLog extends SharedState {
+export class SharedLog extends Reservations {
   /**
    * Fresh shared state for a log whose valid records end, durably, at `end`, in a store of
-   * `size` bytes (everything past `end` is zero).
+   * `size` bytes (everything past `end` is zero). `rebaseAt` is where reservations move the
+   * base up (rule 10); tests lower it to rebase often.
    */
   static create(
     end: number,
     size: number,
     stallTimeout: number,
     clock: () => number = monotonicClock,
+    rebaseAt: number = REBASE_AT,
   ): SharedLog {
-    const log = new SharedLog(new SharedArrayBuffer(BUFFER_SIZE), stallTimeout, clock);
+    assert(rebaseAt > 0 && rebaseAt <= REBASE_AT, "rebaseAt must be in (0, REBASE_AT]");
+    const buffer = new SharedArrayBuffer(BUFFER_SIZE);
+    // Before the constructor, which reads it.
+    new Int32Array(buffer)[I_REBASE_AT] = rebaseAt;
+    const log = new SharedLog(buffer, stallTimeout, clock);
     const start = BigInt(end);
-    for (const cell of [B_RESERVED, B_DURABLE, B_START]) Atomics.store(log.big, cell, start);
+    for (const cell of [B_BASE, B_DURABLE, B_START]) Atomics.store(log.big, cell, start);
+    Atomics.store(log.i32, I_LOCKED_END, -1);
     Atomics.store(log.big, B_FILLED, BigInt(size));
     Atomics.store(log.big, B_ZEROED_AT, -1n);
-    for (let slot = 0; slot < SLOTS; slot++) Atomics.store(log.big, B_SLOT_LSN + slot, start);
     // Last: a thread that sees the magic sees the state above.
     Atomics.store(log.i32, I_MAGIC, MAGIC);
     return log;
@@ -171,74 +194,6 @@ export class SharedLog extends SharedState {
   /** A number no other `Wal` or sync thread of this log has: a leader's name on `TOKEN`. */
   newId(): number {
     return Atomics.add(this.i32, I_NEXT_ID, 1) + 1;
-  }
-
-  /**
-   * Takes a write slot, starting the search at `hint`. Throws `CLOSED` or `POISONED` when the
-   * log can no longer be written; the check follows the take, so the closer never misses us.
-   * While the owner truncates (rule 8), waits for it.
-   */
-  takeWriteSlot(hint: number): number {
-    for (;;) {
-      const slot = this.takeSlot(hint);
-      if (slot < 0) {
-        // More writes in flight than slots: wait for one to finish.
-        this.waitForWrites(Number.POSITIVE_INFINITY, 1);
-        continue;
-      }
-      if (this.isClosed || Atomics.load(this.i32, I_FAILURE) !== Failure.None) {
-        this.freeSlot(slot);
-        this.throwIfStopped();
-      }
-      if (Atomics.load(this.i32, I_EXCLUSIVE) === 0) return slot;
-      this.freeSlot(slot);
-      Atomics.wait(this.i32, I_EXCLUSIVE, 1, this.stallTimeout);
-    }
-  }
-
-  /** A free write slot, now taken, searching from `hint`; -1 when all are busy. */
-  private takeSlot(hint: number): number {
-    for (let k = 0; k < SLOTS; k++) {
-      const slot = (hint + k) % SLOTS;
-      if (Atomics.compareExchange(this.i32, I_BUSY + slot, 0, 1) === 0) return slot;
-    }
-    return -1;
-  }
-
-  /** Reserves `size` bytes for the write holding `slot`; returns their LSN (rule 1). */
-  reserve(slot: number, size: number): number {
-    const start = Atomics.add(this.big, B_RESERVED, BigInt(size));
-    Atomics.store(this.big, B_SLOT_LSN + slot, start);
-    const lsn = Number(start);
-    if (lsn + size > LSN_LIMIT) {
-      const error = logFull(lsn, size);
-      this.fail(Failure.LogFull, lsn, error);
-      this.freeSlot(slot);
-      throw error;
-    }
-    return lsn;
-  }
-
-  /** The write holding `slot` wrote all its bytes, `records` records. */
-  releaseWriteSlot(slot: number, records: number): void {
-    // Counted per slot in an Int32, one cheap add per append; folded into the 64-bit total
-    // long before it could overflow. A reader may miss a fold in progress: stats may lag.
-    if (records >= APPENDS_FOLD) {
-      Atomics.add(this.big, B_APPENDS, BigInt(records));
-    } else if (Atomics.add(this.i32, I_APPENDS + slot, records) + records >= APPENDS_FOLD) {
-      const folded = Atomics.exchange(this.i32, I_APPENDS + slot, 0);
-      Atomics.add(this.big, B_APPENDS, BigInt(folded));
-    }
-    this.freeSlot(slot);
-  }
-
-  /**
-   * The write holding `slot` failed after reserving `lsn`: the log is poisoned and the
-   * watermark never passes `lsn` (rule 5).
-   */
-  abandon(slot: number, lsn: number, error: unknown): void {
-    this.fail(Failure.Write, lsn, error);
-    this.freeSlot(slot);
   }
 
   /**
@@ -402,11 +357,13 @@ export class SharedLog extends SharedState {
    */
   cut(end: number): void {
     const value = BigInt(end);
-    const reserved = Atomics.load(this.big, B_RESERVED);
-    Atomics.sub(this.big, B_START, reserved - value);
-    Atomics.store(this.big, B_RESERVED, value);
+    Atomics.sub(this.big, B_START, BigInt(this.reserved) - value);
+    Atomics.add(this.i32, I_EPOCH, 1);
+    Atomics.store(this.big, B_BASE, value);
     // A slot's LSN caps the watermark while its next reservation is made: none may stay above.
-    for (let slot = 0; slot < SLOTS; slot++) Atomics.store(this.big, B_SLOT_LSN + slot, value);
+    for (let slot = 0; slot < SLOTS; slot++) Atomics.store(this.i32, I_SLOT_OFFSET + slot, 0);
+    Atomics.store(this.i32, I_OFFSET, 0);
+    Atomics.add(this.i32, I_EPOCH, 1);
     if (Atomics.load(this.big, B_DURABLE) > value) Atomics.store(this.big, B_DURABLE, value);
     // The store was cut to `end` too: nothing past it is written, and nothing is zero-filled.
     Atomics.store(this.big, B_FILLED, value);

@@ -11,9 +11,9 @@ import { LSN_LIMIT } from "./record.ts";
 import {
   B_APPENDS,
   B_BARRIERS,
+  B_BASE,
   B_DURABLE,
   B_FAILURE_LSN,
-  B_RESERVED,
   B_SLOT_LSN,
   B_START,
   B_WEAK_BARRIERS,
@@ -25,6 +25,7 @@ import {
   I_BUSY,
   I_CLOSED,
   I_CUTS,
+  I_EPOCH,
   I_FAILURE,
   I_FAILURE_CLAIM,
   I_FAILURE_MESSAGE_LENGTH,
@@ -32,6 +33,10 @@ import {
   I_LAST_SLOW_US,
   I_LATENCY,
   I_LATENCY_MAX_US,
+  I_LOCKED_END,
+  I_OFFSET,
+  I_REBASE_AT,
+  I_SLOT_OFFSET,
   I_SLOW_SYNCS,
   I_SLOW_THRESHOLD_US,
   I_WRITE_SIGNAL,
@@ -41,6 +46,7 @@ import {
   LATENCY_SUBBUCKETS,
   MESSAGE_OFFSET,
   SLOTS,
+  Slot,
 } from "./shared-layout.ts";
 
 /** Counters of the whole log, across every thread. */
@@ -90,6 +96,11 @@ export abstract class SharedState {
   protected readonly i32: Int32Array;
   protected readonly big: BigInt64Array;
   private readonly message: Uint8Array;
+  /** Where this log's reservations move the base up: `REBASE_AT`, lower in tests. */
+  protected readonly rebaseAt: number;
+  /** This thread's copy of `BASE`, good while `EPOCH` is `baseEpoch` (rule 10). */
+  private cachedBase = 0;
+  private baseEpoch = -1;
 
   protected constructor(
     buffer: SharedArrayBuffer,
@@ -105,11 +116,58 @@ export abstract class SharedState {
     this.i32 = new Int32Array(buffer, 0, INT32_CELLS);
     this.big = new BigInt64Array(buffer, BIG_OFFSET, BIG_CELLS);
     this.message = new Uint8Array(buffer, MESSAGE_OFFSET, FAILURE_MESSAGE_BYTES);
+    this.rebaseAt = Atomics.load(this.i32, I_REBASE_AT);
   }
 
   /** The LSN the next append will get. */
   get reserved(): number {
-    return Number(Atomics.load(this.big, B_RESERVED));
+    for (;;) {
+      const epoch = this.stableEpoch();
+      const reserved = this.baseIn(epoch) + this.reservedOffset();
+      if (Atomics.load(this.i32, I_EPOCH) === epoch) return reserved;
+    }
+  }
+
+  /**
+   * `EPOCH` once no rebase or cut is moving the base (it is odd while one does); such a move
+   * takes a few stores, so this waits on the epoch for at most a millisecond at a time.
+   */
+  protected stableEpoch(): number {
+    for (;;) {
+      const epoch = Atomics.load(this.i32, I_EPOCH);
+      if ((epoch & 1) === 0) return epoch;
+      Atomics.wait(this.i32, I_EPOCH, epoch, 1);
+    }
+  }
+
+  /**
+   * `BASE` as of the stable `epoch`. A caller that holds a reservation made in that epoch gets
+   * the right base; any other caller checks afterwards that the epoch did not move.
+   */
+  protected baseIn(epoch: number): number {
+    if (epoch === this.baseEpoch) return this.cachedBase;
+    const base = Number(Atomics.load(this.big, B_BASE));
+    // Cached only when no move began meanwhile: otherwise the base may be a newer epoch's.
+    if (Atomics.load(this.i32, I_EPOCH) === epoch) {
+      this.cachedBase = base;
+      this.baseEpoch = epoch;
+    }
+    return base;
+  }
+
+  /**
+   * Bytes reserved past `BASE`. While a rebase is pending the offset is past `rebaseAt`, and
+   * the log ends where the rebasing writer says (`LOCKED_END`), which it publishes the moment
+   * after its own reservation.
+   */
+  private reservedOffset(): number {
+    for (;;) {
+      const offset = Atomics.load(this.i32, I_OFFSET);
+      if (offset <= this.rebaseAt) return offset;
+      const end = Atomics.load(this.i32, I_LOCKED_END);
+      if (end >= 0) return end;
+      Atomics.wait(this.i32, I_LOCKED_END, -1, 1);
+    }
   }
 
   /** Every byte below this LSN is on stable storage. */
@@ -129,18 +187,23 @@ export abstract class SharedState {
 
   /** Every byte below this LSN is written (rule 2). */
   written(): number {
-    let low = Atomics.load(this.big, B_RESERVED);
-    for (let slot = 0; slot < SLOTS; slot++) {
-      if (Atomics.load(this.i32, I_BUSY + slot) !== 0) {
-        const lsn = Atomics.load(this.big, B_SLOT_LSN + slot);
-        if (lsn < low) low = lsn;
+    for (;;) {
+      const epoch = this.stableEpoch();
+      const base = this.baseIn(epoch);
+      let low = base + this.reservedOffset();
+      for (let slot = 0; slot < SLOTS; slot++) {
+        const state = Atomics.load(this.i32, I_BUSY + slot);
+        if (state === Slot.Relative) {
+          low = Math.min(low, base + Atomics.load(this.i32, I_SLOT_OFFSET + slot));
+        } else if (state === Slot.Absolute) {
+          low = Math.min(low, Number(Atomics.load(this.big, B_SLOT_LSN + slot)));
+        }
       }
+      if (Atomics.load(this.i32, I_FAILURE) !== Failure.None) {
+        low = Math.min(low, Number(Atomics.load(this.big, B_FAILURE_LSN)));
+      }
+      if (Atomics.load(this.i32, I_EPOCH) === epoch) return low;
     }
-    if (Atomics.load(this.i32, I_FAILURE) !== Failure.None) {
-      const gap = Atomics.load(this.big, B_FAILURE_LSN);
-      if (gap < low) low = gap;
-    }
-    return Number(low);
   }
 
   /** Records that a barrier failed: nothing it covered is reported durable (rule 5). */
@@ -256,16 +319,24 @@ export abstract class SharedState {
   }
 
   protected freeSlot(slot: number): void {
-    Atomics.store(this.i32, I_BUSY + slot, 0);
+    this.setSlot(slot, Slot.Free);
+  }
+
+  /** Puts `slot` in `state`; a slot leaving `Relative` wakes whoever waits for writes. */
+  protected setSlot(slot: number, state: Slot): void {
+    Atomics.store(this.i32, I_BUSY + slot, state);
     if (Atomics.load(this.i32, I_WRITE_WAITERS) !== 0) {
       Atomics.add(this.i32, I_WRITE_SIGNAL, 1);
       Atomics.notify(this.i32, I_WRITE_SIGNAL);
     }
   }
 
+  /** How many write slots are taken, parked ones included. */
   protected busySlots(): number {
     let busy = 0;
-    for (let slot = 0; slot < SLOTS; slot++) busy += Atomics.load(this.i32, I_BUSY + slot);
+    for (let slot = 0; slot < SLOTS; slot++) {
+      if (Atomics.load(this.i32, I_BUSY + slot) !== Slot.Free) busy++;
+    }
     return busy;
   }
 
