@@ -123,7 +123,8 @@ export abstract class SharedState {
   get reserved(): number {
     for (;;) {
       const epoch = this.stableEpoch();
-      const reserved = this.baseIn(epoch) + this.reservedOffset();
+      const base = this.baseIn(epoch);
+      const reserved = base + this.reservedOffset(base);
       if (Atomics.load(this.i32, I_EPOCH) === epoch) return reserved;
     }
   }
@@ -160,12 +161,20 @@ export abstract class SharedState {
    * the log ends where the rebasing writer says (`LOCKED_END`), which it publishes the moment
    * after its own reservation.
    */
-  private reservedOffset(): number {
+  private reservedOffset(base: number): number {
+    let deadline = Number.POSITIVE_INFINITY;
     for (;;) {
       const offset = Atomics.load(this.i32, I_OFFSET);
       if (offset <= this.rebaseAt) return offset;
       const end = Atomics.load(this.i32, I_LOCKED_END);
       if (end >= 0) return end;
+      if (deadline === Number.POSITIVE_INFINITY) deadline = this.clock() + this.stallTimeout;
+      if (this.clock() >= deadline) {
+        // The rebaser died between its add and saying where the log ends. Every slot still caps
+        // the watermark; the end is past every reservation it saw, and the log is stalled.
+        if (Atomics.load(this.i32, I_FAILURE) === Failure.None) this.stall(base);
+        return this.rebaseAt;
+      }
       Atomics.wait(this.i32, I_LOCKED_END, -1, 1);
     }
   }
@@ -190,7 +199,7 @@ export abstract class SharedState {
     for (;;) {
       const epoch = this.stableEpoch();
       const base = this.baseIn(epoch);
-      let low = base + this.reservedOffset();
+      let low = base + this.reservedOffset(base);
       for (let slot = 0; slot < SLOTS; slot++) {
         const state = Atomics.load(this.i32, I_BUSY + slot);
         if (state === Slot.Relative) {

@@ -7,8 +7,9 @@
 
 import { describe, expect, test } from "bun:test";
 import { SharedLog } from "../src/commit.ts";
-import { mulberry32 } from "./support/random.ts";
+import { I_OFFSET } from "../src/shared-layout.ts";
 import type { ReservationTask } from "./reservation-worker.ts";
+import { mulberry32 } from "./support/random.ts";
 
 const START = 1_000_000_007;
 
@@ -53,6 +54,18 @@ describe("reservations while the base moves", () => {
     // Nothing was reserved for the rebaser: the log still ends after the stuck write.
     expect(shared.written()).toBe(0);
     expect(shared.reserved).toBe(10);
+  });
+
+  test("a rebaser that dies before it says where the log ends stalls the log; no read hangs", () => {
+    const shared = SharedLog.create(0, 0, 50, undefined, 16);
+    const slot = shared.takeWriteSlot(0);
+    expect(shared.reserve(slot, 10)).toBe(0);
+    // What a writer that crossed the rebase point and died at once leaves: OFFSET past it,
+    // LOCKED_END never published.
+    Atomics.add(new Int32Array(shared.buffer), I_OFFSET, 10);
+    expect(shared.written()).toBe(0);
+    expect(shared.reserved).toBeGreaterThanOrEqual(10);
+    expect(() => shared.takeWriteSlot(1)).toThrow(expect.objectContaining({ code: "POISONED" }));
   });
 
   test("four Workers: the reservations tile the log exactly, and the watermark never passes an unwritten byte", async () => {
