@@ -159,29 +159,38 @@ export class CommitQueue {
     if (staged.bytes + size > COMMIT_STAGING_LIMIT) this.flush();
     const offset = staged.stage(payload);
     const batch = staged.batch;
-    const shared = this.parts.shared;
     this.pendingCommits++;
     try {
       // The round writes what is staged before it reads its target; a round already past
       // that point resolves first, and the next one writes this batch.
-      const durable = () =>
-        batch.lsn >= 0 &&
-        shared.durable >= shared.durableGoal(batch.lsn + offset + size, batch.cuts);
       while (batch.lsn < 0) {
         if (batch.error !== undefined) throw batch.error;
         try {
-          await this.joinRound(durable);
+          await this.nextRound();
         } catch (error) {
-          // A batch whose write failed (in a round, or in `close`) fails with that write's error.
-          throw batch.error ?? error;
+          // A round that failed or that `close` cut short fails this commit only when its
+          // bytes are not durable; a batch whose write failed fails with that write's error.
+          if (!this.isDurable(batch, offset + size)) throw batch.error ?? error;
         }
       }
       const lsn = batch.lsn + offset;
-      await this.durableAsync(lsn + size, batch.cuts);
+      // The common case: the round that wrote the batch made it durable. Checked here, so
+      // such a commit makes no second promise.
+      if (this.isDurable(batch, offset + size)) {
+        this.reportSlowSyncs();
+      } else {
+        await this.durableAsync(lsn + size, batch.cuts);
+      }
       return lsn;
     } finally {
       this.pendingCommits--;
     }
+  }
+
+  /** Whether the first `end` bytes of `batch` are written and durable. */
+  private isDurable(batch: CommitBatch, end: number): boolean {
+    const shared = this.parts.shared;
+    return batch.lsn >= 0 && shared.durable >= shared.durableGoal(batch.lsn + end, batch.cuts);
   }
 
   /** `Wal.syncAsync`: resolves once everything reserved before the call is durable. */

@@ -226,8 +226,14 @@ export class Wal<T = Uint8Array> {
    * commit made once `close` started (its record not written).
    * @example const lsn = await wal.commit(JSON.stringify(change));
    */
-  async commit(data: WalInput<T>): Promise<number> {
-    this.parts.lifecycle.checkWritable("commit");
+  commit(data: WalInput<T>): Promise<number> {
+    // Not `async`: returning the queue's own promise saves every commit a promise and the
+    // ticks of adopting it. A refusal still rejects, as the API says, rather than throws.
+    try {
+      this.parts.lifecycle.checkWritable("commit");
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return this.parts.commits.commit(() =>
       this.parts.appender.payloadOf(this.encoded(data, "commit"), "commit"),
     );
