@@ -227,13 +227,7 @@ export class Wal<T = Uint8Array> {
    * @example const lsn = await wal.commit(JSON.stringify(change));
    */
   commit(data: WalInput<T>): Promise<number> {
-    // Not `async`: returning the queue's own promise saves every commit a promise and the
-    // ticks of adopting it. A refusal still rejects, as the API says, rather than throws.
-    try {
-      this.parts.lifecycle.checkWritable("commit");
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    // Not `async`: the queue's own promise, checks and all, saves every commit one.
     return this.parts.commits.commit(() =>
       this.parts.appender.payloadOf(this.encoded(data, "commit"), "commit"),
     );
