@@ -146,9 +146,10 @@ export class CommitQueue {
   }
 
   /**
-   * `Wal.commit`: refused as every write of a closed or poisoned log is; once fewer than `maxPendingCommits` commits of this thread are pending
-   * (back-pressure), stages the payload `payloadOf` makes and resolves with its LSN once it is
-   * durable. Without a wait, the payload is staged before this returns its promise.
+   * `Wal.commit`: refused as every write of a closed or poisoned log is; once fewer than
+   * `maxPendingCommits` commits of this thread are pending (back-pressure), stages the payload
+   * `payloadOf` makes and resolves with its LSN once it is durable. Without a wait, the payload
+   * is staged before this returns its promise.
    */
   async commit(payloadOf: () => Uint8Array): Promise<number> {
     // Inside the async function: a refusal rejects, as the API says, rather than throws.

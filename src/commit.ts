@@ -52,13 +52,15 @@
  *
  * ## Ordering rules (all through sequentially consistent `Atomics`)
  *
- * 1. A writer takes its slot (`BUSY[i]` 0 → 1) before it reserves, stores its LSN in
- *    `SLOT_LSN[i]` after, and frees the slot only once every byte is written.
+ * 1. A writer takes its slot (`BUSY[i]` 0 → 1) before it reserves, stores its offset in
+ *    `SLOT_OFFSET[i]` after (its LSN in `SLOT_LSN[i]` when it rebases, rule 10), and frees the
+ *    slot only once every byte is written.
  * 2. The written watermark is computed, never stored: load the end of the reservations, then
  *    take the minimum with the LSN of every slot that is not free or parked, all in one
- *    stable `EPOCH` (read again after, and retried when it moved). A reservation the load saw was preceded by its
- *    slot being taken, so either the slot is still busy (and its LSN, or a smaller one, caps
- *    the watermark) or its bytes are written. Everything below the watermark is written.
+ *    stable `EPOCH` (read again after, and retried when it moved). A reservation the load saw
+ *    was preceded by its slot being taken, so either the slot is still busy (and its LSN, or a
+ *    smaller one, caps the watermark) or its bytes are written. Everything below the watermark
+ *    is written.
  * 3. A leader reads the watermark W after taking `TOKEN`, runs one barrier, then raises
  *    `DURABLE` to W. `DURABLE` therefore never passes a byte that was not written before a
  *    barrier that returned success.

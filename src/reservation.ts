@@ -29,6 +29,9 @@ import { SharedState } from "./shared-state.ts";
 
 /** A log's write slots and reservations, in its shared memory. */
 export abstract class Reservations extends SharedState {
+  /** Reservations up to this size take the one `Atomics.add`; larger ones rebase (rule 10). */
+  private readonly fastReservation = Math.min(FAST_RESERVATION, this.rebaseAt);
+
   /**
    * Takes a write slot, starting the search at `hint`. Throws `CLOSED` or `POISONED` when the
    * log can no longer be written; the check follows the take, so the closer never misses us.
@@ -67,7 +70,7 @@ export abstract class Reservations extends SharedState {
   reserve(slot: number, size: number): number {
     let lsn = -1;
     while (lsn < 0) {
-      if (size <= Math.min(FAST_RESERVATION, this.rebaseAt)) {
+      if (size <= this.fastReservation) {
         const at = Atomics.add(this.i32, I_OFFSET, size);
         if (at + size <= this.rebaseAt) {
           Atomics.store(this.i32, I_SLOT_OFFSET + slot, at);
@@ -107,7 +110,7 @@ export abstract class Reservations extends SharedState {
     Atomics.store(this.big, B_SLOT_LSN + slot, BigInt(lsn));
     this.setSlot(slot, Slot.Absolute);
     const deadline = this.clock() + this.stallTimeout;
-    while (this.relativeSlots() > 0) {
+    while (this.anyRelativeSlot()) {
       const patience = deadline - this.clock();
       if (patience <= 0) {
         this.freeSlot(slot);
@@ -153,13 +156,12 @@ export abstract class Reservations extends SharedState {
     this.setSlot(slot, Slot.Relative);
   }
 
-  /** How many write slots hold a reservation counted from the base, or may be making one. */
-  private relativeSlots(): number {
-    let relative = 0;
+  /** Whether a write slot holds a reservation counted from the base, or may be making one. */
+  private anyRelativeSlot(): boolean {
     for (let slot = 0; slot < SLOTS; slot++) {
-      if (Atomics.load(this.i32, I_BUSY + slot) === Slot.Relative) relative++;
+      if (Atomics.load(this.i32, I_BUSY + slot) === Slot.Relative) return true;
     }
-    return relative;
+    return false;
   }
 
   /** The write holding `slot` wrote all its bytes, `records` records. */

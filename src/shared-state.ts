@@ -170,8 +170,9 @@ export abstract class SharedState {
       if (end >= 0) return end;
       if (deadline === Number.POSITIVE_INFINITY) deadline = this.clock() + this.stallTimeout;
       if (this.clock() >= deadline) {
-        // The rebaser died between its add and saying where the log ends. Every slot still caps
-        // the watermark; the end is past every reservation it saw, and the log is stalled.
+        // The rebaser died between its add and saying where the log ends. The log is stalled
+        // from the base up (the gap caps the watermark there), and `rebaseAt` is past every
+        // reservation of this epoch but the ones that overshot it, which reserved nothing.
         if (Atomics.load(this.i32, I_FAILURE) === Failure.None) this.stall(base);
         return this.rebaseAt;
       }
