@@ -111,6 +111,9 @@ export class CommitQueue {
   /** Runs async barriers of a file log off this thread; started on first use. */
   private syncThread: SyncThread | undefined;
   private slowSyncsReported = 0;
+  /** `SharedLog.durable` as `isDurable` last read it, and the cut count then. */
+  private durableSeen = -1;
+  private durableSeenAtCuts = -1;
   /** The store's barrier, as the shared state's group commit runs it. */
   private readonly barrier: Barrier;
 
@@ -192,8 +195,16 @@ export class CommitQueue {
 
   /** Whether the first `end` bytes of `batch` are written and durable. */
   private isDurable(batch: CommitBatch, end: number): boolean {
+    if (batch.lsn < 0) return false;
     const shared = this.parts.shared;
-    return batch.lsn >= 0 && shared.durable >= shared.durableGoal(batch.lsn + end, batch.cuts);
+    const goal = shared.durableGoal(batch.lsn + end, batch.cuts);
+    // Every commit a round settles asks this: one read of the shared 64-bit cell serves them
+    // all until a cut (the only thing that lowers it) or a goal past what was read.
+    const cuts = shared.cuts;
+    if (goal <= this.durableSeen && cuts === this.durableSeenAtCuts) return true;
+    this.durableSeen = shared.durable;
+    this.durableSeenAtCuts = cuts;
+    return goal <= this.durableSeen;
   }
 
   /** `Wal.syncAsync`: resolves once everything reserved before the call is durable. */

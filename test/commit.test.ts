@@ -107,6 +107,33 @@ describe("Wal.commit() while the barrier is held", () => {
     expect(store.barriers - atOpen).toBe(2);
   });
 
+  test("after truncateAfter lowers the durable mark, a commit written past a round's barrier waits for its own", async () => {
+    const store = new HeldBarrierStore();
+    using wal = Wal.withStore(store);
+    const big = "x".repeat(200);
+    const early = Array.from({ length: 10 }, () => wal.commit(big));
+    await turnOfTheEventLoop();
+    store.release();
+    const [first] = await Promise.all(early);
+    // Durable past all ten records; the cut leaves only the first, and the mark drops with it.
+    wal.truncateAfter(first as number);
+
+    const covered = watch(wal.commit("covered by the held barrier"));
+    await turnOfTheEventLoop();
+    expect(store.heldCount).toBe(1);
+    // Written after that barrier began (append writes staged commits first), at LSNs the
+    // log had made durable before the cut: only a barrier of its own may resolve it.
+    const late = watch(wal.commit("written past the barrier"));
+    wal.append("writes the staged commit");
+    store.release();
+    await covered.promise;
+    await turnOfTheEventLoop();
+    expect(late.settled()).toBe(false);
+    expect(store.heldCount).toBe(1);
+    store.release();
+    expect(await late.promise).toBeGreaterThan(first as number);
+  });
+
   test("syncAsync() resolves only after a barrier that covers the records appended before it", async () => {
     const store = new HeldBarrierStore();
     using wal = Wal.withStore(store);
