@@ -5,7 +5,7 @@
  * the sum of their LSNs.
  */
 
-import { Wal, type WalHandle } from "../src/index.ts";
+import { type AttachedWal, Wal, type WalHandle } from "../src/index.ts";
 
 declare const self: Worker;
 
@@ -15,7 +15,7 @@ interface Start {
   readonly operations: number;
 }
 
-let wal: Wal | undefined;
+let wal: AttachedWal | undefined;
 let start: Start | undefined;
 
 self.onmessage = (event: MessageEvent<Start | "go">) => {

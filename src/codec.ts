@@ -25,6 +25,31 @@ export interface Codec<T> {
   decode(bytes: Uint8Array): T;
 }
 
+/** A value JSON text holds: what `codecs.json` gives back when the log names no type. */
+export type JsonValue =
+  | null
+  | boolean
+  | number
+  | string
+  | JsonValue[]
+  | { [key: string]: JsonValue };
+
+/**
+ * The type of `codecs.json`: a codec for any type a log names (`Wal.open<Order>`), and for
+ * {@link JsonValue} when it names none.
+ */
+export interface JsonCodec {
+  // Two signatures each: the first serves a log that names its type, and TypeScript infers the
+  // type of a log that names none from the last, so that it holds `JsonValue`s.
+  /** The UTF-8 JSON text of `value`; throws for a value JSON has no text for. */
+  encode: {
+    (value: unknown): Uint8Array<ArrayBuffer>;
+    (value: JsonValue): Uint8Array<ArrayBuffer>;
+  };
+  /** The value a payload's JSON text holds. */
+  decode: { <R>(bytes: Uint8Array): R; (bytes: Uint8Array): JsonValue };
+}
+
 const utf8Encoder = new TextEncoder();
 /** Fatal: bytes that are not UTF-8 are an error, not replacement characters. */
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
@@ -47,8 +72,10 @@ export const codecs = {
     decode: (bytes: Uint8Array) => utf8Decoder.decode(bytes),
   } satisfies Codec<string>,
   /**
-   * JSON values, stored as UTF-8 JSON text. `Wal.open<Order>(path, { codec: codecs.json })`
-   * types the records; the codec trusts that the log holds what the type says.
+   * JSON values, stored as UTF-8 JSON text. Without a type argument the log holds
+   * {@link JsonValue}s, so `append(undefined)` does not compile;
+   * `Wal.open<Order>(path, { codec: codecs.json })` types the records as `Order`, and the codec
+   * trusts that the log holds what the type says.
    */
   json: {
     encode: (value: unknown): Uint8Array<ArrayBuffer> => {
@@ -59,8 +86,8 @@ export const codecs = {
       }
       return utf8Encoder.encode(text);
     },
-    decode: <T = unknown>(bytes: Uint8Array): T => JSON.parse(utf8Decoder.decode(bytes)) as T,
-  },
+    decode: ((bytes: Uint8Array) => JSON.parse(utf8Decoder.decode(bytes))) as JsonCodec["decode"],
+  } satisfies JsonCodec as JsonCodec,
 } as const;
 
 /**

@@ -210,13 +210,23 @@ export function stalled(lsn: number, stallTimeout: number): WalError {
 /**
  * A segment file's length contradicts the `segmentSize` the log was opened with: the log was
  * written with another size, and reading it with this one would misplace every byte.
+ * `written` is the size the segments show, when they show one.
  */
-export function segmentSizeMismatch(path: string, length: number, segmentSize: number): WalError {
+export function segmentSizeMismatch(
+  path: string,
+  length: number,
+  segmentSize: number,
+  written?: number,
+): WalError {
+  const todo =
+    written === undefined
+      ? "Open the log with the size it was written with"
+      : `Its segments say it was written with segmentSize ${written}: open it with that size, ` +
+        "or without segmentSize to use the size its files show";
   return new WalError(
     "SEGMENT_SIZE_MISMATCH",
     `segment ${path} holds ${length} bytes, which contradicts segmentSize ${segmentSize}: ` +
-      "every segment but the last holds exactly segmentSize bytes. Open the log with the size " +
-      "it was written with; nothing was changed.",
+      `every segment but the last holds exactly segmentSize bytes. ${todo}; nothing was changed.`,
   );
 }
 
@@ -263,6 +273,19 @@ export function truncated(lsn: number, cut: number): WalError {
     "TRUNCATED",
     `the bytes up to LSN ${lsn} were removed by truncateAfter (the log was cut to ${cut}) ` +
       "before they became durable; the record is not in the log.",
+  );
+}
+
+/** `iterAsync` found, between two of its chunks, that the range it reads was cut or dropped. */
+export function iterationCut(cut: number, head: number, position: number): WalError {
+  const what =
+    head > position
+      ? `truncateBefore dropped the records below ${head}`
+      : `truncateAfter cut the log to ${cut}`;
+  return new WalError(
+    "TRUNCATED",
+    `${what} while iterAsync was reading at ${position}; iterate again from a record the ` +
+      "log still holds.",
   );
 }
 

@@ -4,7 +4,7 @@
  * durability contract and docs/ON_DISK_FORMAT.md for the bytes.
  */
 
-export { type Codec, codecs } from "./codec.ts";
+export { type Codec, codecs, type JsonCodec, type JsonValue } from "./codec.ts";
 export type { BarrierLatency } from "./commit.ts";
 export type { Crc32cImplementation } from "./crc32c.ts";
 export { CorruptionError, IoError, WalError, type WalErrorCode } from "./errors.ts";
@@ -23,6 +23,9 @@ export { MemoryStore } from "./store/memory.ts";
 export { SegmentedStore, type SegmentedStoreOptions } from "./store/segmented.ts";
 export type { WalStore } from "./store/store.ts";
 export {
+  type AttachedWal,
+  type ReadOnlyWal,
+  type RecordRange,
   Wal,
   type WalHandle,
   type WalInput,

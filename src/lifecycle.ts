@@ -60,6 +60,14 @@ export class Lifecycle {
     }
   }
 
+  /** What `console.log(wal)` says of the log's state. */
+  get state(): "closed" | "poisoned" | "read-only" | "attached" | "open" {
+    if (this.isClosed || this.shared.isClosed) return "closed";
+    if (this.failure !== undefined || this.shared.failed) return "poisoned";
+    if (this.readOnly) return "read-only";
+    return this.attached ? "attached" : "open";
+  }
+
   /** Throws unless `call`, which only the owner makes (a truncation), may run here. */
   checkOwner(call: string): void {
     this.checkWritable(call);

@@ -71,11 +71,18 @@ export interface WalOptions<T = Uint8Array> {
   /**
    * Store the log as a directory of segment files of this many bytes each, instead of one
    * file: `Wal.open(dir, { segmentSize })`. Records span segments freely; segments are created
-   * as the log grows, and `truncateBefore` deletes the ones a checkpoint made obsolete. The size
-   * is not stored on disk: reopen with the size the log was written with, or open fails with
-   * `SEGMENT_SIZE_MISMATCH`.
+   * as the log grows, and `truncateBefore` deletes the ones a checkpoint made obsolete.
    *
-   * @default undefined (a single-file log). Minimum 1, maximum 2^53 - 1.
+   * The size is not stored on disk, but every segment except the newest holds exactly that many
+   * bytes: an existing log of two or more segments opens without it (`Wal.open(dir)` reads the
+   * size from its files). It is needed to create a log, and when the files cannot tell: a log of
+   * one segment, or none yet (the error says so). A size the files contradict fails with
+   * `SEGMENT_SIZE_MISMATCH`, naming both sizes.
+   *
+   * @default undefined: a single-file log, or the size an existing directory's segments show.
+   * Minimum 4096 (4 KiB; smaller segments only multiply files and barriers), maximum 2^53 - 1.
+   * A log written with smaller segments (the Rust crate takes any size above 0) opens with the
+   * size left out, read from its files.
    * @example Wal.open("wal-dir", { segmentSize: 64 * 1024 * 1024 })
    */
   segmentSize?: number;
@@ -206,6 +213,14 @@ export const DEFAULT_STALL_TIMEOUT = 30_000;
 /** Enough pending commits to keep the disk busy, bounded so a stalled disk cannot exhaust memory. */
 export const DEFAULT_MAX_PENDING_COMMITS = 16_384;
 
+/**
+ * 4 KiB, a page: the smallest `segmentSize` an option may give. Below it a log is mostly
+ * files (each roll costs a barrier, a file and a directory barrier: `segmentSize: 1` made
+ * fourteen files of one 13-byte record). The Rust crate refuses only 0, so a log it wrote may
+ * have smaller segments: the files' own size is taken as they show it, never checked here.
+ */
+export const SEGMENT_SIZE_MIN = 4096;
+
 const KNOWN_OPTIONS = new Set<string>([
   "maxRecordSize",
   "stallTimeout",
@@ -231,7 +246,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   for (const key of Object.keys(options)) {
     if (!KNOWN_OPTIONS.has(key)) {
       throw invalidArgument(
-        `unknown option "${key}"; known options: ${[...KNOWN_OPTIONS].join(", ")}`,
+        `unknown option "${key}"${optionHint(key)}; known options: ${[...KNOWN_OPTIONS].join(", ")}`,
       );
     }
   }
@@ -267,10 +282,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     maxRecordSize: checkInteger("maxRecordSize", maxRecordSize, 0, PAYLOAD_SIZE_LIMIT),
     stallTimeout: checkInteger("stallTimeout", stallTimeout, 1, 2 ** 31 - 1),
     maxPendingCommits: checkInteger("maxPendingCommits", maxPendingCommits, 1, 2 ** 31 - 1),
-    segmentSize:
-      segmentSize === undefined
-        ? undefined
-        : checkInteger("segmentSize", segmentSize, 1, LSN_LIMIT),
+    segmentSize: segmentSize === undefined ? undefined : checkSegmentSize(segmentSize),
     preallocate:
       preallocate === undefined
         ? undefined
@@ -283,6 +295,118 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     onSlowSync,
     slowSyncThreshold: checkInteger("slowSyncThreshold", slowSyncThreshold, 0, 2_000_000),
   };
+}
+
+/** `segmentSize` when it is an integer from {@link SEGMENT_SIZE_MIN} to 2^53 - 1. */
+function checkSegmentSize(value: unknown): number {
+  if (
+    typeof value === "number" &&
+    Number.isInteger(value) &&
+    value > 0 &&
+    value < SEGMENT_SIZE_MIN
+  ) {
+    throw invalidArgument(
+      `segmentSize must be at least ${SEGMENT_SIZE_MIN} bytes (4 KiB), got ${value}: smaller ` +
+        "segments only multiply files and barriers. A log written with smaller segments opens " +
+        "without segmentSize, which its files then give",
+    );
+  }
+  return checkInteger("segmentSize", value, SEGMENT_SIZE_MIN, LSN_LIMIT);
+}
+
+/**
+ * Options of other storage libraries that wal-db lacks, by their name in lower case without
+ * `_` or `-`, and what to do instead: the names a user of bun:sqlite (`readonly`, `readwrite`),
+ * lmdb-js (`readOnly`, `compression`, `encoding`, `noSync`) or LevelDB (`createIfMissing`,
+ * `valueEncoding`, `sync`) reaches for first. A Map, so that no key finds `Object.prototype`.
+ */
+const FOREIGN_OPTIONS: ReadonlyMap<string, string> = (() => {
+  const hints = new Map<string, string>();
+  const add = (hint: string, ...names: string[]) => {
+    for (const name of names) hints.set(name, hint);
+  };
+  add(
+    "Wal.open opens a log to write; to read one only (no lock, nothing written), call " +
+      "Wal.openReadOnly(path, options) instead",
+    "readonly",
+    "readwrite",
+  );
+  add(
+    "there is no sync mode: append returns once the bytes are in the page cache, and " +
+      "wal.sync(), wal.appendAndSync(record) or await wal.commit(record) makes records durable",
+    "sync",
+    "fsync",
+    "nosync",
+    "syncwrites",
+    "syncmode",
+    "synchronous",
+    "durable",
+  );
+  add(
+    "payloads are stored as given; compress them in a codec ({ codec: { encode, decode } })",
+    "compression",
+    "compress",
+  );
+  add(
+    "values become payload bytes through the codec option (for example { codec: codecs.json })",
+    "encoding",
+    "encoder",
+    "valueencoding",
+    "serializer",
+  );
+  add("the option is create (true by default)", "createifmissing");
+  add("the log's path is the first argument of Wal.open", "path", "filename", "directory");
+  return hints;
+})();
+
+/** Edits that still count as a misspelling of a known option (case and `_`/`-` aside). */
+const OPTION_DISTANCE_MAX = 2;
+
+/**
+ * What an unknown option `key` most likely meant, as a clause for its error: what to do
+ * instead of an option another library has ({@link FOREIGN_OPTIONS}), or the known option
+ * within {@link OPTION_DISTANCE_MAX} edits of it, ignoring case, `_` and `-`; "" for neither.
+ */
+function optionHint(key: string): string {
+  const normal = normalOptionName(key);
+  const foreign = FOREIGN_OPTIONS.get(normal);
+  if (foreign !== undefined) return `: ${foreign}`;
+  let nearest: string | undefined;
+  let nearestDistance = Math.min(OPTION_DISTANCE_MAX, Math.floor(normal.length / 3)) + 1;
+  for (const known of KNOWN_OPTIONS) {
+    const distance = editDistance(normal, normalOptionName(known));
+    if (distance < nearestDistance) [nearest, nearestDistance] = [known, distance];
+  }
+  if (nearest === undefined) return "";
+  const exact = nearestDistance === 0 ? " (option names are camelCase)" : "";
+  return `: did you mean "${nearest}"?${exact}`;
+}
+
+/** `name` in lower case without `_` and `-`, so `read_only` and `ReadOnly` compare equal. */
+function normalOptionName(name: string): string {
+  return name.toLowerCase().replace(/[_-]/g, "");
+}
+
+/**
+ * Edits (insert, delete, substitute, swap two neighbours) from `a` to `b`: the optimal string
+ * alignment distance. Option names are short, so the full table costs nothing.
+ */
+function editDistance(a: string, b: string): number {
+  const rows = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      const row = rows[i]!;
+      const above = rows[i - 1]!;
+      row[j] = Math.min(above[j]! + 1, row[j - 1]! + 1, above[j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        row[j] = Math.min(row[j]!, rows[i - 2]![j - 2]! + 1);
+      }
+    }
+  }
+  return rows[a.length]![b.length]!;
 }
 
 /** `codec` when it has `encode` and `decode` functions; undefined for none or `codecs.bytes`. */

@@ -190,6 +190,11 @@ export abstract class SharedState {
     return Atomics.load(this.i32, I_CUTS);
   }
 
+  /** Whether a write or barrier of any thread failed: the log is poisoned. */
+  get failed(): boolean {
+    return Atomics.load(this.i32, I_FAILURE) !== Failure.None;
+  }
+
   /** Whether the owner closed the log. */
   get isClosed(): boolean {
     return Atomics.load(this.i32, I_CLOSED) !== 0;

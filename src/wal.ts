@@ -8,10 +8,9 @@
  */
 
 import { type Codec, encodeWith } from "./codec.ts";
-import { describeValue, invalidArgument, readOnlyFollow, readOnlyLog } from "./errors.ts";
-import { follow } from "./follower.ts";
+import { describeValue, invalidArgument, readOnlyLog } from "./errors.ts";
 import { handleFields, joinLog, makeHandle, type WalHandle } from "./handle.ts";
-import { checkLsn, checkNotDropped } from "./lsn.ts";
+import { checkLsn } from "./lsn.ts";
 import { resolveOptions, type WalOptions } from "./options.ts";
 import {
   assembleOrClose,
@@ -20,23 +19,63 @@ import {
   type LogParts,
   refuseZeroFillOfSegments,
 } from "./parts.ts";
-import type { WalRecord } from "./reader.ts";
 import type { RecoveryReport } from "./recovery.ts";
 import { type WalStats, walStats } from "./stats.ts";
 import { FileStore } from "./store/file.ts";
 import { checkStore, openStore } from "./store/index.ts";
 import type { WalStore } from "./store/store.ts";
 import { truncateAfter, truncateBefore } from "./truncation.ts";
+import { WalReads } from "./wal-reads.ts";
 
 export type { WalHandle } from "./handle.ts";
 export type { WalRecord } from "./reader.ts";
 export type { WalStats } from "./stats.ts";
+export type { RecordRange } from "./wal-reads.ts";
 
 /**
  * What `append`, `commit` and `appendBatch` take for a record of type `T`: the value, or for
  * plain byte records (no codec) bytes or a string, stored as UTF-8.
  */
 export type WalInput<T> = [T] extends [Uint8Array] ? Uint8Array | string : T;
+
+/** What every kind of handle has: where the log is, its bounds and counters, and `close`. */
+type EveryHandle =
+  | "path"
+  | "recovery"
+  | "readOnly"
+  | "len"
+  | "size"
+  | "isEmpty"
+  | "head"
+  | "stats"
+  | "close"
+  | typeof Symbol.dispose
+  | typeof Symbol.asyncDispose;
+
+/**
+ * A log opened with {@link Wal.openReadOnly}: it reads, and has none of the calls that would
+ * write, sync, truncate, share or follow (they would throw `READ_ONLY`).
+ */
+export type ReadOnlyWal<T = Uint8Array> = Pick<
+  Wal<T>,
+  | EveryHandle
+  | "iter"
+  | "values"
+  | typeof Symbol.iterator
+  | "iterFrom"
+  | "iterAsync"
+  | "last"
+  | "checksum"
+>;
+
+/**
+ * A `Wal` joined from another thread with {@link Wal.attach}: it appends, commits and syncs,
+ * and has none of the calls that read or truncate (the owner does those).
+ */
+export type AttachedWal<T = Uint8Array> = Pick<
+  Wal<T>,
+  EveryHandle | "append" | "appendAndSync" | "appendBatch" | "commit" | "sync" | "syncAsync"
+>;
 
 /**
  * A write-ahead log: records appended at increasing LSNs, made durable by `sync`, read back
@@ -48,31 +87,27 @@ export type WalInput<T> = [T] extends [Uint8Array] ? Uint8Array | string : T;
  * wal.sync(); // now on stable storage
  * for (const { lsn, data } of wal.iter()) apply(lsn, data);
  */
-export class Wal<T = Uint8Array> {
+export class Wal<T = Uint8Array> extends WalReads<T> {
   /**
    * What recovery found when this log was opened (for an attached `Wal`, the owner's). For a
    * log opened with {@link Wal.openReadOnly}, what `Wal.open` would find and cut: nothing was.
    */
   readonly recovery: RecoveryReport;
-  /** True for a log opened with {@link Wal.openReadOnly}: it reads, and never changes a byte. */
-  readonly readOnly: boolean;
-
-  /** What this `Wal` delegates to (parts.ts). */
-  private readonly parts: LogParts<T>;
   /** `truncateBefore` and `truncateAfter` calls of this `Wal` that changed the log. */
-  private truncations = 0;
+  #truncations = 0;
 
   private constructor(parts: LogParts<T>, readOnly: boolean) {
-    this.parts = parts;
+    super(parts, readOnly);
     this.recovery = parts.recovery;
-    this.readOnly = readOnly;
   }
 
   /**
    * Opens the log at `path` (created if needed), takes its exclusive lock and recovers it: the
    * torn tail a crash left (by default, everything from the first invalid record on; see
    * `onCorruption`) is cut, and the cut and the surviving records are durable before it
-   * returns. With `segmentSize`, `path` is a directory of segment files. See docs/API.md.
+   * returns. With `segmentSize` (at least 4 KiB), `path` is a new or existing directory of
+   * segment files; an existing one opens without it once its segments show their size. See
+   * docs/API.md.
    * @param path - the log file, or the segments' directory; its parent directory must exist.
    * @throws WalError `LOCKED` while another `Wal` (any process) has it open; `NOT_A_LOG` (nothing
    * changed) for a path that is not a log; `NOT_FOUND`; `INVALID_ARGUMENT`;
@@ -101,7 +136,7 @@ export class Wal<T = Uint8Array> {
    * using reader = Wal.openReadOnly("app.wal");
    * for (const { lsn, data } of reader.iter()) console.log(lsn, data.length);
    */
-  static openReadOnly<T = Uint8Array>(path: string, options?: WalOptions<T>): Wal<T> {
+  static openReadOnly<T = Uint8Array>(path: string, options?: WalOptions<T>): ReadOnlyWal<T> {
     const resolved = resolveOptions(options);
     const store = openStore(path, { segmentSize: resolved.segmentSize, readOnly: true });
     return new Wal<T>(assembleOrClose(store, resolved, true), true);
@@ -128,7 +163,7 @@ export class Wal<T = Uint8Array> {
    * @example
    * self.onmessage = ({ data }) => Wal.attach(data).appendAndSync("from a worker");
    */
-  static attach<T = Uint8Array>(handle: WalHandle, options?: { codec?: Codec<T> }): Wal<T> {
+  static attach<T = Uint8Array>(handle: WalHandle, options?: { codec?: Codec<T> }): AttachedWal<T> {
     const fields = handleFields(handle);
     const resolved = resolveOptions({
       maxRecordSize: fields.maxRecordSize,
@@ -168,17 +203,6 @@ export class Wal<T = Uint8Array> {
       preallocate: this.parts.preallocate,
     };
     return makeHandle(this.parts.shared, this.parts.file, options, this.recovery);
-  }
-
-  /** Logical size in bytes; with no append in flight elsewhere, the next append's LSN. */
-  get len(): number {
-    this.checkOpen();
-    return this.parts.shared.written();
-  }
-
-  /** True when the log holds no records. */
-  get isEmpty(): boolean {
-    return this.len === 0;
   }
 
   /**
@@ -269,79 +293,7 @@ export class Wal<T = Uint8Array> {
    */
   stats(): WalStats {
     this.checkOpen();
-    return walStats(this.parts, this.truncations);
-  }
-
-  /**
-   * Iterates every record from the head on, in LSN order, each checksum-checked, up to the end
-   * when it is called.
-   * @throws CorruptionError from the iteration at a damaged record, unless opened with
-   * `recovery: "skip"` (the damage then goes to `onCorrupt`); `CLOSED`.
-   */
-  iter(): Generator<WalRecord<T>, void, undefined> {
-    this.checkReadable();
-    return this.parts.reader.walk(this.head, this.parts.shared.written());
-  }
-
-  /**
-   * Iterates records from `lsn` on, as {@link Wal.iter} does, after a bounded seek (at most
-   * 256 KiB plus one record from an indexed boundary) that proves `lsn` is a record boundary.
-   * @param lsn - an LSN returned by `append`, or `len`; at or above `head`.
-   * @throws WalError `INVALID_ARGUMENT` when `lsn` lies below the head or inside a record;
-   * `CORRUPTION` when a damaged record lies on the way.
-   */
-  iterFrom(lsn: number): Generator<WalRecord<T>, void, undefined> {
-    this.checkReadable();
-    const end = this.parts.shared.written();
-    checkNotDropped(checkLsn(lsn, "iterFrom"), this.head, "iterFrom");
-    if (lsn < end) this.parts.reader.seek(lsn, end);
-    return this.parts.reader.walk(Math.min(lsn, end), end);
-  }
-
-  /**
-   * The CRC-32C of the frames of the records from `fromLsn` to `toLsn`: two logs with the same
-   * records at the same LSNs give the same checksum, so a replica compares ranges with its
-   * leader's without sending records. Every record on the way is checked.
-   * @returns an unsigned 32-bit number; 0 for an empty range.
-   * @throws WalError `INVALID_ARGUMENT` when either end is not a record boundary of the log;
-   * `CORRUPTION` when a record in the range is damaged.
-   * @example if (leader.checksum(a, b) !== replica.checksum(a, b)) resync(a, b);
-   */
-  checksum(fromLsn: number, toLsn: number): number {
-    this.checkReadable();
-    const end = this.parts.shared.written();
-    checkNotDropped(checkLsn(fromLsn, "checksum", "fromLsn"), this.head, "checksum");
-    return this.parts.reader.checksum(fromLsn, checkLsn(toLsn, "checksum", "toLsn"), end);
-  }
-
-  /**
-   * A live tail: yields every durable record from `fromLsn` on, then each new one once it is
-   * durable (a record a crash could take back is never yielded). It sleeps on the shared state
-   * until a barrier raises the durable watermark, and ends when the log closes. A `fromLsn`
-   * past the end yields nothing until a record starts exactly there. See docs/API.md.
-   * @param fromLsn - a record boundary at or above `head`, or an LSN past `len`. @default `head`
-   * @throws WalError `INVALID_ARGUMENT` for a `fromLsn` that is not a boundary (from the
-   * iteration, once a durable record spans one that was past the end); `READ_ONLY`; from the
-   * iteration, `CORRUPTION`, `TRUNCATED` when `truncateAfter` cuts records it yielded, `POISONED`.
-   * @example
-   * for await (const { lsn, data } of wal.follow()) replica.apply(lsn, data);
-   */
-  async *follow(fromLsn?: number): AsyncGenerator<WalRecord<T>, void, undefined> {
-    this.checkReadable();
-    if (this.readOnly) throw readOnlyFollow(this.parts.store.description);
-    const end = this.parts.shared.written();
-    let start = this.head;
-    if (fromLsn !== undefined) {
-      start = checkNotDropped(checkLsn(fromLsn, "follow", "fromLsn"), this.head, "follow");
-      if (start < end) this.parts.reader.seek(start, end);
-    }
-    yield* follow(this.parts, start, end);
-  }
-
-  /** The first LSN in the log, where `iter` starts: 0 until a segmented log's prefix is dropped. */
-  get head(): number {
-    this.parts.lifecycle.checkOpen();
-    return this.parts.store.head ?? 0;
+    return walStats(this.parts, this.#truncations);
   }
 
   /**
@@ -359,7 +311,7 @@ export class Wal<T = Uint8Array> {
   truncateBefore(lsn: number): number {
     this.checkOwner("truncateBefore");
     const { head, changed } = truncateBefore(this.parts, checkLsn(lsn, "truncateBefore"));
-    if (changed) this.truncations++;
+    if (changed) this.#truncations++;
     return head;
   }
 
@@ -374,7 +326,7 @@ export class Wal<T = Uint8Array> {
    */
   truncateAfter(lsn: number): void {
     this.checkOwner("truncateAfter");
-    if (truncateAfter(this.parts, checkLsn(lsn, "truncateAfter"))) this.truncations++;
+    if (truncateAfter(this.parts, checkLsn(lsn, "truncateAfter"))) this.#truncations++;
   }
 
   /**
@@ -408,6 +360,15 @@ export class Wal<T = Uint8Array> {
     this.close();
   }
 
+  /** `console.log(wal)`: where the log is, its layout and bounds, and its state. */
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    const { lifecycle, store, file } = this.parts;
+    const state = lifecycle.state;
+    const layout = store.head !== undefined ? "segments" : file !== null ? "file" : "store";
+    const bounds = state === "closed" ? "" : `, len: ${this.len}, head: ${this.head}`;
+    return `Wal { path: ${JSON.stringify(this.path)}, layout: "${layout}"${bounds}, state: "${state}" }`;
+  }
+
   /**
    * What `value` is stored as: itself without a codec (bytes or a string, checked when it is
    * framed), its encoding with one. `call` (and `element`) name it in errors.
@@ -416,32 +377,5 @@ export class Wal<T = Uint8Array> {
     return this.parts.codec === undefined
       ? value
       : encodeWith(this.parts.codec, value as T, call, element);
-  }
-
-  // Every call but `commit` (which stages), `head` and `share` starts with one of these: its
-  // check, then the staged commits written, so this thread's records keep call order.
-
-  /** Open, with staged commits written. */
-  private checkOpen(): void {
-    this.parts.lifecycle.checkOpen();
-    this.parts.commits.flush();
-  }
-
-  /** May write, with staged commits written. */
-  private checkWritable(call: string): void {
-    this.parts.lifecycle.checkWritable(call);
-    this.parts.commits.flush();
-  }
-
-  /** May read, with staged commits written. */
-  private checkReadable(): void {
-    this.parts.lifecycle.checkReadable();
-    this.parts.commits.flush();
-  }
-
-  /** May truncate (the owner, writable), with staged commits written. */
-  private checkOwner(call: string): void {
-    this.parts.lifecycle.checkOwner(call);
-    this.parts.commits.flush();
   }
 }

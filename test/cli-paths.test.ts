@@ -114,7 +114,7 @@ describe.each(READERS)("%s", (command) => {
 
   test(`${command} of a segmented log that was created but never written (LOCK only) is an empty log`, async () => {
     const path = join(dir, `${command}-created`);
-    Wal.open(path, { segmentSize: 64 }).close();
+    Wal.open(path, { segmentSize: 4096 }).close();
     const run = await cli([command, path]);
     expect(run).toMatchObject({ code: 0, signal: null, stderr: "" });
     if (command === "verify") expect(run.stdout).toBe(`OK ${path}: 0 records, LSN 0 to 0\n`);
@@ -137,7 +137,7 @@ describe.each(READERS)("%s", (command) => {
     `${command} of a segmented log whose head file is a FIFO exits 3 naming it`,
     async () => {
       const path = join(dir, `${command}-fifo-head`);
-      Wal.open(path, { segmentSize: 64 }).close();
+      Wal.open(path, { segmentSize: 4096 }).close();
       expect(spawnSync(["mkfifo", join(path, "head")]).exitCode).toBe(0);
       expectFailure(
         await cli([command, path]),

@@ -122,24 +122,24 @@ describe("usage", () => {
    * value. A negative number is a value, not an option (`-n -1` once said "takes no value").
    */
   const NUMERIC_OPTIONS: [command: string, option: string, takes: string][] = [
-    ["inspect", "--segment-size", "a size in bytes, 1 or more"],
+    ["inspect", "--segment-size", "a size in bytes, 4096 or more"],
     ["inspect", "--max-record-size", "a size in bytes, from 0 to"],
-    ["verify", "--segment-size", "a size in bytes, 1 or more"],
+    ["verify", "--segment-size", "a size in bytes, 4096 or more"],
     ["verify", "--max-record-size", "a size in bytes, from 0 to"],
     ["dump", "--from", "an LSN, 0 or more"],
     ["dump", "--limit", "a count of records, 0 or more"],
-    ["dump", "--segment-size", "a size in bytes, 1 or more"],
+    ["dump", "--segment-size", "a size in bytes, 4096 or more"],
     ["dump", "--max-record-size", "a size in bytes, from 0 to"],
     ["tail", "-n", "a count of records, 0 or more"],
     ["tail", "--lines", "a count of records, 0 or more"],
     ["tail", "--from", "an LSN, 0 or more"],
     ["tail", "--interval", "milliseconds, from 1 to 86400000"],
-    ["tail", "--segment-size", "a size in bytes, 1 or more"],
+    ["tail", "--segment-size", "a size in bytes, 4096 or more"],
     ["tail", "--max-record-size", "a size in bytes, from 0 to"],
     ["torture", "--kills", "a count of kills, from 1 to 1000000"],
     ["torture", "--seed", "an integer, from 0 to 4294967295"],
     ["torture", "--max-run-ms", "milliseconds, from 0 to 60000"],
-    ["torture", "--segment-size", "a size in bytes, 1 or more"],
+    ["torture", "--segment-size", "a size in bytes, 4096 or more"],
     ["bench", "--record-size", "a size in bytes, from 0 to 16777216"],
   ];
   const BAD_NUMBERS = ["-1", "ten", "1.5", "99999999999999999999"];
@@ -214,18 +214,18 @@ describe("inspect", () => {
   test("a segmented log: the segment size is read from its files", async () => {
     const path = join(dir, "segments-inspect");
     {
-      using wal = Wal.open(path, { segmentSize: 64 });
-      for (let i = 0; i < 10; i++) wal.append(`record number ${i}`);
+      using wal = Wal.open(path, { segmentSize: 4096 });
+      for (let i = 0; i < 10; i++) wal.append(`record number ${i} ${"x".repeat(1500)}`);
       wal.sync();
     }
     const json = JSON.parse((await cli(["inspect", path, "--json"])).stdout);
     expect(json).toMatchObject({ kind: "segments", records: 10, wouldCut: null });
-    expect(json.segments).toMatchObject({ segmentSize: 64, segmentSizeFrom: "files" });
+    expect(json.segments).toMatchObject({ segmentSize: 4096, segmentSizeFrom: "files" });
     expect(json.segments.count).toBeGreaterThan(2);
     // A size that contradicts the files is refused, not misread.
-    const wrong = await cli(["verify", path, "--segment-size", "128"]);
+    const wrong = await cli(["verify", path, "--segment-size", "8192"]);
     expectOneErrorLine(wrong, 3, "wal-db: verify: ");
-    expect(wrong.stderr).toContain("128");
+    expect(wrong.stderr).toContain("8192");
   });
 
   test("one segment that does not start the log needs --segment-size", async () => {
@@ -449,12 +449,12 @@ for (const step of process.argv.slice(4)) {
 
   test("--from below the head is refused by tail and dump alike: exit 2", async () => {
     const path = join(dir, "from-below-head");
-    const options = { segmentSize: 64 };
-    const lsns = writeInChild(path, options, ["a".repeat(60), "b".repeat(60), "c"]);
+    const options = { segmentSize: 4096 };
+    const lsns = writeInChild(path, options, ["a".repeat(4000), "b".repeat(4000), "c"]);
     writeInChild(path, options, [`drop:${lsns[2]}`]);
     for (const command of ["tail", "dump"]) {
       expectOneErrorLine(
-        await cli([command, path, "--from", "0", "--segment-size", "64"]),
+        await cli([command, path, "--from", "0", "--segment-size", "4096"]),
         2,
         `wal-db: ${command}: iterFrom(0): the log starts at ${lsns[2]}`,
       );
@@ -499,14 +499,14 @@ for (const step of process.argv.slice(4)) {
   test("tail --follow on a segmented log reads across new segments, from one that is still growing", async () => {
     const path = join(dir, "follow-segments");
     // One segment 0 only: its size is read from its length, which grows under the follower.
-    const [first] = writeInChild(path, { segmentSize: 64 }, ["seed"]);
+    const [first] = writeInChild(path, { segmentSize: 4096 }, ["seed"]);
     const tail = startFixture("../src/cli/main.ts", [
       ...["tail", path, "--follow", "--interval", "20"],
     ]);
     expect(await tail.line(`${first}\t`)).toBe(`${first}\tseed`);
-    const texts = Array.from({ length: 12 }, (_, i) => `record ${i} ${"x".repeat(i * 3)}`);
-    const appended = writeInChild(path, { segmentSize: 64 }, texts);
-    expect(appended.at(-1)! + 8 + texts.at(-1)!.length).toBeGreaterThan(3 * 64);
+    const texts = Array.from({ length: 12 }, (_, i) => `record ${i} ${"x".repeat(i * 300)}`);
+    const appended = writeInChild(path, { segmentSize: 4096 }, texts);
+    expect(appended.at(-1)! + 8 + texts.at(-1)!.length).toBeGreaterThan(3 * 4096);
     expect(await tail.line(`${appended.at(-1)}\t`)).toBe(`${appended.at(-1)}\t${texts.at(-1)}`);
     tail.process.kill("SIGTERM");
     const exit = await tail.exited();
@@ -552,15 +552,15 @@ for (const step of process.argv.slice(4)) {
 
   test("tail --follow keeps the segment size it saw once truncateBefore leaves one segment", async () => {
     const path = join(dir, "follow-compacted");
-    const options = { segmentSize: 64 };
+    const options = { segmentSize: 4096 };
     const [first] = writeInChild(path, options, ["seed"]);
     const tail = startFixture("../src/cli/main.ts", [
       ...["tail", path, "--follow", "--interval", "20"],
     ]);
     expect(await tail.line(`${first}\t`)).toBe(`${first}\tseed`);
-    const spread = writeInChild(path, options, ["a".repeat(60), "b".repeat(60), "c"]);
+    const spread = writeInChild(path, options, ["a".repeat(4000), "b".repeat(4000), "c"]);
     expect(await tail.line(`${spread[2]}\t`)).toBe(`${spread[2]}\tc`);
-    // Only segment 2 is left, above index 0: its files no longer say the segment size.
+    // Only segment 1 is left, above index 0: its files no longer say the segment size.
     const after = writeInChild(path, options, [`drop:${spread[2]}`, "after the drop"]);
     expect(await tail.line(`${after[0]}\t`)).toBe(`${after[0]}\tafter the drop`);
     tail.process.kill("SIGTERM");
@@ -569,15 +569,15 @@ for (const step of process.argv.slice(4)) {
 
   test("tail --follow exits 1 when truncateBefore drops records it had not printed", async () => {
     const path = join(dir, "follow-dropped");
-    const options = { segmentSize: 64 };
+    const options = { segmentSize: 4096 };
     const [first] = writeInChild(path, options, ["seed"]);
     const tail = startFixture("../src/cli/main.ts", [
-      ...["tail", path, "--follow", "--poll", "--interval", "20", "--segment-size", "64"],
+      ...["tail", path, "--follow", "--poll", "--interval", "20", "--segment-size", "4096"],
     ]);
     expect(await tail.line(`${first}\t`)).toBe(`${first}\tseed`);
     // Stopped, the follower cannot look while the writer appends and drops past its position.
     tail.process.kill("SIGSTOP");
-    const appended = writeInChild(path, options, ["a".repeat(60), "b".repeat(60), "c"]);
+    const appended = writeInChild(path, options, ["a".repeat(4000), "b".repeat(4000), "c"]);
     writeInChild(path, options, [`drop:${appended[2]}`]);
     tail.process.kill("SIGCONT");
     const exit = await tail.exited();

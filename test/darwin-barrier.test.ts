@@ -291,7 +291,7 @@ describe("a log on a file system that refuses F_FULLFSYNC", () => {
     const path = join(dir, "segments-reopened");
     mkdirSync(path);
     {
-      using wal = Wal.open(path, { segmentSize: 64 });
+      using wal = Wal.withStore(SegmentedStore.open(path, 64));
       for (let i = 0; i < 5; i++) wal.append("twenty-four bytes each..");
     }
     const libc = fakeLibc("F_FULLFSYNC", { barrierOnFile: DARWIN.ENOTSUP });

@@ -2,7 +2,7 @@
  * Fuzzing recovery: fast-check mutations of real logs, opened under every recovery policy.
  *
  * Seeds are logs the library wrote (records of 0 bytes to 4 KB, records whose payloads are
- * themselves frames, and for directories records straddling segments of 64 to 512 bytes, one
+ * themselves frames, and for directories records straddling segments of 4 KiB to 6,400 bytes, one
  * log with its head moved by `truncateBefore`), plus the Rust-written fixture
  * test/fixtures/rust-compatible.wal. Each input applies 1–4 mutations (test/support/
  * fuzz-mutations.ts): bit flips, byte overwrites, splices from the image or another seed
@@ -218,18 +218,19 @@ function directorySeed(
 }
 
 const DIRECTORY_SEEDS: readonly DirectorySeed[] = [
-  directorySeed("64-byte segments", 64, smallPayloads(9, 60)),
+  // 4 KiB, the smallest segmentSize, and an odd 6,400; records spanning up to four segments.
+  directorySeed("4 KiB segments", 4096, smallPayloads(9, 3800)),
   directorySeed(
-    "100-byte segments",
-    100,
-    [0, 30, 0, 250, 7, 0, 90, 3].map((size) => bytesOf(size)),
+    "6400-byte segments",
+    6400,
+    [0, 1920, 0, 16_000, 448, 0, 5760, 192].map((size) => bytesOf(size)),
   ),
   directorySeed(
-    "512-byte segments, a record over 3",
-    512,
-    [10, 1500, 0, 40, 600, 0, 5].map((size) => bytesOf(size)),
+    "4 KiB segments, a record over 3",
+    4096,
+    [80, 12_000, 0, 320, 4800, 0, 40].map((size) => bytesOf(size)),
   ),
-  directorySeed("256-byte segments, head moved", 256, smallPayloads(30, 80), 12),
+  directorySeed("4 KiB segments, head moved", 4096, smallPayloads(30, 1280), 12),
 ];
 
 // ---------------------------------------------------------------------------------------------

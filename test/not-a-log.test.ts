@@ -13,7 +13,7 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Wal, type WalOptions } from "../src/index.ts";
+import { type ReadOnlyWal, Wal, type WalOptions } from "../src/index.ts";
 import { walErrorOf } from "./support/errors.ts";
 import { snapshot } from "./support/segments.ts";
 import { logPath, tempDir } from "./support/temp.ts";
@@ -21,7 +21,7 @@ import { logPath, tempDir } from "./support/temp.ts";
 const dir = tempDir();
 
 /** Every way to open a log, each of which must refuse a file that is not one. */
-const OPENS: [string, (path: string, options?: WalOptions) => Wal][] = [
+const OPENS: [string, (path: string, options?: WalOptions) => ReadOnlyWal][] = [
   ["Wal.open()", (path, options) => Wal.open(path, options)],
   ['Wal.open({ onCorruption: "fail" })', (path) => Wal.open(path, { onCorruption: "fail" })],
   ['Wal.open({ recovery: "skip" })', (path) => Wal.open(path, { recovery: "skip" })],

@@ -1,6 +1,6 @@
 /**
  * The recovery policies over both on-disk layouts, a single file and a segmented directory
- * (segmentSize 64, so records straddle segment files): a record in the middle of a closed log is
+ * (segmentSize 4096, so records straddle segment files): a record in the middle of a closed log is
  * damaged in place (a payload byte, a length near 2^32, a plausible but wrong length), and each
  * policy must do exactly what it promises. `recovery: "skip"` keeps every intact record at its
  * LSN, cuts nothing and reports the damage once per iteration; the default cuts at the damage;
@@ -35,11 +35,14 @@ import { withoutZeroFill } from "./support/stores.ts";
 import { logPath, tempDir } from "./support/temp.ts";
 
 const dir = tempDir();
-const SEGMENT_SIZE = 64;
+/** The smallest segment size: the twenty records below (some 50 KB) span a dozen segments. */
+const SEGMENT_SIZE = 4096;
 
 /** Twenty payloads of varied sizes, empty ones included; record 0 is not empty. */
-const SIZES = [24, 0, 1, 40, 7, 100, 3, 0, 64, 25, 48, 9, 0, 150, 2, 31, 5, 77, 0, 18];
-/** The record the single-damage tests damage: 48 bytes, in the middle. */
+const SIZES = [24, 0, 1, 40, 7, 100, 3, 0, 64, 25, 48, 9, 0, 150, 2, 31, 5, 77, 0, 18].map(
+  (size) => size * 64,
+);
+/** The record the single-damage tests damage: 3,072 bytes, in the middle. */
 const DAMAGED = 10;
 const payloads = (() => {
   const next = mulberry32(0x9e1c);
@@ -192,9 +195,9 @@ const damages: Damage[] = [
     patch: (_image, lsn) => ({ at: lsn + 4, bytes: u32(0xffff_fff0) }),
   },
   {
-    name: "a plausible but wrong length (12 for 48 bytes)",
+    name: "a plausible but wrong length (768 for 3072 bytes)",
     reason: /checksum mismatch/,
-    patch: (_image, lsn) => ({ at: lsn + 4, bytes: u32(12) }),
+    patch: (_image, lsn) => ({ at: lsn + 4, bytes: u32(768) }),
   },
 ];
 

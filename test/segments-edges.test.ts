@@ -36,6 +36,8 @@ import { logPath, tempDir } from "./support/temp.ts";
 
 const dir = tempDir();
 const SEED = seedFromEnv(0xed9e);
+/** The smallest segment size; writeSegmented's records (up to 12,800 bytes) span up to four. */
+const S = 4096;
 const decoder = new TextDecoder();
 
 /** Segment `index`'s file name, spelled out here rather than taken from src. */
@@ -63,26 +65,28 @@ function writeFixed(path: string, segmentSize: number, count: number, size: numb
 describe("the head file", () => {
   test("truncateBefore(320) writes the format's example bytes 40010000 00000000 70552bfe", () => {
     const path = logPath(dir, "segments");
-    const { lsns } = writeFixed(path, 32, 14, 24); // 32-byte frames: record i at 32 * i
+    const { lsns } = writeFixed(path, S, 14, 24); // 32-byte frames: record i at 32 * i
     expect(lsns[10]).toBe(320);
-    using wal = Wal.open(path, { segmentSize: 32 });
+    using wal = Wal.open(path, { segmentSize: S });
     expect(wal.truncateBefore(320)).toBe(320);
     expect(readFileSync(join(path, "head")).toString("hex")).toBe("400100000000000070552bfe");
     expect(readdirSync(path)).not.toContain("head.tmp");
-    expect(segmentFiles(path)).toEqual([name(10), name(11), name(12), name(13)]);
+    // 320 lies in segment 0 of a log of 4 KiB segments, so nothing is deleted; the next test
+    // drops segments below a head.
+    expect(segmentFiles(path)).toEqual([name(0)]);
     expect([...wal.iter()].map((r) => r.lsn)).toEqual([320, 352, 384, 416]);
   });
 
   test(`a head mid-segment is u64 LE + CRC-32C of it; segments below its segment go (seed ${SEED})`, () => {
     const path = logPath(dir, "segments");
-    const { lsns } = writeSegmented(path, 32, 50, SEED);
-    const head = lsns.find((lsn) => lsn > 600 && lsn % 32 !== 0)!;
+    const { lsns } = writeSegmented(path, S, 50, SEED);
+    const head = lsns.find((lsn) => lsn > 18 * S && lsn % S !== 0)!;
     expect(head).toBeDefined();
     const before = snapshot(path);
-    using wal = Wal.open(path, { segmentSize: 32 });
+    using wal = Wal.open(path, { segmentSize: S });
     wal.truncateBefore(head);
     expect(readFileSync(join(path, "head")).equals(expectedHead(head))).toBe(true);
-    const first = Math.floor(head / 32);
+    const first = Math.floor(head / S);
     expect(segmentFiles(path)[0]).toBe(name(first));
     // What is kept is untouched, byte for byte.
     for (const kept of segmentFiles(path)) {
@@ -93,15 +97,15 @@ describe("the head file", () => {
 
 describe("truncateBefore", () => {
   test("at the end of the log on a segment boundary: the newest segment stays, as the Rust crate needs", () => {
-    // The case the Rust crate misread: 64-byte segments, 8 records of 24 bytes (frames of
-    // 32), head moved to len = 256 = 4 × 64. The crate derives the log's end from the highest
+    // The case the Rust crate misread: 4 KiB segments, 8 records of 2040 bytes (frames of
+    // 2048), head moved to len = 16384 = 4 × 4096. The crate derives the log's end from the highest
     // segment file, so that file must stay, full, even though no record of it is live.
     const path = logPath(dir, "segments");
-    const { end } = writeFixed(path, 64, 8, 24);
-    expect(end).toBe(256);
+    const { end } = writeFixed(path, S, 8, 2040);
+    expect(end).toBe(4 * S);
     const kept = Buffer.from(readFileSync(join(path, name(3)))).toString("hex");
     {
-      using wal = Wal.open(path, { segmentSize: 64 });
+      using wal = Wal.open(path, { segmentSize: S });
       expect(wal.truncateBefore(end)).toBe(end);
       expect([...wal.iter()]).toEqual([]);
     }
@@ -110,7 +114,7 @@ describe("truncateBefore", () => {
     expect(Buffer.from(readFileSync(join(path, name(3)))).toString("hex")).toBe(kept);
     expect(readFileSync(join(path, "head")).equals(expectedHead(end))).toBe(true);
     {
-      using wal = Wal.open(path, { segmentSize: 64 });
+      using wal = Wal.open(path, { segmentSize: S });
       expect([wal.head, wal.len, wal.recovery.head, wal.recovery.records]).toEqual([
         end,
         end,
@@ -121,18 +125,18 @@ describe("truncateBefore", () => {
       expect(wal.append("next")).toBe(end);
       expect(segmentFiles(path)).toEqual([name(4)]);
     }
-    using wal = Wal.open(path, { segmentSize: 64 });
+    using wal = Wal.open(path, { segmentSize: S });
     expect([...wal.iter()].map((r) => [r.lsn, decoder.decode(r.data)])).toEqual([[end, "next"]]);
   });
 
   test("open cutting a torn record back to the head on a segment boundary keeps that segment, empty", () => {
-    // Head at 256 = 4 × 64, then one record in segment 4, torn by a crash: recovery cuts the
+    // Head at 16384 = 4 × 4096, then one record in segment 4, torn by a crash: recovery cuts the
     // log back to the head. Deleting segment 4 would leave no segment to read the end from
     // (the Rust crate would then append at 0); it stays, empty.
     const path = logPath(dir, "segments");
-    const { end } = writeFixed(path, 64, 8, 24);
+    const { end } = writeFixed(path, S, 8, 2040);
     {
-      using wal = Wal.open(path, { segmentSize: 64 });
+      using wal = Wal.open(path, { segmentSize: S });
       wal.truncateBefore(end);
       wal.append(new Uint8Array(40).fill(9));
       wal.sync();
@@ -141,7 +145,7 @@ describe("truncateBefore", () => {
     const torn = join(path, name(4));
     writeFileSync(torn, readFileSync(torn).subarray(0, 20)); // a torn append
     {
-      using wal = Wal.open(path, { segmentSize: 64 });
+      using wal = Wal.open(path, { segmentSize: S });
       expect([wal.head, wal.len, wal.recovery.records, wal.recovery.bytesDropped]).toEqual([
         end,
         end,
@@ -151,20 +155,20 @@ describe("truncateBefore", () => {
     }
     expect(segmentFiles(path)).toEqual([name(4)]);
     expect(statSync(torn).size).toBe(0);
-    using wal = Wal.open(path, { segmentSize: 64 });
+    using wal = Wal.open(path, { segmentSize: S });
     expect(wal.append("next")).toBe(end);
   });
 
   test("open cutting a fresh log's only, torn record keeps segment 0, empty", () => {
     const path = logPath(dir, "segments");
     {
-      using wal = Wal.open(path, { segmentSize: 64 });
+      using wal = Wal.open(path, { segmentSize: S });
       wal.append(new Uint8Array(40).fill(3));
     }
     const first = join(path, name(0));
     writeFileSync(first, readFileSync(first).subarray(0, 30));
     {
-      using wal = Wal.open(path, { segmentSize: 64 });
+      using wal = Wal.open(path, { segmentSize: S });
       expect([wal.len, wal.recovery.bytesDropped]).toEqual([0, 30]);
     }
     expect(segmentFiles(path)).toEqual([name(0)]);
@@ -173,14 +177,14 @@ describe("truncateBefore", () => {
 
   test("at the end of the log mid-segment: the last segment stays, appends continue in it", () => {
     const path = logPath(dir, "segments");
-    const { end } = writeFixed(path, 32, 3, 12); // 20-byte frames: end 60, in segment 1
+    const { end } = writeFixed(path, S, 3, 2552); // 2560-byte frames: end 7680, in segment 1
     {
-      using wal = Wal.open(path, { segmentSize: 32 });
+      using wal = Wal.open(path, { segmentSize: S });
       expect(wal.truncateBefore(end)).toBe(end);
       expect(segmentFiles(path)).toEqual([name(1)]);
-      expect(statSync(join(path, name(1))).size).toBe(end - 32);
+      expect(statSync(join(path, name(1))).size).toBe(end - S);
     }
-    using wal = Wal.open(path, { segmentSize: 32 });
+    using wal = Wal.open(path, { segmentSize: S });
     expect(wal.head).toBe(end);
     expect(wal.append("x")).toBe(end);
     expect([...wal.iter()].map((r) => r.lsn)).toEqual([end]);
@@ -196,9 +200,9 @@ describe("truncateBefore", () => {
     ["a string", () => "0" as unknown as number],
   ])("an LSN %s: INVALID_ARGUMENT, nothing changed", (_, pick) => {
     const path = logPath(dir, "segments");
-    const { lsns, end } = writeSegmented(path, 32, 12, SEED);
+    const { lsns, end } = writeSegmented(path, S, 12, SEED);
     const before = snapshot(path);
-    using wal = Wal.open(path, { segmentSize: 32 });
+    using wal = Wal.open(path, { segmentSize: S });
     expect(walErrorOf(() => wal.truncateBefore(pick(lsns, end))).code).toBe("INVALID_ARGUMENT");
     expect(wal.head).toBe(0);
     expect(snapshot(path)).toEqual(before);
@@ -206,8 +210,8 @@ describe("truncateBefore", () => {
 
   test("below the head: returns the head and changes nothing", () => {
     const path = logPath(dir, "segments");
-    const { lsns } = writeSegmented(path, 32, 30, SEED);
-    using wal = Wal.open(path, { segmentSize: 32 });
+    const { lsns } = writeSegmented(path, S, 30, SEED);
+    using wal = Wal.open(path, { segmentSize: S });
     wal.truncateBefore(lsns[20]!);
     const before = snapshot(path);
     expect(wal.truncateBefore(lsns[3]!)).toBe(lsns[20]!);
@@ -218,12 +222,12 @@ describe("truncateBefore", () => {
 
   test("at the head: deletes a leftover below it, with no barrier and no truncation counted", () => {
     const path = logPath(dir, "segments");
-    const { lsns } = writeSegmented(path, 32, 30, SEED);
-    using wal = Wal.open(path, { segmentSize: 32 });
+    const { lsns } = writeSegmented(path, S, 30, SEED);
+    using wal = Wal.open(path, { segmentSize: S });
     wal.truncateBefore(lsns[20]!);
     // A segment below the head's, as a crash midway through the compaction leaves one.
-    const leftover = name(Math.floor(lsns[20]! / 32) - 1);
-    writeFileSync(join(path, leftover), new Uint8Array(32));
+    const leftover = name(Math.floor(lsns[20]! / S) - 1);
+    writeFileSync(join(path, leftover), new Uint8Array(S));
     wal.append("not yet durable");
     const before = wal.stats();
     expect(wal.truncateBefore(lsns[20]!)).toBe(lsns[20]!);
@@ -234,7 +238,7 @@ describe("truncateBefore", () => {
 
   test("leaves stray files alone, even ones that look like low segments", () => {
     const path = logPath(dir, "segments");
-    const { lsns } = writeSegmented(path, 32, 30, SEED);
+    const { lsns } = writeSegmented(path, S, 30, SEED);
     const strays: Record<string, string> = {
       "notes.txt": "not a segment",
       "1.wal": "short name",
@@ -244,13 +248,13 @@ describe("truncateBefore", () => {
     };
     for (const [stray, text] of Object.entries(strays)) writeFileSync(join(path, stray), text);
     {
-      using wal = Wal.open(path, { segmentSize: 32 });
+      using wal = Wal.open(path, { segmentSize: S });
       wal.truncateBefore(lsns[25]!);
     }
     for (const [stray, text] of Object.entries(strays)) {
       expect(readFileSync(join(path, stray), "utf8")).toBe(text);
     }
-    using wal = Wal.open(path, { segmentSize: 32 });
+    using wal = Wal.open(path, { segmentSize: S });
     expect([...wal.iter()].map((r) => r.lsn)).toEqual(lsns.slice(25));
   });
 });
@@ -258,9 +262,9 @@ describe("truncateBefore", () => {
 describe("truncateAfter", () => {
   test("below the head: INVALID_ARGUMENT; at the head: keeps exactly that record", () => {
     const path = logPath(dir, "segments");
-    const { lsns, payloads } = writeSegmented(path, 32, 30, SEED);
+    const { lsns, payloads } = writeSegmented(path, S, 30, SEED);
     const head = lsns[20]!;
-    using wal = Wal.open(path, { segmentSize: 32 });
+    using wal = Wal.open(path, { segmentSize: S });
     wal.truncateBefore(head);
     const before = snapshot(path);
     expect(walErrorOf(() => wal.truncateAfter(lsns[19]!)).code).toBe("INVALID_ARGUMENT");
@@ -272,27 +276,27 @@ describe("truncateAfter", () => {
 
   test(`the segments left are the log's bytes up to the cut, byte for byte (seed ${SEED})`, () => {
     const path = logPath(dir, "segments");
-    const { lsns, payloads } = writeSegmented(path, 32, 40, SEED);
+    const { lsns, payloads } = writeSegmented(path, S, 40, SEED);
     const whole = segmentBytes(path);
-    using wal = Wal.open(path, { segmentSize: 32 });
+    using wal = Wal.open(path, { segmentSize: S });
     wal.truncateAfter(lsns[17]!);
     const cut = lsns[17]! + 8 + payloads[17]!.length;
     expect(wal.len).toBe(cut);
     expect(segmentFiles(path)).toEqual(
-      Array.from({ length: Math.ceil(cut / 32) }, (_, k) => name(k)),
+      Array.from({ length: Math.ceil(cut / S) }, (_, k) => name(k)),
     );
     expect(segmentBytes(path).equals(whole.subarray(0, cut))).toBe(true);
   });
 
   test("a cut on a segment boundary leaves no empty segment; the next append opens one", () => {
     const path = logPath(dir, "segments");
-    const { lsns } = writeFixed(path, 32, 6, 24); // 32-byte frames
-    using wal = Wal.open(path, { segmentSize: 32 });
+    const { lsns } = writeFixed(path, S, 6, S - 8); // frames of S bytes
+    using wal = Wal.open(path, { segmentSize: S });
     wal.truncateAfter(lsns[2]!);
-    expect(wal.len).toBe(96);
+    expect(wal.len).toBe(3 * S);
     expect(segmentFiles(path)).toEqual([name(0), name(1), name(2)]);
-    expect(statSync(join(path, name(2))).size).toBe(32);
-    expect(wal.append("after")).toBe(96);
+    expect(statSync(join(path, name(2))).size).toBe(S);
+    expect(wal.append("after")).toBe(3 * S);
     expect(segmentFiles(path)).toEqual([name(0), name(1), name(2), name(3)]);
   });
 
@@ -316,12 +320,12 @@ describe("truncateAfter", () => {
 
   test("a crash midway through its deletions (top segments gone) reopens as a prefix", () => {
     const path = logPath(dir, "segments");
-    const { lsns, payloads } = writeSegmented(path, 32, 40, SEED);
+    const { lsns, payloads } = writeSegmented(path, S, 40, SEED);
     const names = segmentFiles(path);
     // truncateAfter deletes from the last segment down: a crash after two of them.
     for (const gone of names.slice(-2)) unlinkSync(join(path, gone));
-    const end = (names.length - 2) * 32;
-    using wal = Wal.open(path, { segmentSize: 32 });
+    const end = (names.length - 2) * S;
+    using wal = Wal.open(path, { segmentSize: S });
     const whole = lsns.filter((lsn, i) => lsn + 8 + payloads[i]!.length <= end);
     expect([...wal.iter()].map((r) => r.lsn)).toEqual(whole);
     const len = whole.at(-1)! + 8 + payloads[whole.length - 1]!.length;
@@ -333,21 +337,21 @@ describe("truncateAfter", () => {
 describe("open", () => {
   test("a torn tail segments back: the segments past the cut go, and the same size reopens", () => {
     const path = logPath(dir, "segments");
-    const { lsns } = writeFixed(path, 32, 12, 20); // 28-byte frames
-    const damaged = lsns[4]!; // 112: segment 3
-    const file = join(path, name(Math.floor(damaged / 32)));
+    const { lsns } = writeFixed(path, S, 12, 3576); // 3584-byte frames
+    const damaged = lsns[4]!; // 14336: segment 3
+    const file = join(path, name(Math.floor(damaged / S)));
     const bytes = readFileSync(file);
-    bytes[damaged % 32]! ^= 0xff; // its CRC
+    bytes[damaged % S]! ^= 0xff; // its CRC
     writeFileSync(file, bytes);
     {
-      using wal = Wal.open(path, { segmentSize: 32 });
+      using wal = Wal.open(path, { segmentSize: S });
       expect(wal.len).toBe(damaged);
-      expect(wal.recovery.bytesDropped).toBe(12 * 28 - damaged);
+      expect(wal.recovery.bytesDropped).toBe(12 * 3584 - damaged);
       expect(segmentFiles(path)).toEqual([name(0), name(1), name(2), name(3)]);
-      expect(statSync(join(path, name(3))).size).toBe(damaged - 96);
+      expect(statSync(join(path, name(3))).size).toBe(damaged - 3 * S);
       expect(wal.append("after")).toBe(damaged);
     }
-    using wal = Wal.open(path, { segmentSize: 32 });
+    using wal = Wal.open(path, { segmentSize: S });
     expect([...wal.iter()].map((r) => r.lsn)).toEqual([...lsns.slice(0, 4), damaged]);
   });
 
@@ -358,60 +362,60 @@ describe("open", () => {
       wal.append("single");
     }
     const before = readFileSync(path);
-    expect(walErrorOf(() => Wal.open(path, { segmentSize: 32 })).code).toBe("INVALID_ARGUMENT");
+    expect(walErrorOf(() => Wal.open(path, { segmentSize: S })).code).toBe("INVALID_ARGUMENT");
     expect(readFileSync(path).equals(before)).toBe(true);
   });
 
   test("a lone segment longer than segmentSize: SEGMENT_SIZE_MISMATCH naming both sizes", () => {
     const path = logPath(dir, "segments");
-    writeFixed(path, 64, 1, 30); // one 38-byte segment
+    writeFixed(path, 2 * S, 1, 6000); // one 6008-byte segment
     const before = snapshot(path);
-    const error = walErrorOf(() => Wal.open(path, { segmentSize: 16 }));
+    const error = walErrorOf(() => Wal.open(path, { segmentSize: S }));
     expect(error.code).toBe("SEGMENT_SIZE_MISMATCH");
-    expect(error.message).toContain("38");
-    expect(error.message).toContain("16");
+    expect(error.message).toContain("6008");
+    expect(error.message).toContain("4096");
     expect(snapshot(path)).toEqual(before);
   });
 
   test("a segment missing above the head's: CORRUPTION naming it, at its first byte", () => {
     const path = logPath(dir, "segments");
-    const { lsns } = writeSegmented(path, 32, 40, SEED);
+    const { lsns } = writeSegmented(path, S, 40, SEED);
     {
-      using wal = Wal.open(path, { segmentSize: 32 });
+      using wal = Wal.open(path, { segmentSize: S });
       wal.truncateBefore(lsns[10]!);
     }
-    const missing = Math.floor(lsns[10]! / 32) + 2;
+    const missing = Math.floor(lsns[10]! / S) + 2;
     unlinkSync(join(path, name(missing)));
     const before = snapshot(path);
-    const error = walErrorOf(() => Wal.open(path, { segmentSize: 32 }));
+    const error = walErrorOf(() => Wal.open(path, { segmentSize: S }));
     expect(error).toBeInstanceOf(CorruptionError);
-    expect((error as CorruptionError).offset).toBe(missing * 32);
+    expect((error as CorruptionError).offset).toBe(missing * S);
     expect(error.message).toContain(name(missing));
     expect(snapshot(path)).toEqual(before);
   });
 
   test("the head's own segment missing: CORRUPTION, nothing changed", () => {
     const path = logPath(dir, "segments");
-    const { lsns } = writeSegmented(path, 32, 40, SEED);
-    const head = lsns.find((lsn) => lsn > 300 && lsn % 32 !== 0)!;
+    const { lsns } = writeSegmented(path, S, 40, SEED);
+    const head = lsns.find((lsn) => lsn > 9 * S && lsn % S !== 0)!;
     {
-      using wal = Wal.open(path, { segmentSize: 32 });
+      using wal = Wal.open(path, { segmentSize: S });
       wal.truncateBefore(head);
     }
-    unlinkSync(join(path, name(Math.floor(head / 32))));
+    unlinkSync(join(path, name(Math.floor(head / S))));
     const before = snapshot(path);
-    const error = walErrorOf(() => Wal.open(path, { segmentSize: 32 }));
+    const error = walErrorOf(() => Wal.open(path, { segmentSize: S }));
     expect(error.code).toBe("CORRUPTION");
-    expect(error.message).toContain(name(Math.floor(head / 32)));
+    expect(error.message).toContain(name(Math.floor(head / S)));
     expect(snapshot(path)).toEqual(before);
   });
 
   test("a head file whose CRC holds but which points inside a record: CORRUPTION, nothing cut", () => {
     const path = logPath(dir, "segments");
-    const { lsns } = writeFixed(path, 32, 14, 24); // 32-byte frames: record i at 32 * i
+    const { lsns } = writeFixed(path, S, 14, 24); // 32-byte frames: record i at 32 * i
     writeFileSync(join(path, "head"), expectedHead(lsns[5]! + 3));
     const before = snapshot(path);
-    const error = walErrorOf(() => Wal.open(path, { segmentSize: 32 }));
+    const error = walErrorOf(() => Wal.open(path, { segmentSize: S }));
     expect(error.code).toBe("CORRUPTION");
     expect(error.message).toContain(`starts at ${lsns[5]! + 3}`);
     expect(snapshot(path)).toEqual(before);
@@ -419,9 +423,9 @@ describe("open", () => {
 
   test('damage in the record at the head: refused by default, kept and skipped under recovery "skip"', () => {
     const path = logPath(dir, "segments");
-    const { lsns } = writeFixed(path, 32, 14, 24); // 32-byte frames: record i at 32 * i
+    const { lsns } = writeFixed(path, S, 14, S - 8); // frames of S bytes: record i is segment i
     {
-      using wal = Wal.open(path, { segmentSize: 32 });
+      using wal = Wal.open(path, { segmentSize: S });
       wal.truncateBefore(lsns[5]!);
     }
     const segment = join(path, name(5));
@@ -429,11 +433,11 @@ describe("open", () => {
     bytes[12]! ^= 0xff; // a payload byte of the record at the head
     writeFileSync(segment, bytes);
     const before = snapshot(path);
-    expect(walErrorOf(() => Wal.open(path, { segmentSize: 32 })).code).toBe("CORRUPTION");
+    expect(walErrorOf(() => Wal.open(path, { segmentSize: S })).code).toBe("CORRUPTION");
     expect(snapshot(path)).toEqual(before);
     const reported: number[] = [];
     using wal = Wal.open(path, {
-      segmentSize: 32,
+      segmentSize: S,
       recovery: "skip",
       onCorrupt: (error) => reported.push(error.offset),
     });
@@ -444,15 +448,15 @@ describe("open", () => {
 
   test("a head at the end, then a record torn by a crash: the torn tail is cut, not refused", () => {
     const path = logPath(dir, "segments");
-    const { end } = writeFixed(path, 32, 10, 24);
+    const { end } = writeFixed(path, S, 10, S - 8);
     {
-      using wal = Wal.open(path, { segmentSize: 32 });
+      using wal = Wal.open(path, { segmentSize: S });
       expect(wal.truncateBefore(end)).toBe(end);
       wal.append(new Uint8Array(24).fill(7));
     }
-    const last = join(path, name(end / 32));
+    const last = join(path, name(end / S));
     writeFileSync(last, readFileSync(last).subarray(0, 20)); // torn mid-payload
-    using wal = Wal.open(path, { segmentSize: 32 });
+    using wal = Wal.open(path, { segmentSize: S });
     expect(wal.head).toBe(end);
     expect(wal.len).toBe(end);
     expect(wal.recovery.bytesDropped).toBe(20);
@@ -460,25 +464,25 @@ describe("open", () => {
   });
 
   test("a smaller segmentSize after a truncateBefore: SEGMENT_SIZE_MISMATCH, not an empty log", () => {
-    // Written with 64: segment 1 holds bytes [64, 84) and the head is 64. Read with 32, the
-    // head would sit in segment 2 and segment 1 would look like a leftover below it; but a
-    // leftover was a full non-last segment, and this one holds 20 bytes, not 32.
+    // Written with 8192: segment 1 holds bytes [8192, 8212) and the head is 8192. Read with 4096,
+    // the head would sit in segment 2 and segment 1 would look like a leftover below it; but a
+    // leftover was a full non-last segment, and this one holds 20 bytes, not 4096.
     const path = logPath(dir, "segments");
     {
-      using wal = Wal.open(path, { segmentSize: 64 });
-      wal.append(new Uint8Array(56));
-      expect(wal.truncateBefore(wal.append(new Uint8Array(12)))).toBe(64);
+      using wal = Wal.open(path, { segmentSize: 2 * S });
+      wal.append(new Uint8Array(2 * S - 8));
+      expect(wal.truncateBefore(wal.append(new Uint8Array(12)))).toBe(2 * S);
     }
     expect(segmentFiles(path)).toEqual([name(1)]);
     const before = snapshot(path);
-    const error = walErrorOf(() => Wal.open(path, { segmentSize: 32 }));
+    const error = walErrorOf(() => Wal.open(path, { segmentSize: S }));
     expect(error.code).toBe("SEGMENT_SIZE_MISMATCH");
     expect(snapshot(path)).toEqual(before);
   });
 
   test("a directory whose parent is missing: NOT_FOUND, nothing created", () => {
     const parent = join(dir, "no-such-parent");
-    const error = walErrorOf(() => Wal.open(join(parent, "segments"), { segmentSize: 32 }));
+    const error = walErrorOf(() => Wal.open(join(parent, "segments"), { segmentSize: S }));
     expect(error.code).toBe("NOT_FOUND");
     expect(error.message).toContain(`its directory ${parent} does not exist`);
     expect(existsSync(parent)).toBe(false);
@@ -486,19 +490,19 @@ describe("open", () => {
 
   test("a second open of the same directory: LOCKED until the first closes", () => {
     const path = logPath(dir, "segments");
-    const first = Wal.open(path, { segmentSize: 32 });
+    const first = Wal.open(path, { segmentSize: S });
     first.append("held");
-    expect(walErrorOf(() => Wal.open(path, { segmentSize: 32 })).code).toBe("LOCKED");
+    expect(walErrorOf(() => Wal.open(path, { segmentSize: S })).code).toBe("LOCKED");
     first.close();
-    using second = Wal.open(path, { segmentSize: 32 });
+    using second = Wal.open(path, { segmentSize: S });
     expect([...second.iter()].map((r) => decoder.decode(r.data))).toEqual(["held"]);
   });
 
   test("stray entries named like segments but not files are ignored, then kept", () => {
     const path = logPath(dir, "segments");
-    const { lsns } = writeSegmented(path, 32, 10, SEED);
+    const { lsns } = writeSegmented(path, S, 10, SEED);
     mkdirSync(join(path, name(500)));
-    using wal = Wal.open(path, { segmentSize: 32 });
+    using wal = Wal.open(path, { segmentSize: S });
     expect([...wal.iter()].map((r) => r.lsn)).toEqual(lsns);
     wal.truncateBefore(lsns[9]!);
     expect(statSync(join(path, name(500))).isDirectory()).toBe(true);
@@ -506,17 +510,17 @@ describe("open", () => {
 
   test("a leftover deleted between the listing and its stat (a reader racing truncateBefore) is not listed", () => {
     const path = logPath(dir, "segments");
-    const { lsns } = writeSegmented(path, 32, 10, SEED);
+    const { lsns } = writeSegmented(path, S, 10, SEED);
     let end: number;
     {
-      using wal = Wal.open(path, { segmentSize: 32 });
+      using wal = Wal.open(path, { segmentSize: S });
       wal.truncateBefore(lsns[9]!);
       end = wal.len;
     }
     // A leftover below the head, as a crash mid-deletion leaves it; the writer deletes it
     // after this reader's readdir and before its stat.
-    const leftover = name(Math.floor(lsns[9]! / 32) - 1);
-    writeFileSync(join(path, leftover), new Uint8Array(32));
+    const leftover = name(Math.floor(lsns[9]! / S) - 1);
+    writeFileSync(join(path, leftover), new Uint8Array(S));
     const goneAfterReaddir: FileSystem = {
       ...nodeFileSystem,
       statSync: (file) => {
@@ -524,7 +528,7 @@ describe("open", () => {
         return nodeFileSystem.statSync(file);
       },
     };
-    const reader = SegmentedStore.open(path, 32, { readOnly: true, fileSystem: goneAfterReaddir });
+    const reader = SegmentedStore.open(path, S, { readOnly: true, fileSystem: goneAfterReaddir });
     expect([reader.head, reader.size]).toEqual([lsns[9]!, end]);
     reader.close();
   });
@@ -537,9 +541,9 @@ describe("many segments", () => {
     const payloads: Uint8Array[] = [];
     const lsns: number[] = [];
     {
-      using wal = Wal.open(path, { segmentSize: 32 });
+      using wal = Wal.open(path, { segmentSize: S });
       for (let i = 0; i < 200; i++) {
-        payloads.push(randomBytes(next, next() % 60));
+        payloads.push(randomBytes(next, next() % 9000));
         lsns.push(wal.append(payloads.at(-1)!));
         if (i % 25 === 24) {
           // Reading old segments evicts descriptors, the last segment's among them.
@@ -550,7 +554,7 @@ describe("many segments", () => {
       wal.sync();
       expect(segmentFiles(path).length).toBeGreaterThan(200);
     }
-    using wal = Wal.open(path, { segmentSize: 32 });
+    using wal = Wal.open(path, { segmentSize: S });
     const records = [...wal.iter()];
     expect(records.map((r) => r.lsn)).toEqual(lsns);
     records.forEach((r, i) => {
@@ -603,24 +607,25 @@ describe("a wrong segmentSize when only the head's segment is left", () => {
     const path = logPath(dir, "head-only");
     const lsns: number[] = [];
     {
-      using wal = Wal.open(path, { segmentSize: 256 });
+      using wal = Wal.open(path, { segmentSize: 2 * S });
       for (let i = 0; i < 30; i++)
-        lsns.push(wal.append(new Uint8Array(20 + ((i * 37) % 60)).fill(i)));
+        lsns.push(wal.append(new Uint8Array(640 + ((i * 37) % 60) * 32).fill(i)));
       wal.sync();
       wal.truncateBefore(lsns[12]!);
     }
-    const segment = Math.floor(lsns[12]! / 256);
+    const segment = Math.floor(lsns[12]! / (2 * S));
     for (const file of readdirSync(path)) {
       if (file.endsWith(".wal") && Number(file.slice(0, 20)) > segment)
         unlinkSync(join(path, file));
     }
     // What a crash leaves when the records after the head were never written.
     const bytes = readFileSync(join(path, name(segment)));
-    writeFileSync(join(path, name(segment)), bytes.subarray(0, lsns[13]! - segment * 256));
+    writeFileSync(join(path, name(segment)), bytes.subarray(0, lsns[13]! - segment * 2 * S));
     return { path, head: lsns[12]! };
   }
 
-  test.each([255, 254, 250, 257, 300])(
+  // Sizes near the 8192 the log was written with, on either side.
+  test.each([8191, 8190, 8186, 8193, 8236])(
     "opening with %d is refused in every mode and changes nothing",
     (wrong) => {
       const { path, head } = headOnly();
@@ -631,7 +636,7 @@ describe("a wrong segmentSize when only the head's segment is left", () => {
         expect(error.message).toContain(`starts at ${head}`);
         expect(snapshot(path)).toEqual(before);
       }
-      using wal = Wal.open(path, { segmentSize: 256 });
+      using wal = Wal.open(path, { segmentSize: 2 * S });
       expect([...wal.iter()].map((record) => record.lsn)).toEqual([head]);
     },
   );

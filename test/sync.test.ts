@@ -212,7 +212,7 @@ describe("a failed truncation", () => {
     armed = false;
     expect(errorOf(() => wal.append("next")).code).toBe("POISONED");
     wal.close();
-    using reopened = Wal.open(dir2, { segmentSize: 16 });
+    using reopened = Wal.withStore(SegmentedStore.open(dir2, 16));
     expect(reopened.head).toBe(0);
     expect([...reopened.iter()].map((r) => r.lsn)).toEqual(lsns);
   });
@@ -275,7 +275,7 @@ describe("barriers of a segmented log", () => {
     // Creating the directory: its name in the parent must be durable before any segment is.
     expect(synced[0]).toBe(`directory ${dirname(path)}`);
     {
-      using wal = Wal.open(path, { segmentSize: 64 });
+      using wal = Wal.withStore(SegmentedStore.open(path, 64));
       for (let i = 0; i < 10; i++) wal.append("twenty-four bytes each..");
     }
     synced.length = 0;

@@ -166,8 +166,8 @@ test.skipIf(!available)(
   "Wal.commit() after truncateAfter deleted the newest segment: the other thread's fdatasync is on the kept segment, through a descriptor opened before the write",
   async () => {
     const path = logPath(dir, "segments");
-    const { stdout, calls } = await traced("commit-fixture.ts", [path, "64", "cut"], true);
-    expect(stdout).toBe("CUT 0 48 48\n");
+    const { stdout, calls } = await traced("commit-fixture.ts", [path, "4096", "cut"], true);
+    expect(stdout).toBe("CUT 0 3008 3008\n");
     const segment0 = join(path, "00000000000000000000.wal");
     // The commit after the cut: the last write, into segment 0, on the main thread.
     const writes = calls.filter(

@@ -8,7 +8,7 @@
  *   with its `CallOutcome` (test/support/outcomes.ts).
  */
 
-import { Wal, type WalHandle } from "../src/index.ts";
+import { type AttachedWal, Wal, type WalHandle } from "../src/index.ts";
 import { FileStore } from "../src/store/file.ts";
 import { outcomeOf } from "./support/outcomes.ts";
 
@@ -24,7 +24,7 @@ export type TerminateTask =
       readonly data: string;
     };
 
-let wal: Wal | undefined;
+let wal: AttachedWal | undefined;
 
 /** Never returns: reserves bytes for one record and blocks before writing them. */
 function getStuck(handle: WalHandle): void {

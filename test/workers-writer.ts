@@ -13,7 +13,7 @@
 
 import { writeSync } from "node:fs";
 import { SharedLog } from "../src/commit.ts";
-import { Wal, WalError, type WalHandle } from "../src/index.ts";
+import { type AttachedWal, Wal, WalError, type WalHandle } from "../src/index.ts";
 import { mulberry32 } from "./support/random.ts";
 import { recordPayload, type SizeRange } from "./support/workers.ts";
 
@@ -58,7 +58,7 @@ export type WriterReply =
   | { readonly kind: "armed" }
   | { readonly kind: "released" };
 
-let attached: Wal | undefined;
+let attached: AttachedWal | undefined;
 
 const post = (reply: WriterReply) => postMessage(reply);
 
@@ -99,7 +99,7 @@ async function write(task: Extract<WriterTask, { kind: "append" | "durable" }>):
   post({ kind: "done", lsns, appendAndSyncCalls, commitCalls });
 }
 
-async function probeClosed(wal: Wal): Promise<void> {
+async function probeClosed(wal: AttachedWal): Promise<void> {
   const codes: Record<string, string> = {
     append: await codeOf(() => wal.append("after the owner closed")),
     appendAndSync: await codeOf(() => wal.appendAndSync("after the owner closed")),

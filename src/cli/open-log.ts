@@ -4,7 +4,7 @@
  * `Wal.openReadOnly`, which takes no lock, writes nothing and cuts nothing, so they can run on
  * a log another process is writing and on a damaged log an operator has not decided about.
  * A directory is a segmented log; its segment size is read back from its files when they
- * say it (see {@link inferSegmentSize}), or taken from `--segment-size`.
+ * say it (as `Wal.open` reads it: `segmentSizeEvidence`), or taken from `--segment-size`.
  */
 
 import { readdirSync, type Stats, statSync } from "node:fs";
@@ -12,14 +12,22 @@ import { notALog, notARegularFile } from "../errors.ts";
 import {
   type CorruptionError,
   DEFAULT_MAX_RECORD_SIZE,
+  type ReadOnlyWal,
   Wal,
   WalError,
   type WalStore,
 } from "../index.ts";
+import { SEGMENT_SIZE_MIN } from "../options.ts";
 import { LSN_LIMIT, PAYLOAD_SIZE_LIMIT } from "../record.ts";
 import { fileKind, nodeFileSystem } from "../store/file-system.ts";
 import { openStore } from "../store/index.ts";
-import { holdsSegmentedLog, listSegments, type SegmentFile } from "../store/segment-layout.ts";
+import {
+  holdsSegmentedLog,
+  listSegments,
+  type SegmentFile,
+  segmentSizeEvidence,
+  segmentsDisagree,
+} from "../store/segment-layout.ts";
 import { parseInteger } from "./args.ts";
 import { CliError, describeOsError, EXIT, usageError } from "./command.ts";
 import { replayWithProgress } from "./scan.ts";
@@ -60,7 +68,7 @@ export interface LogLocation {
 
 /** What {@link openLogForReading} opened. */
 export interface OpenedLog extends LogLocation {
-  readonly wal: Wal;
+  readonly wal: ReadOnlyWal;
   /**
    * Opens the log's bytes again, read-only and with the segment size `wal` was opened with,
    * for a look at bytes past the records (the damage and zeros a report names); close it.
@@ -142,10 +150,12 @@ export function openStoreForReading(
 
 /**
  * Locates the log and calls `open` with the segment size to open it with, on a log a writer
- * may be changing. A lone first segment reads the same under any size at least its length,
- * so it is opened with the largest, which its growth cannot contradict. A writer may still add
- * a segment between the listing that read the size and the open that checks it, so a size
- * mismatch is looked at again, a few times, before it counts.
+ * may be changing: `--segment-size`, or undefined for the open to read the size from the files
+ * as `locateLog` did (the same rules: a lone first segment is read under the largest size,
+ * which its growth cannot contradict). A writer may still add or cut a segment between the
+ * listing that read the size and the open that checks it, and one listing can see a segment
+ * before a cut and the next one after it, so a size mismatch and segments that disagree are
+ * looked at again, a few times, before they count.
  */
 function whileLayoutSettles<T>(
   path: string,
@@ -153,12 +163,13 @@ function whileLayoutSettles<T>(
   open: (location: LogLocation, segmentSize: number | undefined) => T,
 ): T {
   for (let attempt = 1; ; attempt++) {
-    const location = locateLog(path, values);
-    const { segmentSize, segmentSizeSource } = location;
     try {
-      return open(location, segmentSizeSource === "single segment" ? LSN_LIMIT : segmentSize);
+      const location = locateLog(path, values);
+      const { segmentSize, segmentSizeSource } = location;
+      return open(location, segmentSizeSource === "flag" ? segmentSize : undefined);
     } catch (error) {
-      const changing = error instanceof WalError && error.code === "SEGMENT_SIZE_MISMATCH";
+      const mismatch = error instanceof WalError && error.code === "SEGMENT_SIZE_MISMATCH";
+      const changing = mismatch || segmentsDisagree(error);
       if (!changing || attempt === LAYOUT_ATTEMPTS) throw error;
     }
   }
@@ -189,7 +200,11 @@ export function locateLog(path: string, values: LogFlagValues): LogLocation {
   const givenSize =
     given === undefined
       ? undefined
-      : parseInteger("--segment-size", given, 0, { min: 1, max: LSN_LIMIT, units: true });
+      : parseInteger("--segment-size", given, 0, {
+          min: SEGMENT_SIZE_MIN,
+          max: LSN_LIMIT,
+          units: true,
+        });
   const stat = statOf(path);
   if (stat === null) throw new CliError(describeOsError(path, "ENOENT"), EXIT.failed);
   // Opening a FIFO for reading blocks until a writer comes, and a device or socket is no log:
@@ -210,19 +225,23 @@ export function locateLog(path: string, values: LogFlagValues): LogLocation {
   }
   const segments = listSegments(nodeFileSystem, path);
   checkSegmentedLog(path, segments);
-  const inferred = inferSegmentSize(segments);
   let segmentSize: number;
   let source: LogLocation["segmentSizeSource"];
   if (givenSize !== undefined) {
     segmentSize = givenSize;
     source = "flag";
-  } else if (inferred !== null) {
-    segmentSize = inferred.size;
-    source = inferred.source;
   } else {
-    throw usageError(
-      `${path}: cannot tell the segment size from one segment that does not start the log; pass --segment-size`,
-    );
+    // As Wal.open and Wal.openReadOnly read it; segments that disagree throw CORRUPTION.
+    const evidence = segmentSizeEvidence(path, segments);
+    source = evidence.source;
+    if (evidence.source === "files") segmentSize = evidence.size;
+    else if (evidence.source === "empty") segmentSize = 1;
+    else if (evidence.segment.index === 0) segmentSize = Math.max(1, evidence.segment.length);
+    else {
+      throw usageError(
+        `${path}: cannot tell the segment size from one segment that does not start the log; pass --segment-size`,
+      );
+    }
   }
   return {
     kind: "segments",
@@ -259,27 +278,4 @@ function checkSegmentedLog(path: string, segments: readonly SegmentFile[]): void
       : `it is a directory with no segment file (${"0".repeat(20)}.wal on), no head file and no LOCK file`,
     "pass a log file, or the directory of a segmented log",
   );
-}
-
-/**
- * The segment size the files of a segmented log say, or null when they do not say it.
- *
- * The size is not stored (docs/ON_DISK_FORMAT.md), but every segment except the last is
- * exactly that size, leftovers below the head included; so with two or more segments the
- * lowest one's length is the size (the open still checks every other against it). With one
- * segment, index 0, every size at least its length maps its bytes to the same LSNs, so its
- * length reads the log correctly. With no segment the log is empty and any size reads it.
- * One segment above index 0 is the case the files cannot answer: its first LSN is index × S.
- */
-function inferSegmentSize(
-  segments: readonly SegmentFile[],
-): { size: number; source: "files" | "single segment" | "empty" } | null {
-  const lowest = segments[0];
-  if (lowest === undefined) return { size: 1, source: "empty" };
-  if (segments.length >= 2) {
-    if (lowest.length === 0) return null;
-    return { size: lowest.length, source: "files" };
-  }
-  if (lowest.index === 0) return { size: Math.max(1, lowest.length), source: "single segment" };
-  return null;
 }

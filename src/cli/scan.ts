@@ -6,7 +6,7 @@
  * open then iterate reads it twice.
  */
 
-import type { Wal, WalRecord } from "../index.ts";
+import type { ReadOnlyWal, WalRecord } from "../index.ts";
 import { ProgressBar } from "./progress.ts";
 
 /** Records between two progress updates: a clock read per record would cost more than it shows. */
@@ -18,7 +18,7 @@ const RECORDS_PER_UPDATE = 1024;
  * progress bar.
  */
 export function scanLog(
-  wal: Wal,
+  wal: ReadOnlyWal,
   label: string,
   visit: (record: WalRecord) => boolean | undefined,
   from?: number,

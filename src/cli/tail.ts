@@ -147,27 +147,14 @@ class LogReader {
 
   /** Prints the last `count` records and moves `next` to the end of the log. */
   printLast(count: number): void {
-    // The open's scan passes every record; a ring keeps the LSNs of the last ones (one at
-    // least: it becomes `last`), so memory stays bounded by what is printed and only those
-    // records are read a second time.
-    const size = Math.max(count, 1);
-    const ring: number[] = [];
-    let seen = 0;
-    const log = openLogForReading(this.path, this.flags, {
-      visit: { label: "tail", record: (_data, lsn) => (ring[seen++ % size] = lsn) },
-    });
+    const log = openLogForReading(this.path, this.flags);
     try {
-      if (seen > 0) {
-        const first = ring[Math.max(0, seen - size) % size]!;
-        let skip = Math.min(seen, size) - Math.min(seen, count);
-        let last: WalRecord | undefined;
-        for (const record of log.wal.iterFrom(first)) {
-          last = record;
-          if (skip > 0) skip--;
-          else this.print(record.lsn, record.data);
-        }
-        this.pass(last);
+      // One record at least: the newest becomes `last`, which later looks check is still there.
+      const newest = log.wal.last(Math.max(count, 1));
+      for (const record of newest.slice(newest.length - count)) {
+        this.print(record.lsn, record.data);
       }
+      this.pass(newest.at(-1));
       this.next = log.wal.recovery.end;
       this.noteDamage(log);
     } finally {

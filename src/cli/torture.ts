@@ -14,6 +14,7 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { type Subprocess, spawn } from "bun";
 import { Wal, type WalRecord } from "../index.ts";
+import { SEGMENT_SIZE_MIN } from "../options.ts";
 import { parseCommandArgs, parseInteger } from "./args.ts";
 import { CliError, type Command, EXIT, existingDirectory } from "./command.ts";
 import { Output } from "./output.ts";
@@ -90,7 +91,7 @@ export const tortureCommand: Command = {
       noun: "milliseconds",
     });
     const segmentSize = parseInteger("--segment-size", values["segment-size"], 0, {
-      min: 1,
+      min: SEGMENT_SIZE_MIN,
       max: Number.MAX_SAFE_INTEGER,
       units: true,
     });

@@ -1,12 +1,13 @@
 /**
  * @module
  * Where a log's store is chosen, once, at open: one file, or a directory of segments when the
- * options give a segment size. `Wal.open`, `Wal.openReadOnly` and the CLI's readers all open
- * their store here, so they cannot disagree about what a path holds.
+ * options give a segment size or the path is a directory. `Wal.open`, `Wal.openReadOnly` and
+ * the CLI's readers all open their store here, so they cannot disagree about what a path holds.
  */
 
 import { invalidArgument } from "../errors.ts";
 import { FileStore, type FileStoreOptions } from "./file.ts";
+import { type FileSystem, nodeFileSystem } from "./file-system.ts";
 import { SegmentedStore, type SegmentedStoreOptions } from "./segmented.ts";
 import type { WalStore } from "./store.ts";
 
@@ -14,20 +15,33 @@ import type { WalStore } from "./store.ts";
 export interface StoreOptions extends FileStoreOptions, SegmentedStoreOptions {
   /**
    * Bytes per segment. With it, `path` is a segmented log's directory (a `SegmentedStore`);
-   * without it, `path` is one file (a `FileStore`).
+   * without it, a directory is an existing segmented log whose files give the size, and
+   * anything else one file (a `FileStore`).
    */
   readonly segmentSize?: number | undefined;
 }
 
 /**
- * Opens the store of the log at `path`: a {@link SegmentedStore} with `segmentSize`, a
- * {@link FileStore} without; writable and locked, or with `readOnly` neither.
+ * Opens the store of the log at `path`: a {@link SegmentedStore} with `segmentSize` or for a
+ * directory, a {@link FileStore} otherwise; writable and locked, or with `readOnly` neither.
  * @throws WalError as `FileStore.open` or `SegmentedStore.open` does.
  */
 export function openStore(path: string, options: StoreOptions = {}): FileStore | SegmentedStore {
-  return options.segmentSize === undefined
-    ? FileStore.open(path, options)
-    : SegmentedStore.open(path, options.segmentSize, options);
+  const segmented =
+    options.segmentSize !== undefined || isDirectory(options.fileSystem ?? nodeFileSystem, path);
+  return segmented
+    ? SegmentedStore.open(path, options.segmentSize, options)
+    : FileStore.open(path, options);
+}
+
+/** Whether `path` is a directory now; false when it is anything else, or cannot be looked at. */
+function isDirectory(fs: FileSystem, path: string): boolean {
+  if (typeof path !== "string" || path.length === 0) return false;
+  try {
+    return fs.statSync(path).isDirectory();
+  } catch {
+    return false; // FileStore.open reports a missing path, or one it cannot look at.
+  }
 }
 
 /**

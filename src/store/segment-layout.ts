@@ -1,9 +1,10 @@
 /**
  * @module
  * The files of a segmented log and what they say (docs/ON_DISK_FORMAT.md, "Segmented logs"):
- * their names, the `head` file's bytes, the listing of a directory's segments, and the check
- * that they form one log of `segmentSize`-byte segments. It reads and never writes, but for
- * the directory an open creates; `SegmentedStore` does the I/O of a live log.
+ * their names, the `head` file's bytes, the listing of a directory's segments, the segment size
+ * they show, and the check that they form one log of `segmentSize`-byte segments. It reads and
+ * never writes, but for the directory an open creates; `SegmentedStore` does the I/O of a live
+ * log, and segment-open.ts the steps of its open that come before the lock.
  */
 
 import { constants } from "node:fs";
@@ -17,7 +18,9 @@ import {
   missingLog,
   notALog,
   segmentSizeMismatch,
+  type WalError,
 } from "../errors.ts";
+import { SEGMENT_SIZE_MIN } from "../options.ts";
 import type { BarrierStrength, Platform } from "../platform/index.ts";
 import { type FileSystem, openRegularFile } from "./file-system.ts";
 import { readAt } from "./positioned-io.ts";
@@ -198,6 +201,131 @@ export function listSegments(fs: FileSystem, directory: string): SegmentFile[] {
 }
 
 /**
+ * What the segment files of a log say of its segment size, which no file stores: every
+ * segment but the newest holds exactly that many bytes, leftovers below the head included.
+ * - `"files"`: two or more segments, every one but the newest `size` bytes: the size, certain.
+ * - `"single segment"`: one segment. Its length is a lower bound, nothing more: the next
+ *   segment starts where the size says. At index 0 every size of at least its length reads its
+ *   bytes at the same LSNs; above 0 its first LSN is its index times the size, unknown.
+ * - `"empty"`: no segment (a log created but never written, or one dropped to its head).
+ *
+ * `Wal.open`, `Wal.openReadOnly` and the CLI all read the size here, so they cannot disagree.
+ * @throws CorruptionError when the segments contradict each other: two segments before the
+ * newest of different lengths, empty ones, or a newest one longer than them. That is damage
+ * (a file cut, grown or copied in from another log), not a size to choose: nothing is opened.
+ */
+export function segmentSizeEvidence(
+  directory: string,
+  segments: readonly SegmentFile[],
+): SegmentSizeEvidence {
+  const newest = segments.at(-1);
+  if (newest === undefined) return { source: "empty" };
+  if (segments.length === 1) return { source: "single segment", segment: newest };
+  const full = segments.slice(0, -1);
+  // The length most segments before the newest hold (the lowest's on a tie) is the likely size,
+  // so that the error names the one segment that differs.
+  const counts = new Map<number, number>();
+  for (const { length } of full) counts.set(length, (counts.get(length) ?? 0) + 1);
+  let size = full[0]!.length;
+  for (const [length, count] of counts) if (count > counts.get(size)!) size = length;
+  const model = full.find((segment) => segment.length === size)!;
+  const odd = full.find((segment) => segment.length !== size);
+  const named = (segment: SegmentFile) => `${segmentName(segment.index)} holds ${segment.length}`;
+  if (odd !== undefined) {
+    throw disagreement(
+      odd.index * size,
+      `every segment but the newest holds the segment size, but in ${directory} ${named(model)} ` +
+        `bytes and ${named(odd)} bytes (an open given the segment size names the one that ` +
+        "contradicts it)",
+    );
+  }
+  if (size === 0) {
+    throw disagreement(0, `in ${directory} ${named(model)} bytes, but a later segment follows it`);
+  }
+  if (newest.length > size) {
+    throw disagreement(
+      newest.index * size,
+      `in ${directory} the newest segment ${named(newest)} bytes, more than the ${size} ` +
+        "every segment before it holds",
+    );
+  }
+  return { source: "files", size };
+}
+
+/** The errors {@link segmentSizeEvidence} threw, for {@link segmentsDisagree}. */
+const disagreements = new WeakSet<Error>();
+
+/** A `damagedLayout` error for segments that disagree on the size, marked as such. */
+function disagreement(offset: number, reason: string): Error {
+  const error = damagedLayout(offset, reason);
+  disagreements.add(error);
+  return error;
+}
+
+/**
+ * Whether `error` is {@link segmentSizeEvidence}'s: segments that disagree on the size. A
+ * reader that lists while a writer cuts can see that for a moment (one segment's length before
+ * the cut, the next one's after), so the CLI looks again before it reports it.
+ */
+export function segmentsDisagree(error: unknown): boolean {
+  return error instanceof Error && disagreements.has(error);
+}
+
+/** What {@link segmentSizeEvidence} found. */
+export type SegmentSizeEvidence =
+  | { readonly source: "files"; readonly size: number }
+  | { readonly source: "single segment"; readonly segment: SegmentFile }
+  | { readonly source: "empty" };
+
+/**
+ * The segment size to open the log in `directory` with when the open was given none, from its
+ * files (see {@link segmentSizeEvidence}).
+ * @param open - `"write"` needs the size itself, since new segments get it; `"read"` needs only
+ * a size that reads the bytes on disk at their LSNs: any, for no segment (1, which every head
+ * divides), and for a lone segment 0 the largest, which no growth of it can contradict.
+ * @throws WalError `INVALID_ARGUMENT` when the files cannot tell, saying why and what to pass;
+ * `CORRUPTION` as {@link segmentSizeEvidence}.
+ */
+export function segmentSizeOfFiles(
+  fs: FileSystem,
+  directory: string,
+  open: "write" | "read",
+): number {
+  const evidence = segmentSizeEvidence(directory, listSegments(fs, directory));
+  if (evidence.source === "files") return evidence.size;
+  const lone = evidence.source === "single segment" ? evidence.segment : undefined;
+  // An empty directory, or an /etc, is no empty log: refused, as a writable open refuses it.
+  if (lone === undefined && !holdsSegmentedLog(fs, directory)) throw noLogHere(directory);
+  if (open === "read" && (lone === undefined || lone.index === 0)) {
+    return lone === undefined ? 1 : Number.MAX_SAFE_INTEGER;
+  }
+  const holds =
+    lone === undefined
+      ? "no segment yet"
+      : `one segment, ${segmentName(lone.index)} (${lone.length} bytes)`;
+  const any =
+    lone?.index === 0
+      ? ` (any size of at least ${Math.max(lone.length, SEGMENT_SIZE_MIN)} reads this one ` +
+        "segment; new segments get the size given)"
+      : "";
+  const call = open === "read" ? "Wal.openReadOnly" : "Wal.open";
+  throw invalidArgument(
+    `cannot tell the segment size of the segmented log in ${directory}: it holds ${holds}, ` +
+      "and the size is not stored; only the full segments before the newest show it. Pass " +
+      `the segmentSize it was written with: ${call}("${directory}", { segmentSize })${any}`,
+  );
+}
+
+/** `directory` holds no segmented log (no segment, `head` or `LOCK`) and no size was given. */
+export function noLogHere(directory: string): WalError {
+  return invalidArgument(
+    `${directory} holds no segmented log (no segment, head or LOCK file), and creating one ` +
+      `needs its segment size: pass segmentSize (at least ${SEGMENT_SIZE_MIN}), as in ` +
+      `Wal.open("${directory}", { segmentSize: 64 * 1024 * 1024 })`,
+  );
+}
+
+/**
  * Reads and checks the layout: the head, the segments from the head's on (no gap), every
  * segment but the last exactly `segmentSize` bytes. Throws rather than guess.
  */
@@ -217,6 +345,7 @@ export function readLayout(fs: FileSystem, directory: string, segmentSize: numbe
         join(directory, segmentName(segment.index)),
         segment.length,
         segmentSize,
+        writtenSize(directory, segments, segmentSize),
       );
     }
   }
@@ -254,6 +383,21 @@ export function readLayout(fs: FileSystem, directory: string, segmentSize: numbe
     throw damagedLayout(end, `the head file says the log starts at ${start}, past its end ${end}`);
   }
   return { head: start, end, first, highest: last?.index ?? first - 1 };
+}
+
+/** The size `segments` show (see {@link segmentSizeEvidence}) when it is not `segmentSize`. */
+function writtenSize(
+  directory: string,
+  segments: readonly SegmentFile[],
+  segmentSize: number,
+): number | undefined {
+  try {
+    const evidence = segmentSizeEvidence(directory, segments);
+    if (evidence.source === "files" && evidence.size !== segmentSize) return evidence.size;
+  } catch {
+    // Segments that contradict each other show no size; the mismatch is reported as it is.
+  }
+  return undefined;
 }
 
 /**

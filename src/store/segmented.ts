@@ -38,6 +38,7 @@
 import { constants } from "node:fs";
 import { join, resolve } from "node:path";
 import { describeValue, invalidArgument, ioErrorFrom, locked, readOnlyLog } from "../errors.ts";
+import { checkInteger } from "../options.ts";
 import {
   type BarrierStrength,
   currentPlatform,
@@ -51,17 +52,16 @@ import { type PartialWrite, readAt, writeAt } from "./positioned-io.ts";
 import type { RemoteBarrier } from "./remote-barrier.ts";
 import { SegmentFiles } from "./segment-files.ts";
 import {
-  createDirectory,
   encodeHead,
   HEAD_FILE,
   HEAD_TEMP_FILE,
   type Layout,
-  LOCK_FILE,
   listSegments,
   readLayout,
   requireDirectory,
-  requireLog,
+  segmentSizeOfFiles,
 } from "./segment-layout.ts";
+import { openLockFile, readyDirectory } from "./segment-open.ts";
 import type { WalStore } from "./store.ts";
 
 /** Options for {@link SegmentedStore.open}. */
@@ -164,48 +164,52 @@ export class SegmentedStore implements WalStore {
 
   /**
    * Opens the segmented log in `directory` (created if missing), takes its exclusive lock and
-   * checks that its files form one log of `segmentSize`-byte segments. Changes nothing on disk
-   * but the lock file and the directory itself.
+   * checks that its files form one log of `segmentSize`-byte segments. Without `segmentSize`,
+   * the directory must hold a log whose files show the size (see `segmentSizeOfFiles`). Changes
+   * nothing on disk but the lock file and the directory itself, and neither when it throws
+   * before taking the lock (a size the files contradict or cannot give).
    *
+   * @param segmentSize - bytes per segment, any integer from 1 (`Wal.open`'s option takes
+   * 4096 on); undefined to read it from the files.
    * @throws WalError `SEGMENT_SIZE_MISMATCH` when a segment's length contradicts
-   * `segmentSize`; `CORRUPTION` when a segment is missing or `head` is damaged; `LOCKED`;
-   * `INVALID_ARGUMENT` when `directory` is a file; `NOT_A_LOG` when `LOCK` or `head` is not a
-   * regular file; `NOT_FOUND` when the directory is missing (read-only, or `create: false`) or
-   * holds no log (`create: false`); `IO`; `UNSUPPORTED_PLATFORM` without `platform` on an OS
-   * with no known barrier, before anything is created.
+   * `segmentSize`; `CORRUPTION` when a segment is missing, `head` is damaged, or without
+   * `segmentSize` the segments disagree on it; `LOCKED`; `INVALID_ARGUMENT` when `directory` is
+   * a file, or without `segmentSize` when the files cannot tell it; `NOT_A_LOG` when `LOCK` or
+   * `head` is not a regular file; `NOT_FOUND` when the directory is missing (read-only, or
+   * `create: false`) or holds no log (`create: false`); `IO`; `UNSUPPORTED_PLATFORM` without
+   * `platform` on an OS with no known barrier, before anything is created.
    */
   static open(
     directory: string,
-    segmentSize: number,
+    segmentSize?: number,
     options: SegmentedStoreOptions = {},
   ): SegmentedStore {
     if (typeof directory !== "string" || directory.length === 0) {
       throw invalidArgument(`path must be a non-empty string, got ${describeValue(directory)}`);
     }
+    if (segmentSize !== undefined)
+      checkInteger("segmentSize", segmentSize, 1, Number.MAX_SAFE_INTEGER);
     const absolute = resolve(directory);
     // Before anything touches the disk: on an OS with no known barrier this throws
     // UNSUPPORTED_PLATFORM, and no directory, segment or LOCK is created.
     const platform = options.platform ?? currentPlatform();
     const fs = options.fileSystem ?? nodeFileSystem;
+    const sizeFor = (open: "write" | "read") =>
+      segmentSize ?? segmentSizeOfFiles(fs, absolute, open);
     if (options.readOnly === true) {
       requireDirectory(fs, absolute, "read");
-      const layout = readLayout(fs, absolute, segmentSize);
-      return new SegmentedStore(absolute, segmentSize, -1, platform, fs, layout);
+      const size = sizeFor("read");
+      const layout = readLayout(fs, absolute, size);
+      return new SegmentedStore(absolute, size, -1, platform, fs, layout);
     }
-    let parentBarrier: BarrierStrength = "full";
-    if (options.create === false) requireLog(fs, absolute);
-    else parentBarrier = createDirectory(fs, absolute, platform);
-    const lockPath = join(absolute, LOCK_FILE);
-    let lockFd: number;
-    try {
-      lockFd = openRegularFile(fs, lockPath, constants.O_RDWR | constants.O_CREAT, 0o644);
-    } catch (error) {
-      throw ioErrorFrom("open", lockPath, error);
-    }
+    const create = options.create !== false;
+    const parentBarrier = readyDirectory(fs, absolute, platform, segmentSize, create);
+    const lockFd = openLockFile(fs, absolute, () => readLayout(fs, absolute, sizeFor("write")));
     try {
       if (!platform.tryLockExclusive(lockFd, absolute)) throw locked(absolute);
-      const layout = readLayout(fs, absolute, segmentSize);
-      return new SegmentedStore(absolute, segmentSize, lockFd, platform, fs, layout, parentBarrier);
+      const size = sizeFor("write");
+      const layout = readLayout(fs, absolute, size);
+      return new SegmentedStore(absolute, size, lockFd, platform, fs, layout, parentBarrier);
     } catch (error) {
       fs.closeSync(lockFd);
       throw error;

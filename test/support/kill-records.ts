@@ -8,7 +8,7 @@
  */
 
 import { writeSync } from "node:fs";
-import type { Wal } from "../../src/index.ts";
+import type { AttachedWal } from "../../src/index.ts";
 import { mulberry32 } from "./random.ts";
 import { recordPayload, type SizeRange } from "./workers.ts";
 
@@ -104,7 +104,7 @@ export interface WriterPlan {
  * Writes the records of `plan` in its writer's style, acknowledging each only after the
  * durable call covering it returned, until `countMax` records or an error.
  */
-export async function writeRecords(wal: Wal, plan: WriterPlan): Promise<void> {
+export async function writeRecords(wal: AttachedWal, plan: WriterPlan): Promise<void> {
   const { seed, kind, cycle, writer } = plan;
   const style = STYLES[writer % STYLES.length]!;
   const next = mulberry32(seed ^ writerName(cycle, writer));

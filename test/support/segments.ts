@@ -27,12 +27,15 @@ export function snapshot(path: string): Record<string, string> {
 }
 
 /**
- * Writes `count` records of 0–100 bytes, drawn from `seed`, into a new segmented log at `path`,
- * syncs and closes it; returns their LSNs and payloads and the log's end.
+ * Writes `count` records drawn from `seed` into a new segmented log at `path`, syncs and closes
+ * it; returns their LSNs and payloads and the log's end. Payloads are 0 to 100 × segmentSize / 32
+ * bytes (12,800 for 4 KiB segments): a record spans up to four segments, and most segments hold
+ * the end of one record and the start of the next.
  */
 export function writeSegmented(path: string, segmentSize: number, count: number, seed: number) {
   const next = mulberry32(seed);
-  const payloads = Array.from({ length: count }, () => randomBytes(next, next() % 101));
+  const most = Math.floor((100 * segmentSize) / 32);
+  const payloads = Array.from({ length: count }, () => randomBytes(next, next() % (most + 1)));
   using wal = Wal.open(path, { segmentSize });
   const lsns = payloads.map((payload) => wal.append(payload));
   wal.sync();
