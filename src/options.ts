@@ -307,8 +307,9 @@ function checkSegmentSize(value: unknown): number {
   ) {
     throw invalidArgument(
       `segmentSize must be at least ${SEGMENT_SIZE_MIN} bytes (4 KiB), got ${value}: smaller ` +
-        "segments only multiply files and barriers. A log written with smaller segments opens " +
-        "without segmentSize, which its files then give",
+        "segments only multiply files and barriers. A log written with smaller segments (the " +
+        "Rust crate allows them) opens without segmentSize once it has two segments or more: " +
+        "its files then give the size",
     );
   }
   return checkInteger("segmentSize", value, SEGMENT_SIZE_MIN, LSN_LIMIT);
