@@ -22,7 +22,7 @@ import {
 import type { RecoveryReport } from "./recovery.ts";
 import { type WalStats, walStats } from "./stats.ts";
 import { FileStore } from "./store/file.ts";
-import { checkStore, openStore } from "./store/index.ts";
+import { checkStore, openStore, opensSegments } from "./store/index.ts";
 import type { WalStore } from "./store/store.ts";
 import { truncateAfter, truncateBefore } from "./truncation.ts";
 import { WalReads } from "./wal-reads.ts";
@@ -117,8 +117,11 @@ export class Wal<T = Uint8Array> extends WalReads<T> {
    */
   static open<T = Uint8Array>(path: string, options?: WalOptions<T>): Wal<T> {
     const resolved = resolveOptions(options);
-    // Checked before the store is opened: a segmented open may create its directory.
-    if (resolved.segmentSize !== undefined) refuseZeroFillOfSegments(resolved.preallocate);
+    // Checked before the store is opened: a segmented open may create its directory, or the
+    // LOCK file of one the Rust crate wrote (its size then read from its files).
+    if (opensSegments(path, { segmentSize: resolved.segmentSize })) {
+      refuseZeroFillOfSegments(resolved.preallocate);
+    }
     const store = openStore(path, { segmentSize: resolved.segmentSize, create: resolved.create });
     return new Wal<T>(assembleOrClose(store, resolved, false), false);
   }

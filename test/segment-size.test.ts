@@ -182,6 +182,16 @@ describe("Wal.open(dir) without segmentSize", () => {
     expect(error.message).toContain("preallocate must be 0");
     expect(snapshot(path)).toEqual(before);
   });
+
+  test("preallocate on such a log with no LOCK file: refused before the LOCK file is created", () => {
+    const path = logPath(dir, "segments");
+    writeLog(path, 10);
+    unlinkSync(join(path, "LOCK"));
+    const before = snapshot(path);
+    expect(walErrorOf(() => Wal.open(path, { preallocate: 4096 })).code).toBe("INVALID_ARGUMENT");
+    expect(snapshot(path)).toEqual(before);
+    expect(existsSync(join(path, "LOCK"))).toBe(false);
+  });
 });
 
 describe("Wal.openReadOnly(dir) without segmentSize", () => {

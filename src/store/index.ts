@@ -27,11 +27,19 @@ export interface StoreOptions extends FileStoreOptions, SegmentedStoreOptions {
  * @throws WalError as `FileStore.open` or `SegmentedStore.open` does.
  */
 export function openStore(path: string, options: StoreOptions = {}): FileStore | SegmentedStore {
-  const segmented =
-    options.segmentSize !== undefined || isDirectory(options.fileSystem ?? nodeFileSystem, path);
-  return segmented
+  return opensSegments(path, options)
     ? SegmentedStore.open(path, options.segmentSize, options)
     : FileStore.open(path, options);
+}
+
+/**
+ * Whether {@link openStore} opens `path` as a segmented log: with a segment size, or for a
+ * directory. For checks that must refuse an option before the store creates anything.
+ */
+export function opensSegments(path: string, options: StoreOptions = {}): boolean {
+  return (
+    options.segmentSize !== undefined || isDirectory(options.fileSystem ?? nodeFileSystem, path)
+  );
 }
 
 /** Whether `path` is a directory now; false when it is anything else, or cannot be looked at. */
