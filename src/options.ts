@@ -246,7 +246,8 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   for (const key of Object.keys(options)) {
     if (!KNOWN_OPTIONS.has(key)) {
       throw invalidArgument(
-        `unknown option "${key}"${optionHint(key)}; known options: ${[...KNOWN_OPTIONS].join(", ")}`,
+        `unknown option "${key.length > 60 ? `${key.slice(0, 60)}…` : key}"${optionHint(key)}; ` +
+          `known options: ${[...KNOWN_OPTIONS].join(", ")}`,
       );
     }
   }
@@ -362,6 +363,8 @@ const FOREIGN_OPTIONS: ReadonlyMap<string, string> = (() => {
 
 /** Edits that still count as a misspelling of a known option (case and `_`/`-` aside). */
 const OPTION_DISTANCE_MAX = 2;
+/** The length of the longest known option's name. */
+const LONGEST_OPTION = Math.max(...[...KNOWN_OPTIONS].map((name) => name.length));
 
 /**
  * What an unknown option `key` most likely meant, as a clause for its error: what to do
@@ -372,6 +375,9 @@ function optionHint(key: string): string {
   const normal = normalOptionName(key);
   const foreign = FOREIGN_OPTIONS.get(normal);
   if (foreign !== undefined) return `: ${foreign}`;
+  // A name longer than every option by more than the edits allowed is near none of them; and
+  // the table below grows with the name, which a hostile caller chooses.
+  if (normal.length > LONGEST_OPTION + OPTION_DISTANCE_MAX) return "";
   let nearest: string | undefined;
   let nearestDistance = Math.min(OPTION_DISTANCE_MAX, Math.floor(normal.length / 3)) + 1;
   for (const known of KNOWN_OPTIONS) {

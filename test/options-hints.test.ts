@@ -118,4 +118,15 @@ describe("a name like no option", () => {
       expect(error.message).not.toContain("did you mean");
     },
   );
+
+  test("a name of millions of characters: refused at once, its message cut short", () => {
+    const name = "q".repeat(4_000_000);
+    const rss = process.memoryUsage().rss;
+    const error = openError({ [name]: 1 });
+    // A guess that compared every character with every option would take gigabytes here.
+    expect(process.memoryUsage().rss - rss).toBeLessThan(256 * 1024 * 1024);
+    expect(error.code).toBe("INVALID_ARGUMENT");
+    expect(error.message).toStartWith(`unknown option "${"q".repeat(60)}…"; known options: `);
+    expect(error.message.length).toBeLessThan(1000);
+  });
 });
