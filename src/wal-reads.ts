@@ -94,10 +94,10 @@ export abstract class WalReads<T> {
   iterFrom(lsn: number, range?: RecordRange): Generator<WalRecord<T>, void, undefined> {
     this.checkReadable();
     const bounds = checkRange(range, checkLsn(lsn, "iterFrom"), "iterFrom");
-    const end = this.#parts.shared.written();
-    checkNotDropped(lsn, this.head, "iterFrom");
-    if (lsn < end) this.#parts.reader.seek(lsn, end);
-    return bounded(this.#parts.reader.walk(Math.min(lsn, end), end), bounds);
+    const { start, end } = this.seekFor(lsn, "iterFrom");
+    const records = this.#parts.reader.walk(start, end);
+    // No generator in between for a replay that sets no bounds.
+    return range === undefined ? records : bounded(records, bounds);
   }
 
   /**
@@ -111,12 +111,10 @@ export abstract class WalReads<T> {
    */
   iterAsync(fromLsn?: number, range?: RecordRange): AsyncGenerator<WalRecord<T>, void, undefined> {
     this.checkReadable();
-    const start = fromLsn === undefined ? this.head : checkLsn(fromLsn, "iterAsync", "fromLsn");
-    const bounds = checkRange(range, start, "iterAsync");
-    const end = this.#parts.shared.written();
-    checkNotDropped(start, this.head, "iterAsync");
-    if (start < end) this.#parts.reader.seek(start, end);
-    return iterateAsync(this.#parts, Math.min(start, end), end, bounds);
+    const from = fromLsn === undefined ? this.head : checkLsn(fromLsn, "iterAsync", "fromLsn");
+    const bounds = checkRange(range, from, "iterAsync");
+    const { start, end } = this.seekFor(from, "iterAsync");
+    return iterateAsync(this.#parts, start, end, bounds);
   }
 
   /**
@@ -171,13 +169,22 @@ export abstract class WalReads<T> {
   async *follow(fromLsn?: number): AsyncGenerator<WalRecord<T>, void, undefined> {
     this.checkReadable();
     if (this.readOnly) throw readOnlyFollow(this.#parts.store.description);
+    const from = fromLsn === undefined ? this.head : checkLsn(fromLsn, "follow", "fromLsn");
+    // A `from` past the end is kept: follow waits for a record to start exactly there.
+    const { end } = this.seekFor(from, "follow");
+    yield* follow(this.#parts, from, end);
+  }
+
+  /**
+   * Where a read from `lsn` (checked as an LSN) starts and ends: `lsn`, proven a record
+   * boundary by a bounded seek, or the end when it lies past it; the end as it is now.
+   * @throws WalError `INVALID_ARGUMENT` below the head or inside a record.
+   */
+  private seekFor(lsn: number, call: string): { start: number; end: number } {
     const end = this.#parts.shared.written();
-    let start = this.head;
-    if (fromLsn !== undefined) {
-      start = checkNotDropped(checkLsn(fromLsn, "follow", "fromLsn"), this.head, "follow");
-      if (start < end) this.#parts.reader.seek(start, end);
-    }
-    yield* follow(this.#parts, start, end);
+    checkNotDropped(lsn, this.head, call);
+    if (lsn < end) this.#parts.reader.seek(lsn, end);
+    return { start: Math.min(lsn, end), end };
   }
 
   // Every call but `commit` (which stages), `head` and `share` starts with one of these: its
