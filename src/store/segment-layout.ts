@@ -289,9 +289,10 @@ export type SegmentSizeEvidence =
 export function segmentSizeOfFiles(
   fs: FileSystem,
   directory: string,
+  segments: readonly SegmentFile[],
   open: "write" | "read",
 ): number {
-  const evidence = segmentSizeEvidence(directory, listSegments(fs, directory));
+  const evidence = segmentSizeEvidence(directory, segments);
   if (evidence.source === "files") return evidence.size;
   const lone = evidence.source === "single segment" ? evidence.segment : undefined;
   // An empty directory, or an /etc, is no empty log: refused, as a writable open refuses it.
@@ -329,8 +330,12 @@ export function noLogHere(directory: string): WalError {
  * Reads and checks the layout: the head, the segments from the head's on (no gap), every
  * segment but the last exactly `segmentSize` bytes. Throws rather than guess.
  */
-export function readLayout(fs: FileSystem, directory: string, segmentSize: number): Layout {
-  const segments = listSegments(fs, directory);
+export function readLayout(
+  fs: FileSystem,
+  directory: string,
+  segments: readonly SegmentFile[],
+  segmentSize: number,
+): Layout {
   const head = readHead(fs, directory);
   const start = head ?? 0;
   const highest = segments.at(-1);

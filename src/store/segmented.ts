@@ -194,21 +194,23 @@ export class SegmentedStore implements WalStore {
     // UNSUPPORTED_PLATFORM, and no directory, segment or LOCK is created.
     const platform = options.platform ?? currentPlatform();
     const fs = options.fileSystem ?? nodeFileSystem;
-    const sizeFor = (open: "write" | "read") =>
-      segmentSize ?? segmentSizeOfFiles(fs, absolute, open);
+    // One listing gives both the size (when the files must give it) and the layout.
+    const layoutFor = (open: "write" | "read") => {
+      const segments = listSegments(fs, absolute);
+      const size = segmentSize ?? segmentSizeOfFiles(fs, absolute, segments, open);
+      return { size, layout: readLayout(fs, absolute, segments, size) };
+    };
     if (options.readOnly === true) {
       requireDirectory(fs, absolute, "read");
-      const size = sizeFor("read");
-      const layout = readLayout(fs, absolute, size);
+      const { size, layout } = layoutFor("read");
       return new SegmentedStore(absolute, size, -1, platform, fs, layout);
     }
     const create = options.create !== false;
     const parentBarrier = readyDirectory(fs, absolute, platform, segmentSize, create);
-    const lockFd = openLockFile(fs, absolute, () => readLayout(fs, absolute, sizeFor("write")));
+    const lockFd = openLockFile(fs, absolute, () => layoutFor("write"));
     try {
       if (!platform.tryLockExclusive(lockFd, absolute)) throw locked(absolute);
-      const size = sizeFor("write");
-      const layout = readLayout(fs, absolute, size);
+      const { size, layout } = layoutFor("write");
       return new SegmentedStore(absolute, size, lockFd, platform, fs, layout, parentBarrier);
     } catch (error) {
       fs.closeSync(lockFd);
