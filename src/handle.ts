@@ -1,29 +1,33 @@
 /**
  * @module
  * What `Wal.share` hands another thread and `Wal.attach` checks: plain data and the log's
- * `SharedArrayBuffer`, so it survives `postMessage`. The file itself travels as the store's
- * own token (`FileStore.shareable`, a `FileShare`), which only the store checks and opens
- * again: this file passes it through.
+ * `SharedArrayBuffer`, so it survives `postMessage`. The files themselves travel as the store's
+ * own token (a `StoreShare`), which only the store layer checks and opens again: this file
+ * passes it through.
  */
 
 import { SharedLog } from "./commit.ts";
 import { closed, describeValue, invalidArgument } from "./errors.ts";
 import { checkRecoveryReport, type RecoveryReport } from "./recovery.ts";
-import { type FileShare, FileStore } from "./store/file.ts";
+import { checkStoreShare, type StoreShare } from "./store/index.ts";
 
 const HANDLE_KIND = "wal-db/handle";
 
 /**
  * What `Wal.attach` needs to join a log from another thread: plain data and a
  * `SharedArrayBuffer`, so it survives `postMessage`. Made by `Wal.share()`; treat it as
- * opaque and pass it whole. The log file travels as the store's token, spread in: `fd` and
- * `path` are the `FileShare`'s (the log file's descriptor in this process, and its path).
+ * opaque and pass it whole.
  */
-export interface WalHandle extends FileShare {
+export interface WalHandle {
   readonly kind: typeof HANDLE_KIND;
   readonly version: 1;
   /** The log's shared state: append offset, watermarks, barrier token, counters. */
   readonly buffer: SharedArrayBuffer;
+  /**
+   * The store's token: the log file's descriptor in this process and its path, or a segmented
+   * log's directory, segment size and segment table.
+   */
+  readonly store: StoreShare;
   readonly maxRecordSize: number;
   readonly stallTimeout: number;
   readonly maxPendingCommits: number;
@@ -41,20 +45,20 @@ export interface SharedOptions {
   readonly preallocate: number;
 }
 
-/** A handle for `file`, shared through `shared`, with the owner's options and report. */
+/** A handle for `store`, shared through `shared`, with the owner's options and report. */
 export function makeHandle(
   shared: SharedLog,
-  file: FileShare,
+  store: StoreShare,
   options: SharedOptions,
   recovery: RecoveryReport,
 ): WalHandle {
-  return { kind: HANDLE_KIND, version: 1, buffer: shared.buffer, ...file, ...options, recovery };
+  return { kind: HANDLE_KIND, version: 1, buffer: shared.buffer, store, ...options, recovery };
 }
 
 /** What a checked handle gives `Wal.attach`. */
 export interface AttachedLog {
   readonly shared: SharedLog;
-  readonly file: FileShare;
+  readonly store: StoreShare;
   readonly recovery: RecoveryReport;
 }
 
@@ -85,11 +89,11 @@ export function joinLog(
 ): AttachedLog {
   const shared = SharedLog.attach(fields.buffer, stallTimeout);
   if (shared === null) throw invalidArgument("the handle's buffer is not a wal-db shared state");
-  // The token's shape only. Whether its descriptor is open on its path is `FileStore.attach`'s
+  // The token's shape only. Whether a file's descriptor is open on its path is the store's
   // check, after this one's CLOSED: an owner that closed the log closed that descriptor too,
   // and the caller must hear CLOSED, not that the descriptor is wrong.
-  const file = FileStore.checkShare(fields, "the handle");
+  const store = checkStoreShare(fields.store, "the handle's store");
   const recovery = checkRecoveryReport(fields.recovery);
   if (shared.isClosed) throw closed();
-  return { shared, file, recovery };
+  return { shared, store, recovery };
 }

@@ -15,7 +15,8 @@ import { Lifecycle } from "./lifecycle.ts";
 import { DEFAULT_PREALLOCATE, type ResolvedOptions } from "./options.ts";
 import { Reader } from "./reader.ts";
 import { type RecoveryReport, recover } from "./recovery.ts";
-import { type FileShare, FileStore } from "./store/file.ts";
+import { FileStore } from "./store/file.ts";
+import { type StoreShare, shareOf } from "./store/index.ts";
 import { SegmentedStore } from "./store/segmented.ts";
 import type { WalStore } from "./store/store.ts";
 
@@ -34,8 +35,8 @@ export interface LogParts<T> {
   readonly appender: Appender;
   readonly commits: CommitQueue;
   readonly reader: Reader<T>;
-  /** The file another thread can attach to, or null unless this is a single-file log. */
-  readonly file: FileShare | null;
+  /** What another thread attaches to (see `Wal.share`), or null when none can reach the store. */
+  readonly share: StoreShare | null;
   /** Zero-filled bytes kept written past the last record (0: none); see `WalOptions`. */
   readonly preallocate: number;
   readonly maxPendingCommits: number;
@@ -97,7 +98,7 @@ export function assembleParts<T>(
     codec,
   });
   reader.corruptionsSeen = recovery.damagedRegions + (recovery.bytesDropped > 0 ? 1 : 0);
-  const file = store instanceof FileStore ? store.shareable() : null;
+  const share = shareOf(store);
   const remoteBarrier = store.remoteBarrier?.() ?? null;
   const commits = new CommitQueue({
     shared,
@@ -120,7 +121,7 @@ export function assembleParts<T>(
     appender,
     commits,
     reader,
-    file,
+    share,
     preallocate,
     maxPendingCommits: options.maxPendingCommits,
   };

@@ -7,7 +7,8 @@
  */
 
 import { SharedLog } from "./commit.ts";
-import { type AttachedBarrier, attachRemoteBarrier } from "./store/remote-barrier.ts";
+import { attachRemoteBarrier } from "./store/index.ts";
+import type { AttachedBarrier } from "./store/remote-barrier.ts";
 import { cloneError, type SyncThreadInit } from "./sync-thread.ts";
 
 declare const self: Worker;
@@ -33,7 +34,7 @@ self.onmessage = (event: MessageEvent<SyncThreadInit | number | "stop">) => {
     const barrier = attachRemoteBarrier(message.target);
     remote = barrier;
     // Everything reserved before the request: a cut since then only shortens the wait.
-    sync = (lsn) => log.syncTo(lsn, null, id, () => barrier.barrier());
+    sync = (lsn) => log.syncTo(lsn, null, id, (from, to) => barrier.barrier(from, to));
     return;
   }
   try {

@@ -21,8 +21,7 @@ import {
 } from "./parts.ts";
 import type { RecoveryReport } from "./recovery.ts";
 import { type WalStats, walStats } from "./stats.ts";
-import { FileStore } from "./store/file.ts";
-import { checkStore, openStore, opensSegments } from "./store/index.ts";
+import { attachStore, checkStore, openStore, opensSegments } from "./store/index.ts";
 import type { WalStore } from "./store/store.ts";
 import { truncateAfter, truncateBefore } from "./truncation.ts";
 import { WalReads } from "./wal-reads.ts";
@@ -122,7 +121,8 @@ export class Wal<T = Uint8Array> extends WalReads<T> {
     if (opensSegments(path, { segmentSize: resolved.segmentSize })) {
       refuseZeroFillOfSegments(resolved.preallocate);
     }
-    const store = openStore(path, { segmentSize: resolved.segmentSize, create: resolved.create });
+    const { segmentSize, create, stallTimeout } = resolved;
+    const store = openStore(path, { segmentSize, create, stallTimeout });
     return new Wal<T>(assembleOrClose(store, resolved, false), false);
   }
 
@@ -175,16 +175,18 @@ export class Wal<T = Uint8Array> extends WalReads<T> {
       preallocate: fields.preallocate,
       codec: options?.codec,
     });
-    const { shared, file, recovery } = joinLog(fields, resolved.stallTimeout);
-    const store = FileStore.attach(file);
+    const joined = joinLog(fields, resolved.stallTimeout);
+    const { shared, recovery } = joined;
+    const store = attachStore(joined.store, resolved.stallTimeout);
     return new Wal<T>(assembleParts(store, resolved, false, { shared, recovery }), false);
   }
 
   /**
    * A handle another thread passes to {@link Wal.attach} to append to this log in parallel.
    * It is plain data (structured-cloneable); send it with `postMessage`.
-   * @throws WalError `INVALID_ARGUMENT` unless the log is a single file opened with `Wal.open`
-   * (a store in this thread's memory cannot be reached from another thread).
+   * @throws WalError `INVALID_ARGUMENT` unless the log was opened with `Wal.open` (a single file
+   * or a segmented directory: a store in this thread's memory cannot be reached from another
+   * thread).
    * @example
    * const worker = new Worker("./writer.ts");
    * worker.postMessage(wal.share());
@@ -192,11 +194,10 @@ export class Wal<T = Uint8Array> extends WalReads<T> {
   share(): WalHandle {
     this.parts.lifecycle.checkOpen();
     if (this.readOnly) throw readOnlyLog("share", this.parts.store.description);
-    if (this.parts.file === null) {
+    if (this.parts.share === null) {
       throw invalidArgument(
-        "share() needs a single-file log opened with Wal.open: other threads reach the log " +
-          "through its file descriptor (a segmented log, or a store in this thread's memory, " +
-          "cannot be shared yet)",
+        "share() needs a log opened with Wal.open: other threads reach it through its files' " +
+          "descriptors, and a store in this thread's memory (Wal.withStore) has none",
       );
     }
     const options = {
@@ -205,7 +206,7 @@ export class Wal<T = Uint8Array> extends WalReads<T> {
       maxPendingCommits: this.parts.maxPendingCommits,
       preallocate: this.parts.preallocate,
     };
-    return makeHandle(this.parts.shared, this.parts.file, options, this.recovery);
+    return makeHandle(this.parts.shared, this.parts.share, options, this.recovery);
   }
 
   /**
@@ -365,9 +366,9 @@ export class Wal<T = Uint8Array> extends WalReads<T> {
 
   /** `console.log(wal)`: where the log is, its layout and bounds, and its state. */
   [Symbol.for("nodejs.util.inspect.custom")](): string {
-    const { lifecycle, store, file } = this.parts;
+    const { lifecycle, store, share } = this.parts;
     const state = lifecycle.state;
-    const layout = store.head !== undefined ? "segments" : file !== null ? "file" : "store";
+    const layout = store.head !== undefined ? "segments" : share !== null ? "file" : "store";
     const bounds = state === "closed" ? "" : `, len: ${this.len}, head: ${this.head}`;
     return `Wal { path: ${JSON.stringify(this.path)}, layout: "${layout}"${bounds}, state: "${state}" }`;
   }

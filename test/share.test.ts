@@ -72,9 +72,7 @@ describe("Wal.attach()", () => {
     expect(walErrorOf(() => wal.share()).code).toBe("INVALID_ARGUMENT");
   });
 
-  test("share() of a segmented log is refused (not supported yet), and truncation from an attached Wal too", () => {
-    using segmented = Wal.open(logPath(dir, "segments"), { segmentSize: 4096 });
-    expect(walErrorOf(() => segmented.share()).code).toBe("INVALID_ARGUMENT");
+  test("truncation from an attached Wal is refused, at either end", () => {
     using owner = Wal.open(logPath(dir));
     const lsn = owner.append("a record");
     using attached = Wal.attach(owner.share());
@@ -106,19 +104,63 @@ describe("Wal.attach()", () => {
       { ...good, buffer: new SharedArrayBuffer(good.buffer.byteLength) }, // no magic
       { ...good, buffer: new SharedArrayBuffer(16) },
       { ...good, buffer: new ArrayBuffer(good.buffer.byteLength) },
-      { ...good, fd: -1 },
-      { ...good, fd: 1.5 },
-      { ...good, fd: 2 ** 40 },
-      { ...good, fd: "3" },
-      { ...good, fd: otherFd }, // open, but on another file
-      { ...good, path: otherPath },
-      { ...good, path: 7 },
+      { ...good, store: undefined },
+      { ...good, store: { ...good.store, layout: "tape" } },
+      { ...good, store: { ...good.store, fd: -1 } },
+      { ...good, store: { ...good.store, fd: 1.5 } },
+      { ...good, store: { ...good.store, fd: 2 ** 40 } },
+      { ...good, store: { ...good.store, fd: "3" } },
+      { ...good, store: { ...good.store, fd: otherFd } }, // open, but on another file
+      { ...good, store: { ...good.store, path: otherPath } },
+      { ...good, store: { ...good.store, path: 7 } },
       { ...good, maxRecordSize: -1 },
       { ...good, stallTimeout: 0 },
       { ...good, maxPendingCommits: Number.NaN },
       { ...good, recovery: null },
       { ...good, recovery: { ...good.recovery, end: -5 } },
       { ...good, recovery: { ...good.recovery, reason: 12 } },
+    ];
+    for (const handle of forged) {
+      expect(walErrorOf(() => Wal.attach(handle as WalHandle)).code).toBe("INVALID_ARGUMENT");
+    }
+    expect([...owner.iter()].map((r) => text(r.data))).toEqual(["only record"]);
+    expect(owner.stats().appends).toBe(1);
+  });
+
+  test("a segmented log shares: both Wals append into one LSN space across rolls, in order on reopen", () => {
+    const path = logPath(dir, "segments");
+    const lsns: number[] = [];
+    {
+      using owner = Wal.open(path, { segmentSize: 4096 });
+      using attached = Wal.attach(owner.share());
+      for (let i = 0; i < 40; i++) {
+        const wal = i % 2 === 0 ? owner : attached;
+        lsns.push(wal.append(`record ${i} `.padEnd(300, "x")));
+      }
+      attached.sync();
+      expect(owner.stats().segmentsCreated).toBeGreaterThanOrEqual(3);
+    }
+    using reopened = Wal.openReadOnly(path);
+    const records = [...reopened.iter()];
+    expect(records.map((r) => r.lsn)).toEqual(lsns);
+    expect(records.map((r) => text(r.data).split(" ")[1])).toEqual(lsns.map((_, i) => `${i}`));
+  });
+
+  test("a malformed segmented handle is INVALID_ARGUMENT and writes nothing", () => {
+    const path = logPath(dir, "forged-segments");
+    using owner = Wal.open(path, { segmentSize: 4096 });
+    owner.appendAndSync("only record");
+    const good = owner.share();
+    const store = good.store as Extract<WalHandle["store"], { layout: "segments" }>;
+    const forged: unknown[] = [
+      { ...good, store: { ...store, layout: "file" } },
+      { ...good, store: { ...store, table: new SharedArrayBuffer(16) } },
+      { ...good, store: { ...store, table: new SharedArrayBuffer(store.table.byteLength) } },
+      { ...good, store: { ...store, table: undefined } },
+      { ...good, store: { ...store, segmentSize: 0 } },
+      { ...good, store: { ...store, segmentSize: "4096" } },
+      { ...good, store: { ...store, path: dir } }, // a directory, but not this log's
+      { ...good, store: { ...store, path: 7 } },
     ];
     for (const handle of forged) {
       expect(walErrorOf(() => Wal.attach(handle as WalHandle)).code).toBe("INVALID_ARGUMENT");

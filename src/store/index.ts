@@ -5,9 +5,12 @@
  * the CLI's readers all open their store here, so they cannot disagree about what a path holds.
  */
 
-import { invalidArgument } from "../errors.ts";
-import { FileStore, type FileStoreOptions } from "./file.ts";
+import { describeValue, invalidArgument } from "../errors.ts";
+import { type BarrierStrength, currentPlatform } from "../platform/index.ts";
+import { type FileShare, FileStore, type FileStoreOptions } from "./file.ts";
 import { type FileSystem, nodeFileSystem } from "./file-system.ts";
+import type { AttachedBarrier, RemoteBarrier } from "./remote-barrier.ts";
+import { type SegmentShare, SegmentTable } from "./segment-table.ts";
 import { SegmentedStore, type SegmentedStoreOptions } from "./segmented.ts";
 import type { WalStore } from "./store.ts";
 
@@ -62,4 +65,71 @@ export function checkStore(store: unknown): asserts store is WalStore {
       throw invalidArgument(`store must implement WalStore; ${method}() is missing`);
     }
   }
+}
+
+/**
+ * A store's token for another thread of this process (see `Wal.share`): a single-file log's
+ * descriptor and path, or a segmented log's directory, segment size and segment table.
+ */
+export type StoreShare = ({ readonly layout: "file" } & FileShare) | SegmentShare;
+
+/** What another thread needs to attach to `store`; null when no other thread can reach it. */
+export function shareOf(store: WalStore): StoreShare | null {
+  if (store instanceof SegmentedStore) return store.shareable();
+  const file = store instanceof FileStore ? store.shareable() : null;
+  return file === null ? null : { layout: "file", ...file };
+}
+
+/**
+ * The {@link StoreShare} `value` (a handle's, received from another thread), checked for its
+ * shape; `what` names it in messages.
+ * @throws WalError `INVALID_ARGUMENT` when it is not what {@link shareOf} makes.
+ */
+export function checkStoreShare(value: unknown, what: string): StoreShare {
+  const fields = (typeof value === "object" && value !== null ? value : {}) as Record<
+    string,
+    unknown
+  >;
+  if (fields.layout === "file") return { layout: "file", ...FileStore.checkShare(fields, what) };
+  if (fields.layout === "segments") return SegmentTable.checkShare(fields, what);
+  throw invalidArgument(`${what} is not a wal-db store's token, got ${describeValue(value)}`);
+}
+
+/**
+ * A store over the log `share` names, for `Wal.attach` in another thread of the owner's
+ * process; `stallTimeout` bounds its waits for other threads' writes.
+ * @throws WalError `INVALID_ARGUMENT` when a file's descriptor is not open on its path.
+ */
+export function attachStore(share: StoreShare, stallTimeout: number): WalStore {
+  return share.layout === "file"
+    ? FileStore.attach(share)
+    : SegmentedStore.attach(share, stallTimeout);
+}
+
+/**
+ * The barrier `remote` describes, for the thread that runs it: the platform's barrier on the
+ * log file's descriptor, or a segmented store's own ranged barrier, run on the table's
+ * descriptors by a store attached to it.
+ *
+ * It remembers what its last barrier returned and passes it to the next one: `"fsync"` once
+ * the log's file system refused the full barrier, so that this thread does not ask for it
+ * again on every barrier (the store in the owner's thread keeps its own).
+ */
+export function attachRemoteBarrier(remote: RemoteBarrier): AttachedBarrier {
+  if (remote.kind === "segments") {
+    // It never waits for a segment (it does not write), so it needs no stall timeout.
+    const store = SegmentedStore.attach(remote.share, Number.POSITIVE_INFINITY);
+    return { barrier: (from, to) => store.sync(from, to), close: () => store.close() };
+  }
+  const platform = currentPlatform();
+  let strength: BarrierStrength = "full";
+  return {
+    barrier() {
+      strength = platform.barrier(remote.fd, remote.description, strength);
+      return strength;
+    },
+    close() {
+      // The descriptor is the owner's store's: it closes it.
+    },
+  };
 }

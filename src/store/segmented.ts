@@ -26,19 +26,19 @@
  *   nothing is deleted or cut (the Rust crate reads both as "the log ends here" and cuts).
  * - Every file is opened as a regular file or not at all (no FIFO or device can block or
  *   feed bytes without end), and `head` is read only when it holds exactly 12 bytes.
- * - The descriptor of the newest segment stays open from its creation (or the open) on, and
- *   a second one is handed to the sync thread (see barrier-handoff.ts): every barrier runs on
- *   a descriptor opened before the writes it covers, so it hears of their writeback errors.
+ * - The descriptors of the newest segment are opened at its creation (or the open), before any
+ *   byte is written to it, and every barrier runs on one of them: so it hears of the writeback
+ *   errors of every write it covers (DESIGN rule 7).
  *
- * The second invariant needs the log written in LSN order, by one thread: when a write reaches
- * segment k + 1, every byte of segment k is written. That is why `share()` refuses segmented
- * logs for now; Workers writing in parallel would need segments preallocated to S instead.
+ * The second invariant needs every byte of segment k written before segment k + 1 exists,
+ * which Workers writing in parallel do not give by themselves: the segment table
+ * (segment-table.ts), shared by every thread that writes the log, makes the roll wait for it.
  */
 
-import { constants } from "node:fs";
-import { join, resolve } from "node:path";
+import { closeSync } from "node:fs";
+import { resolve } from "node:path";
 import { describeValue, invalidArgument, ioErrorFrom, locked, readOnlyLog } from "../errors.ts";
-import { checkInteger } from "../options.ts";
+import { checkInteger, DEFAULT_STALL_TIMEOUT } from "../options.ts";
 import {
   type BarrierStrength,
   currentPlatform,
@@ -46,15 +46,11 @@ import {
   type Platform,
   weakerBarrier,
 } from "../platform/index.ts";
-import { BarrierHandoff } from "./barrier-handoff.ts";
-import { type FileSystem, nodeFileSystem, openRegularFile } from "./file-system.ts";
-import { type PartialWrite, readAt, writeAt } from "./positioned-io.ts";
+import { type FileSystem, nodeFileSystem } from "./file-system.ts";
+import { readAt } from "./positioned-io.ts";
 import type { RemoteBarrier } from "./remote-barrier.ts";
 import { SegmentFiles } from "./segment-files.ts";
 import {
-  encodeHead,
-  HEAD_FILE,
-  HEAD_TEMP_FILE,
   type Layout,
   listSegments,
   readLayout,
@@ -62,6 +58,8 @@ import {
   segmentSizeOfFiles,
 } from "./segment-layout.ts";
 import { openLockFile, readyDirectory } from "./segment-open.ts";
+import { type SegmentShare, SegmentTable } from "./segment-table.ts";
+import { SegmentWriter } from "./segment-writer.ts";
 import type { WalStore } from "./store.ts";
 
 /** Options for {@link SegmentedStore.open}. */
@@ -90,60 +88,48 @@ export interface SegmentedStoreOptions {
    * @default true
    */
   create?: boolean;
+  /**
+   * How long a write waits for the segment before its own to be written full by other threads
+   * before it fails with `STALLED` (see `WalOptions.stallTimeout`).
+   * @default 30000
+   */
+  stallTimeout?: number;
 }
+
+/** What a {@link SegmentedStore} is to its log: what it may do, and what it must close. */
+type Role = "owner" | "reader" | "attached";
 
 /** A {@link WalStore} over a directory of segment files, locked exclusively while open. */
 export class SegmentedStore implements WalStore {
-  /** The segment files and the descriptors open on them. */
+  /** The segment files, and the descriptors this thread reads through. */
   private readonly files: SegmentFiles;
+  /** What every thread that writes the log shares: the newest segment and its descriptors. */
+  private readonly table: SegmentTable;
   private currentSize: number;
-  private currentHead: number;
   /**
-   * The lowest segment that is part of the log: the head's, or the newest one when the head
-   * lies past its end (see the invariants above). Lower ones are leftovers.
+   * The lowest segment of the log as the owner last set it (open, `truncateBefore`); a roll
+   * in any thread may since have deleted it (see {@link SegmentedStore.firstLive}).
    */
-  private firstLive: number;
-  /**
-   * The newest segment of the log; `firstLive - 1` when none exists. Every index between the
-   * two exists. Its descriptor is never closed while it is the newest.
-   */
-  private highest: number;
-  /**
-   * Where the sync thread takes a descriptor of the newest segment opened before its writes;
-   * null when there is no sync thread to serve (a read-only store, an injected platform).
-   */
-  private readonly handoff: BarrierHandoff | null;
-  /**
-   * Opened with `readOnly`: no lock, segments opened with descriptors that cannot write,
-   * nothing posted for a sync thread, and `sync` refuses.
-   */
+  private firstLiveKept: number;
+  /** A reader: no lock, descriptors that cannot write, and `sync` refuses. */
   private readonly readOnly: boolean;
   private closed = false;
-  /**
-   * What the last barrier on a file of the log (a segment, `head.tmp`) returned, passed back to
-   * the next one: `"fsync"` once their file system refused the full barrier (macOS:
-   * `F_FULLFSYNC` answered ENOTSUP or EINVAL), so that it is not asked again on every barrier.
-   * One for all of them: they live in one directory, so on one file system, and it is the file
-   * system that refuses.
-   */
-  private fileBarrier: BarrierStrength = "full";
-  /** The same for the syncs of the log's directory, which a file system may treat apart. */
-  private directoryBarrier: BarrierStrength = "full";
-  /** Segment files this store created since it was opened (for `Wal.stats`). */
-  segmentsCreated = 0;
-  /** Segment files this store deleted since it was opened (`truncateBefore`). */
-  segmentsDeleted = 0;
+  /** Writes, rolls and barriers, as every thread of the log runs them. */
+  private readonly writer: SegmentWriter;
 
   private constructor(
     /** The absolute path of the log's directory. */
     private readonly directory: string,
     /** Bytes per segment. */
     readonly segmentSize: number,
-    /** The lock file's descriptor; -1 for a read-only store, which takes no lock. */
+    private readonly role: Role,
+    /** The lock file's descriptor; -1 but for the owner's. */
     private readonly lockFd: number,
     private readonly platform: Platform,
     private readonly fs: FileSystem,
-    layout: Layout,
+    /** The layout the files show, for a store that makes the table; or the table to join. */
+    from: Layout | SegmentTable,
+    stallTimeout: number,
     /**
      * What open's sync of the directory that holds the log's directory was ("full" when open
      * synced none). Not a memory for later barriers: a log directory that is a mount point
@@ -151,15 +137,27 @@ export class SegmentedStore implements WalStore {
      */
     private readonly parentBarrier: BarrierStrength = "full",
   ) {
-    this.readOnly = lockFd < 0;
+    this.readOnly = role === "reader";
     this.files = new SegmentFiles(fs, directory, this.readOnly, () => this.highest);
-    this.currentSize = layout.end;
-    this.currentHead = layout.head;
-    this.firstLive = layout.first;
-    this.highest = layout.highest;
-    const shared = !this.readOnly && isCurrentPlatform(platform) && fs === nodeFileSystem;
-    this.handoff = shared ? BarrierHandoff.create() : null;
-    this.postBarrierDescriptor();
+    if (from instanceof SegmentTable) {
+      this.table = from;
+      this.currentSize = 0;
+      this.firstLiveKept = 0;
+    } else {
+      // With no segment yet, the one before the first counts as full: the first write rolls.
+      const exists = from.highest >= from.first;
+      const written = exists ? from.end - from.highest * segmentSize : segmentSize;
+      const close = (fd: number) => fs.closeSync(fd);
+      this.table = SegmentTable.create(
+        { segmentSize, highest: from.highest, written, head: from.head },
+        close,
+        stallTimeout,
+      );
+      this.currentSize = from.end;
+      this.firstLiveKept = from.first;
+    }
+    this.writer = new SegmentWriter(directory, segmentSize, this.table, this.files, platform, fs);
+    if (role === "owner" && this.highest >= this.firstLive) this.writer.installFresh(this.highest);
   }
 
   /**
@@ -194,6 +192,7 @@ export class SegmentedStore implements WalStore {
     // UNSUPPORTED_PLATFORM, and no directory, segment or LOCK is created.
     const platform = options.platform ?? currentPlatform();
     const fs = options.fileSystem ?? nodeFileSystem;
+    const stallTimeout = options.stallTimeout ?? DEFAULT_STALL_TIMEOUT;
     // One listing gives both the size (when the files must give it) and the layout.
     const layoutFor = (open: "write" | "read") => {
       const segments = listSegments(fs, absolute);
@@ -203,7 +202,7 @@ export class SegmentedStore implements WalStore {
     if (options.readOnly === true) {
       requireDirectory(fs, absolute, "read");
       const { size, layout } = layoutFor("read");
-      return new SegmentedStore(absolute, size, -1, platform, fs, layout);
+      return new SegmentedStore(absolute, size, "reader", -1, platform, fs, layout, stallTimeout);
     }
     const create = options.create !== false;
     const parentBarrier = readyDirectory(fs, absolute, platform, segmentSize, create);
@@ -211,7 +210,18 @@ export class SegmentedStore implements WalStore {
     try {
       if (!platform.tryLockExclusive(lockFd, absolute)) throw locked(absolute);
       const { size, layout } = layoutFor("write");
-      return new SegmentedStore(absolute, size, lockFd, platform, fs, layout, parentBarrier);
+      const role = "owner";
+      return new SegmentedStore(
+        absolute,
+        size,
+        role,
+        lockFd,
+        platform,
+        fs,
+        layout,
+        stallTimeout,
+        parentBarrier,
+      );
     } catch (error) {
       fs.closeSync(lockFd);
       throw error;
@@ -219,14 +229,48 @@ export class SegmentedStore implements WalStore {
   }
 
   /**
-   * How another thread (the sync thread) runs this log's barriers: through the mailbox in
-   * which this store hands it a descriptor of the newest segment (see barrier-handoff.ts and
-   * remote-barrier.ts). Null when the store is read-only or runs on an injected platform or
-   * file system.
+   * A store over the log `share` names, from {@link SegmentedStore.shareable} of the store
+   * open in another thread of this process: it takes no lock (the owner holds it), writes and
+   * syncs through the table's descriptors, and its `close` leaves them open. The caller keeps
+   * the owner open while it is used.
+   */
+  static attach(share: SegmentShare, stallTimeout: number): SegmentedStore {
+    const table = SegmentTable.join(share, closeSync, stallTimeout);
+    const platform = currentPlatform();
+    const role = "attached";
+    return new SegmentedStore(
+      share.path,
+      share.segmentSize,
+      role,
+      -1,
+      platform,
+      nodeFileSystem,
+      table,
+      stallTimeout,
+    );
+  }
+
+  /**
+   * What another thread of this process needs to attach to this log (see {@link SegmentShare}).
+   * Null when the store is read-only or runs on an injected platform or file system, which
+   * other threads cannot share.
+   */
+  shareable(): SegmentShare | null {
+    if (this.readOnly || !isCurrentPlatform(this.platform) || this.fs !== nodeFileSystem) {
+      return null;
+    }
+    const { directory: path, segmentSize } = this;
+    return { layout: "segments", path, segmentSize, table: this.table.buffer };
+  }
+
+  /**
+   * How another thread (the sync thread) runs this log's barriers: as a store attached to the
+   * same table, whose `sync` runs on the table's descriptors (see remote-barrier.ts). Null as
+   * for {@link SegmentedStore.shareable}.
    */
   remoteBarrier(): RemoteBarrier | null {
-    if (this.handoff === null) return null;
-    return { kind: "segments", description: this.directory, handoff: this.handoff.buffer };
+    const share = this.shareable();
+    return share === null ? null : { kind: "segments", description: this.directory, share };
   }
 
   /** The log's directory: what the store holds, for error messages. */
@@ -240,7 +284,17 @@ export class SegmentedStore implements WalStore {
 
   /** The first byte the log holds: 0 until `truncateBefore` dropped a prefix. */
   get head(): number {
-    return this.currentHead;
+    return this.table.head;
+  }
+
+  /** Segment files the log's threads created since it was opened (for `Wal.stats`). */
+  get segmentsCreated(): number {
+    return this.table.created;
+  }
+
+  /** Segment files deleted since the log was opened (`truncateBefore`). */
+  get segmentsDeleted(): number {
+    return this.table.deleted;
   }
 
   read(target: Uint8Array, position: number): number {
@@ -264,115 +318,86 @@ export class SegmentedStore implements WalStore {
     return done;
   }
 
+  /** Writes through the table's descriptors, rolling the log as needed (segment-writer.ts). */
   write(source: Uint8Array, length: number, position: number): void {
-    let done = 0;
     try {
-      while (done < length) {
-        const at = position + done;
-        const index = Math.floor(at / this.segmentSize);
-        const local = at - index * this.segmentSize;
-        const want = Math.min(length - done, this.segmentSize - local);
-        // A write that crosses into a new segment rolls the log into it.
-        const fd = index > this.highest ? this.roll(index) : this.files.descriptor(index, "throw");
-        try {
-          writeAt(this.fs, fd, source, done, want, local);
-          done += want;
-        } catch (error) {
-          const partial = error as PartialWrite;
-          done += partial.written;
-          throw ioErrorFrom("write", this.files.path(index), partial.cause);
-        }
-      }
+      this.writer.write(source, length, position);
     } finally {
-      this.currentSize = Math.max(this.currentSize, position + done);
+      this.currentSize = Math.max(this.currentSize, this.writer.end);
     }
   }
 
   /**
-   * Cuts the log to `size` bytes, durably. Segments wholly past the cut are deleted from the
-   * last down, the directory synced after each, so a crash midway leaves a shorter log without
-   * a gap; then the segment holding the new end is cut and synced. That segment stays even
-   * when the cut leaves it empty (a cut at its start): the log's end is read from the newest
-   * segment file, by this store and by the Rust crate.
+   * Cuts the log to `size` bytes, durably, under the owner's exclusive hold (no write or barrier
+   * in flight in any thread). Segments wholly past the cut are deleted from the last down, the
+   * directory synced after each, so a crash midway leaves a shorter log without a gap; then the
+   * segment holding the new end is cut and synced. That segment stays even when the cut leaves
+   * it empty (a cut at its start): the log's end is read from the newest segment file, by this
+   * store and by the Rust crate.
    */
   truncate(size: number): void {
-    if (size > this.currentSize || size < this.currentHead) {
+    if (size > this.currentSize || size < this.head) {
       throw invalidArgument(
-        `cannot truncate ${this.directory} to ${size}: it holds bytes ${this.currentHead} to ${this.currentSize}`,
+        `cannot truncate ${this.directory} to ${size}: it holds bytes ${this.head} to ${this.currentSize}`,
       );
     }
-    const newest = this.highest;
-    const keep = Math.max(Math.ceil(size / this.segmentSize) - 1, this.firstLive);
-    for (let index = this.highest; index > keep; index--) {
-      this.deleteSegment(index);
-      this.syncLogDirectory();
-      this.highest = index - 1;
-    }
-    this.currentSize = size;
-    if (keep > this.highest) return;
-    const fd = this.files.descriptor(keep);
-    if (fd < 0) return;
-    const path = this.files.path(keep);
     try {
-      this.fs.ftruncateSync(fd, size - keep * this.segmentSize);
+      this.cutTo(size);
     } catch (error) {
-      throw ioErrorFrom("ftruncate", path, error);
+      this.table.breakTable();
+      throw error;
     }
-    this.barrierOn(fd, path);
-    if (this.highest !== newest) this.postBarrierDescriptor();
   }
 
   /**
    * Makes `head` the first byte of the log, durably (temp file, barrier, rename, directory
    * barrier), then deletes every segment wholly below the segment holding it, including those
-   * an interrupted earlier call left (so a call at the current head only does that). The caller has
-   * made every byte written so far durable, and checked `head` is a record boundary.
+   * an interrupted earlier call left (so a call at the current head only does that). The caller
+   * holds the log exclusively, has made every byte written so far durable, and checked `head` is
+   * a record boundary.
    */
   truncateBefore(head: number): void {
-    if (head < this.currentHead || head > this.currentSize) {
+    if (head < this.head || head > this.currentSize) {
       throw invalidArgument(
-        `cannot move the head of ${this.directory} to ${head}: it holds bytes ${this.currentHead} to ${this.currentSize}`,
+        `cannot move the head of ${this.directory} to ${head}: it holds bytes ${this.head} to ${this.currentSize}`,
       );
     }
-    if (head !== this.currentHead) this.writeHead(head);
-    this.currentHead = head;
+    if (head !== this.head) this.writer.writeHead(head);
+    const exists = this.highest >= this.firstLive;
+    this.table.head = head;
     // The newest segment stays even when the head is at its end (the invariants above).
     const headSegment = Math.floor(head / this.segmentSize);
-    this.firstLive =
-      this.highest >= this.firstLive ? Math.min(headSegment, this.highest) : headSegment;
-    if (this.highest < this.firstLive) this.highest = this.firstLive - 1;
+    this.firstLiveKept = exists ? Math.min(headSegment, this.highest) : headSegment;
+    if (!exists) this.table.reset(this.firstLiveKept - 1, this.segmentSize);
     let deleted = false;
     for (const index of this.segmentIndices()) {
-      if (index >= this.firstLive) continue;
-      this.deleteSegment(index);
+      if (index >= this.firstLiveKept) continue;
+      this.writer.deleteSegment(index);
       deleted = true;
     }
-    if (deleted) this.syncLogDirectory();
+    if (deleted) this.writer.syncDirectory();
   }
 
   /**
-   * The barrier. With a range, syncs only the newest segment: every segment before it was
-   * synced full when the next one was created, so only it can hold writes not yet durable,
-   * and its descriptor was opened before them. Without one (recovery), syncs every live segment
-   * and the directory, since a crashed writer, or the Rust crate, which does not sync on a
-   * roll, may have left any of them unsynced.
+   * The barrier. With a range, syncs only the segment holding its last byte, and only while it
+   * is the newest: every older segment was synced full when the next one was created. It runs
+   * on the table's descriptor, opened before any write to the segment (segment-table.ts, rule
+   * 4). Without one (recovery), syncs every live segment and the directory, since a crashed
+   * writer, or the Rust crate, which does not sync on a roll, may have left any of them unsynced.
    */
   sync(from?: number, to?: number): BarrierStrength {
     // fdatasync works on a read-only descriptor: refuse here, so no reader can issue one.
     if (this.readOnly) throw readOnlyLog("sync", this.directory);
-    const whole = from === undefined || to === undefined;
-    if (!whole && to <= from) return "full";
+    if (from !== undefined && to !== undefined) return to <= from ? "full" : this.writer.syncTo(to);
     let strength: BarrierStrength = "full";
-    const first = whole ? this.firstLive : this.highest;
-    for (let index = first; index <= this.highest; index++) {
+    for (let index = this.firstLive; index <= this.highest; index++) {
       const fd = this.files.descriptor(index);
       if (fd < 0) continue;
-      strength = weakerBarrier(strength, this.barrierOn(fd, this.files.path(index)));
+      strength = weakerBarrier(strength, this.writer.barrierOn(fd, this.files.path(index)));
     }
-    if (!whole) return strength;
     // Recovery's barrier reports open's sync of the parent directory too, so that what
     // recovery reports covers everything open made durable.
-    return weakerBarrier(weakerBarrier(strength, this.syncLogDirectory()), this.parentBarrier);
+    return weakerBarrier(weakerBarrier(strength, this.writer.syncDirectory()), this.parentBarrier);
   }
 
   /** Drops every live segment's clean pages from the page cache (see `Platform.dropCache`). */
@@ -383,104 +408,62 @@ export class SegmentedStore implements WalStore {
     }
   }
 
+  /**
+   * Releases this thread's descriptors; the owner's also closes the table's and the lock.
+   * An attached store leaves the table to the owner, whose log it writes.
+   */
   close(): void {
     if (this.closed) return;
     this.closed = true;
     let failure = this.files.closeAll();
-    const posted = this.handoff?.take();
-    if (posted) {
+    if (this.role === "owner") {
+      failure = this.table.closeAll() ?? failure;
       try {
-        this.fs.closeSync(posted.fd);
+        // Closing the lock file's descriptor releases the lock.
+        this.fs.closeSync(this.lockFd);
       } catch (error) {
         failure ??= error;
       }
     }
-    try {
-      // Closing the lock file's descriptor releases the lock (a read-only store holds none).
-      if (!this.readOnly) this.fs.closeSync(this.lockFd);
-    } catch (error) {
-      failure ??= error;
-    }
     if (failure !== undefined) throw ioErrorFrom("close", this.directory, failure);
   }
 
-  /**
-   * Rolls the log into segment `index`, for the first write past the newest segment: syncs the
-   * one before it (full by now: the log is written in order), then creates the new one and
-   * syncs the directory before any byte is written to it, keeping the invariants at the top.
-   * @returns the new segment's descriptor.
-   */
-  private roll(index: number): number {
-    const previous = this.files.descriptor(index - 1);
-    if (previous >= 0) this.barrierOn(previous, this.files.path(index - 1));
-    const fd = this.files.open(index, constants.O_RDWR | constants.O_CREAT, 0o644);
-    this.highest = index;
-    this.files.keep(index, fd);
-    this.syncLogDirectory();
-    this.segmentsCreated++;
-    // A segment kept below the head only for being the newest is a leftover now: its name is
-    // no longer needed to find the log's end, so it goes (a crash that brings it back leaves a
-    // leftover that open ignores).
-    const headSegment = Math.floor(this.currentHead / this.segmentSize);
-    for (; this.firstLive < headSegment; this.firstLive++) this.deleteSegment(this.firstLive);
-    this.postBarrierDescriptor();
-    return fd;
+  /** The newest segment of the log; `firstLive - 1` when none exists. */
+  private get highest(): number {
+    return this.table.highest;
   }
 
   /**
-   * Opens a second descriptor of the newest segment, before any write this store makes to it,
-   * and posts it for the sync thread (see barrier-handoff.ts), closing one it never took.
+   * The lowest segment that is part of the log: the head's, or the newest one when the head
+   * lies past its end (see the invariants above). Lower ones are leftovers.
    */
-  private postBarrierDescriptor(): void {
-    if (this.handoff === null || this.highest < this.firstLive) return;
-    const fd = this.files.open(this.highest, constants.O_RDWR);
-    const replaced = this.handoff.post(fd, this.highest);
-    if (replaced >= 0) this.fs.closeSync(replaced);
+  private get firstLive(): number {
+    const headSegment = Math.floor(this.head / this.segmentSize);
+    return Math.max(this.firstLiveKept, Math.min(headSegment, this.highest));
   }
 
-  private deleteSegment(index: number): void {
-    if (this.files.delete(index)) this.segmentsDeleted++;
-  }
-
-  private writeHead(head: number): void {
-    const temp = join(this.directory, HEAD_TEMP_FILE);
-    const final = join(this.directory, HEAD_FILE);
-    let fd: number;
-    try {
-      const flags = constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC;
-      fd = openRegularFile(this.fs, temp, flags, 0o644);
-    } catch (error) {
-      throw ioErrorFrom("open", temp, error);
+  /** {@link SegmentedStore.truncate}'s work, once `size` is checked. */
+  private cutTo(size: number): void {
+    const newest = this.highest;
+    const keep = Math.max(Math.ceil(size / this.segmentSize) - 1, this.firstLive);
+    for (let index = newest; index > keep; index--) {
+      this.writer.deleteSegment(index);
+      this.writer.syncDirectory();
     }
+    this.currentSize = size;
+    if (keep > newest) return;
+    // Sealed segments' descriptors may have left the table; one opened now is as good, since
+    // every write into a sealed segment was synced when the next one was created.
+    if (this.table.descriptors(keep) === null) this.writer.installFresh(keep);
+    const fd = this.table.descriptors(keep)?.fd ?? -1;
+    const path = this.files.path(keep);
     try {
-      const bytes = encodeHead(head);
-      if (this.fs.writeSync(fd, bytes, 0, bytes.length, 0) !== bytes.length) {
-        throw Object.assign(new Error("short write"), { code: "EIO" });
-      }
-      this.barrierOn(fd, temp);
+      this.fs.ftruncateSync(fd, size - keep * this.segmentSize);
     } catch (error) {
-      throw ioErrorFrom("write", temp, error);
-    } finally {
-      this.fs.closeSync(fd);
+      throw ioErrorFrom("ftruncate", path, error);
     }
-    try {
-      this.fs.renameSync(temp, final);
-    } catch (error) {
-      throw ioErrorFrom("rename", temp, error);
-    }
-    this.syncLogDirectory();
-  }
-
-  /** The platform's barrier on `fd`, a file of the log, told what the last one was. */
-  private barrierOn(fd: number, path: string): BarrierStrength {
-    this.fileBarrier = this.platform.barrier(fd, path, this.fileBarrier);
-    return this.fileBarrier;
-  }
-
-  /** Syncs the log's directory, telling the platform what the last such sync was. */
-  private syncLogDirectory(): BarrierStrength {
-    this.directoryBarrier = this.platform.syncDirectory(this.directory, this.directoryBarrier);
-    return this.directoryBarrier;
+    this.writer.barrierOn(fd, path);
+    this.table.reset(keep, size - keep * this.segmentSize);
   }
 
   private segmentIndices(): number[] {
