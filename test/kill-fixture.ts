@@ -3,9 +3,9 @@
  *   bun kill-fixture.ts <file|segmented> <log path> <seed> <cycle> [unsafe-ack-before-write]
  * Opens the log (recovering what the previous cycle's kill left), prints
  * `RECOVERED <records> <end> <bytes dropped>`, then writes until killed:
- * - `file`: shares the log with WRITERS Workers (kill-writer.ts);
- * - `segmented`: a segmented log (segments of KILL_SEGMENT_SIZE bytes) cannot be shared with
- *   Workers, so WRITERS async writers run in this thread.
+ * - `file`: a single-file log; `segmented`: a segmented log of KILL_SEGMENT_SIZE-byte segments.
+ * Either way it shares the log with WRITERS Workers (kill-writer.ts), which roll a segmented
+ * log into new segments every few records, racing each other.
  * Writer w uses style STYLES[w] (test/support/kill-records.ts) and prints `ACK <lsn> <hash>`
  * for each record once the durable call covering it returned.
  *
@@ -28,7 +28,6 @@ import {
   say,
   WRITERS,
   type WriterPlan,
-  writeRecords,
 } from "./support/kill-records.ts";
 
 const COUNT_MAX = 1_000_000;
@@ -84,24 +83,17 @@ try {
   const { records, end, bytesDropped } = wal.recovery;
   say(`RECOVERED ${records} ${end} ${bytesDropped}`);
   if (flag !== undefined) ackBeforeWrite(wal);
-  if (kind === "file") {
-    const handle = wal.share();
-    for (let writer = 0; writer < WRITERS; writer++) {
-      const worker = new Worker(new URL("./kill-writer.ts", import.meta.url).href);
-      worker.addEventListener("message", (event) => {
-        const failure = (event as MessageEvent).data as KillWriterFailure;
-        fail(failure.code, `writer ${writer}: ${failure.message}`);
-      });
-      worker.addEventListener("error", (event) => {
-        fail("untyped", `writer ${writer} threw: ${(event as ErrorEvent).message}`);
-      });
-      worker.postMessage({ handle, plan: plan(writer) } satisfies KillWriterTask);
-    }
-  } else {
-    await Promise.all(
-      Array.from({ length: WRITERS }, (_, writer) => writeRecords(wal, plan(writer))),
-    );
-    fail("untyped", "wrote countMax records: the parent never killed the process");
+  const handle = wal.share();
+  for (let writer = 0; writer < WRITERS; writer++) {
+    const worker = new Worker(new URL("./kill-writer.ts", import.meta.url).href);
+    worker.addEventListener("message", (event) => {
+      const failure = (event as MessageEvent).data as KillWriterFailure;
+      fail(failure.code, `writer ${writer}: ${failure.message}`);
+    });
+    worker.addEventListener("error", (event) => {
+      fail("untyped", `writer ${writer} threw: ${(event as ErrorEvent).message}`);
+    });
+    worker.postMessage({ handle, plan: plan(writer) } satisfies KillWriterTask);
   }
 } catch (error) {
   failWith(error);

@@ -1,5 +1,5 @@
 /**
- * A writer Worker of kill-fixture.ts: attaches to the shared single-file log and writes its
+ * A writer Worker of kill-fixture.ts: attaches to the shared log (one file, or segments) and writes its
  * records (test/support/kill-records.ts) until the process is SIGKILLed, printing each ACK line
  * itself, straight to stdout, once the durable call covering the record returned. An error is
  * posted to the fixture as { kind: "failed", code, message }; `code` is the WalError code, or

@@ -17,9 +17,10 @@
  * delay from the end of recovery (Workers starting, first writes), or after a seeded number of
  * ACKs (mid-write, mid-barrier).
  *
- * Two lanes run side by side: a single-file log written by WRITERS Workers, and a segmented log
- * (4 KiB segments) written by WRITERS async writers in one thread. The negative control runs
- * the same oracle over a child that ACKs before writing and must report a loss.
+ * Two lanes run side by side: a single-file log and a segmented log (4 KiB segments, so the
+ * Workers race each other to roll it every few records), each written by WRITERS Workers. The
+ * negative control runs the same oracle over a child that ACKs before writing and must report
+ * a loss.
  *
  * Knobs: WAL_KILLS, the kills of both lanes together (default 200 × WAL_SCALE); WAL_SEED.
  */
@@ -399,7 +400,7 @@ async function runLane(
 
 describe("SIGKILL at seeded random moments", () => {
   test(
-    `${KILLS} kills of writers on a 4-Worker file log and a segmented log: every ACK survives, nothing else appears (WAL_SEED=${SEED} WAL_KILLS=${KILLS})`,
+    `${KILLS} kills of 4 Workers writing a file log and a segmented log: every ACK survives, nothing else appears (WAL_SEED=${SEED} WAL_KILLS=${KILLS})`,
     async () => {
       const tally = newTally();
       const fileKills = Math.ceil(KILLS / 2);

@@ -30,75 +30,85 @@ const CUTS = 25;
 type Done = Extract<WriterReply, { kind: "done" }>;
 
 describe("truncateAfter while Workers append", () => {
-  test(`${WORKERS} Workers × ${COUNT} appends, ${CUTS} cuts by the owner meanwhile (seed ${SEED})`, async () => {
-    const context = `WAL_SEED=${SEED}`;
-    const path = logPath(dir);
-    const wal = Wal.open(path);
-    const handle = wal.share();
-    const gate = new Int32Array(new SharedArrayBuffer(4));
-    const writers = Array.from({ length: WORKERS }, () => new WorkerThread("workers-writer.ts"));
-    const markers: number[] = [];
-    let replies: Done[];
-    try {
-      writers.forEach((writer, worker) => {
-        const task: WriterTask = {
-          kind: "append",
-          handle,
-          gate,
-          worker,
-          count: COUNT,
-          seed: SEED,
-          sizes: NAMED_RECORD_SIZES,
-        };
-        writer.post(task);
-      });
-      for (const writer of writers) expect((await writer.reply<WriterReply>()).kind).toBe("ready");
-      Atomics.store(gate, 0, 1);
-      Atomics.notify(gate, 0);
-      // The owner appends a marker, lets the Workers write past it, then cuts back to it.
-      for (let cut = 0; cut < CUTS; cut++) {
-        const marker = wal.append(`marker ${cut}`);
-        await Bun.sleep(1);
-        wal.truncateAfter(marker);
-        markers.push(marker);
+  // On a segmented log of 4 KiB segments the Workers roll it every few appends, and the cuts
+  // delete the segments they made: no write may land in a deleted or recreated file.
+  test.each([
+    ["a single file", undefined],
+    ["4 KiB segments", 4096],
+  ])(
+    `${WORKERS} Workers × ${COUNT} appends, ${CUTS} cuts by the owner meanwhile, %s (seed ${SEED})`,
+    async (_layout, segmentSize) => {
+      const context = `WAL_SEED=${SEED}`;
+      const path = logPath(dir);
+      const wal = Wal.open(path, segmentSize === undefined ? {} : { segmentSize });
+      const handle = wal.share();
+      const gate = new Int32Array(new SharedArrayBuffer(4));
+      const writers = Array.from({ length: WORKERS }, () => new WorkerThread("workers-writer.ts"));
+      const markers: number[] = [];
+      let replies: Done[];
+      try {
+        writers.forEach((writer, worker) => {
+          const task: WriterTask = {
+            kind: "append",
+            handle,
+            gate,
+            worker,
+            count: COUNT,
+            seed: SEED,
+            sizes: NAMED_RECORD_SIZES,
+          };
+          writer.post(task);
+        });
+        for (const writer of writers)
+          expect((await writer.reply<WriterReply>()).kind).toBe("ready");
+        Atomics.store(gate, 0, 1);
+        Atomics.notify(gate, 0);
+        // The owner appends a marker, lets the Workers write past it, then cuts back to it.
+        for (let cut = 0; cut < CUTS; cut++) {
+          const marker = wal.append(`marker ${cut}`);
+          await Bun.sleep(1);
+          wal.truncateAfter(marker);
+          markers.push(marker);
+        }
+        replies = await Promise.all(writers.map((writer) => writer.reply<Done>()));
+      } finally {
+        await Promise.all(writers.map((writer) => writer.terminate()));
+        wal.close();
       }
-      replies = await Promise.all(writers.map((writer) => writer.reply<Done>()));
-    } finally {
-      await Promise.all(writers.map((writer) => writer.terminate()));
-      wal.close();
-    }
 
-    using reopened = Wal.open(path);
-    expect(reopened.recovery.bytesDropped, context).toBe(0);
-    let expected = 0;
-    let workerRecords = 0;
-    const markersFound = new Set<number>();
-    for (const { lsn, data } of reopened.iter()) {
-      expect(lsn, `${context}: records tile the log`).toBe(expected);
-      expected = lsn + FRAME_HEADER_SIZE + data.length;
-      const text = new TextDecoder().decode(data);
-      if (text.startsWith("marker ")) {
-        markersFound.add(lsn);
-        continue;
+      using reopened = Wal.open(path);
+      expect(reopened.recovery.bytesDropped, context).toBe(0);
+      let expected = 0;
+      let workerRecords = 0;
+      const markersFound = new Set<number>();
+      for (const { lsn, data } of reopened.iter()) {
+        expect(lsn, `${context}: records tile the log`).toBe(expected);
+        expected = lsn + FRAME_HEADER_SIZE + data.length;
+        const text = new TextDecoder().decode(data);
+        if (text.startsWith("marker ")) {
+          markersFound.add(lsn);
+          continue;
+        }
+        // Every surviving Worker record sits at the LSN its writer was given, with its bytes.
+        const identity = recordIdentity(data);
+        if (identity === null) throw new Error(`${context}: an unnamed record at ${lsn}`);
+        const { worker, seq } = identity;
+        expect(replies[worker]!.lsns[seq], `${context}: worker ${worker} seq ${seq}`).toBe(lsn);
+        expect(sameBytes(data, recordPayload(SEED, worker, seq, NAMED_RECORD_SIZES))).toBe(true);
+        workerRecords++;
       }
-      // Every surviving Worker record sits at the LSN its writer was given, with its bytes.
-      const identity = recordIdentity(data);
-      if (identity === null) throw new Error(`${context}: an unnamed record at ${lsn}`);
-      const { worker, seq } = identity;
-      expect(replies[worker]!.lsns[seq], `${context}: worker ${worker} seq ${seq}`).toBe(lsn);
-      expect(sameBytes(data, recordPayload(SEED, worker, seq, NAMED_RECORD_SIZES))).toBe(true);
-      workerRecords++;
-    }
-    expect(reopened.len, context).toBe(expected);
-    // Every marker is a cut point, and nothing cuts below a marker: all of them survive.
-    expect(
-      [...markersFound].sort((a, b) => a - b),
-      context,
-    ).toEqual(markers);
-    // The cuts really raced the Workers: some of their records are gone, most are not.
-    expect(workerRecords, context).toBeLessThan(WORKERS * COUNT);
-    expect(workerRecords, context).toBeGreaterThan(0);
-  }, 60_000);
+      expect(reopened.len, context).toBe(expected);
+      // Every marker is a cut point, and nothing cuts below a marker: all of them survive.
+      expect(
+        [...markersFound].sort((a, b) => a - b),
+        context,
+      ).toEqual(markers);
+      // The cuts really raced the Workers: some of their records are gone, most are not.
+      expect(workerRecords, context).toBeLessThan(WORKERS * COUNT);
+      expect(workerRecords, context).toBeGreaterThan(0);
+    },
+    60_000,
+  );
 });
 
 describe("the owner's exclusive section (src/commit.ts rule 8, white-box)", () => {

@@ -7,7 +7,8 @@
  */
 
 import { describe, expect, test } from "bun:test";
-import { copyFileSync } from "node:fs";
+import { copyFileSync, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { Wal, WalError } from "../src/index.ts";
 import { walErrorOf } from "./support/errors.ts";
 import { seedFromEnv } from "./support/random.ts";
@@ -30,16 +31,53 @@ const WRITER = "workers-writer.ts";
 type Done = Extract<WriterReply, { kind: "done" }>;
 
 /**
- * Starts one writer per worker id on `wal`, releases them together, returns their replies.
- * With `syncing`, the main thread runs barriers until they finish: fills write zeros only
- * after a barrier, so that is what makes the writers race with zeros on every fill.
+ * What the main thread does with `wal` while the writers run, until `writersRunning()` turns
+ * false. One that writes records of its own (with the payloads of worker id WORKERS) returns
+ * their LSNs, which count as one more writer's reply.
+ */
+type MainThread = (wal: Wal, writersRunning: () => boolean) => Promise<number[] | undefined>;
+
+/**
+ * Barriers until the writers finish: fills write zeros only after a barrier, so that is what
+ * makes the writers race with zeros on every fill.
+ */
+const syncing: MainThread = async (wal, writersRunning) => {
+  while (writersRunning()) {
+    await wal.syncAsync();
+    // A sync with nothing new to cover resolves at once: let the replies in.
+    await Bun.sleep(0);
+  }
+  return undefined;
+};
+
+/**
+ * Commits records of its own, 8 at a time, while the writers run; with `truncateEvery`, moves
+ * the head to its newest record every that many commits (a checkpoint while Workers append).
+ */
+function committing(sizes: SizeRange, truncateEvery = 0): MainThread {
+  return async (wal, writersRunning) => {
+    const lsns: number[] = [];
+    while (writersRunning()) {
+      const batch = Array.from({ length: 8 }, (_, k) =>
+        wal.commit(recordPayload(SEED, WORKERS, lsns.length + k, sizes)),
+      );
+      lsns.push(...(await Promise.all(batch)));
+      if (truncateEvery > 0 && lsns.length % truncateEvery === 0) wal.truncateBefore(lsns.at(-1)!);
+    }
+    return lsns;
+  };
+}
+
+/**
+ * Starts one writer per worker id on `wal`, releases them together, and returns their replies,
+ * then the main thread's when it wrote records (see {@link MainThread}).
  */
 async function runWriters(
   wal: Wal,
   kind: "append" | "durable",
   count: number,
   sizes: SizeRange,
-  syncing = false,
+  main?: MainThread,
 ): Promise<Done[]> {
   const handle = wal.share();
   const gate = new Int32Array(new SharedArrayBuffer(4));
@@ -52,36 +90,41 @@ async function runWriters(
     for (const writer of writers) expect((await writer.reply<WriterReply>()).kind).toBe("ready");
     Atomics.store(gate, 0, 1);
     Atomics.notify(gate, 0);
-    const replies = Promise.all(writers.map((writer) => writer.reply<Done>()));
-    let running = syncing;
-    const syncer = (async () => {
-      while (running) {
-        await wal.syncAsync();
-        // A sync with nothing new to cover resolves at once: let the replies in.
-        await Bun.sleep(0);
-      }
-    })();
+    let running = true;
+    const mainThread = main?.(wal, () => running) ?? Promise.resolve(undefined);
+    let replies: Done[];
+    let lsns: number[] | undefined;
     try {
-      return await replies;
+      replies = await Promise.all(writers.map((writer) => writer.reply<Done>()));
     } finally {
       running = false;
-      await syncer;
+      lsns = await mainThread;
     }
+    if (lsns === undefined) return replies;
+    return [...replies, { kind: "done", lsns, appendAndSyncCalls: 0, commitCalls: lsns.length }];
   } finally {
     await Promise.all(writers.map((writer) => writer.terminate()));
   }
 }
 
 /**
- * Reopens the log at `path` and checks it holds exactly the records the writers submitted:
- * each LSN a writer was given is a record's LSN, holding exactly the payload that writer built
- * for that call, no LSN twice, no other record, and the records tile the file from 0.
+ * Reopens the log at `path` and checks it holds exactly the records the writers submitted at
+ * or above `head`: each LSN a writer was given there is a record's LSN, holding exactly the
+ * payload that writer built for that call, no LSN twice, no other record, and the records tile
+ * the log from `head`. Every writer but the main thread's (see {@link MainThread}) made `count`
+ * calls.
  */
-function expectExactLog(path: string, replies: Done[], count: number, sizes: SizeRange): void {
+function expectExactLog(
+  path: string,
+  replies: Done[],
+  count: number,
+  sizes: SizeRange,
+  head = 0,
+): void {
   const context = `WAL_SEED=${SEED}`;
   const owner = new Map<number, { worker: number; seq: number }>();
   replies.forEach((reply, worker) => {
-    expect(reply.lsns, context).toHaveLength(count);
+    if (worker < WORKERS) expect(reply.lsns, context).toHaveLength(count);
     reply.lsns.forEach((lsn, seq) => {
       const other = owner.get(lsn);
       if (other !== undefined) {
@@ -92,11 +135,13 @@ function expectExactLog(path: string, replies: Done[], count: number, sizes: Siz
       owner.set(lsn, { worker, seq });
     });
   });
+  const kept = [...owner.keys()].filter((lsn) => lsn >= head).length;
 
   using wal = Wal.open(path);
   expect(wal.recovery.bytesDropped, context).toBe(0);
-  expect(wal.recovery.records, context).toBe(WORKERS * count);
-  let expected = 0;
+  expect(wal.head, context).toBe(head);
+  expect(wal.recovery.records, context).toBe(kept);
+  let expected = head;
   let records = 0;
   for (const { lsn, data } of wal.iter()) {
     // Tiling: each record starts where the one before it ended.
@@ -119,8 +164,24 @@ function expectExactLog(path: string, replies: Done[], count: number, sizes: Siz
       );
     }
   }
-  expect(records, context).toBe(WORKERS * count);
+  expect(records, context).toBe(kept);
   expect(wal.len, context).toBe(expected);
+}
+
+/**
+ * Every segment file of the log in `path` but the newest is exactly `segmentSize` bytes (each
+ * was synced whole before the next existed), and they follow each other without a gap.
+ */
+function expectWholeSegments(path: string, segmentSize: number): number {
+  const segments = readdirSync(path)
+    .filter((name) => name.endsWith(".wal"))
+    .sort();
+  const indices = segments.map((name) => Number(name.slice(0, 20)));
+  expect(indices).toEqual(indices.map((_, k) => indices[0]! + k));
+  for (const name of segments.slice(0, -1)) {
+    expect(statSync(join(path, name)).size, name).toBe(segmentSize);
+  }
+  return segments.length;
 }
 
 describe("Wal.attach() from Workers", () => {
@@ -139,7 +200,7 @@ describe("Wal.attach() from Workers", () => {
       const wal = Wal.open(path, preallocate === undefined ? {} : { preallocate });
       let replies: Done[];
       try {
-        replies = await runWriters(wal, "append", count, sizes, true);
+        replies = await runWriters(wal, "append", count, sizes, syncing);
         const frames = replies.flatMap((reply, worker) =>
           reply.lsns.map((_, seq) => recordPayload(SEED, worker, seq, sizes).length),
         );
@@ -258,6 +319,103 @@ describe("Wal.attach() from Workers", () => {
     using reopened = Wal.open(copy);
     expect([...reopened.iter()].map((r) => r.lsn)).toEqual(before);
     expect(reopened.len).toBe(gapStart);
+  }, 30_000);
+});
+
+describe("Wal.attach() from Workers on a segmented log", () => {
+  const count = 5_000;
+  const sizes = { min: 0, max: 4096 };
+  const segmentSize = 64 * 1024;
+
+  test(`4 Workers × 5,000 appends (sizes 0–4 KiB, seed ${SEED}) into 64 KiB segments, commits from the main thread`, async () => {
+    const path = logPath(dir, "segments");
+    const wal = Wal.open(path, { segmentSize });
+    let replies: Done[];
+    try {
+      replies = await runWriters(wal, "append", count, sizes, committing(sizes));
+      expect(replies[WORKERS]!.lsns.length).toBeGreaterThan(0);
+      // Hundreds of rolls, raced by every thread: ~40 MB of frames into 64 KiB segments.
+      expect(wal.stats().segmentsCreated).toBeGreaterThan(300);
+    } finally {
+      wal.close();
+    }
+    expectExactLog(path, replies, count, sizes);
+    expect(expectWholeSegments(path, segmentSize)).toBeGreaterThan(300);
+  }, 60_000);
+
+  test(`the same while the owner moves the head to recent records (seed ${SEED})`, async () => {
+    const path = logPath(dir, "segments");
+    const wal = Wal.open(path, { segmentSize });
+    let replies: Done[];
+    let head: number;
+    try {
+      replies = await runWriters(wal, "append", count, sizes, committing(sizes, 40));
+      head = wal.head;
+      expect(head).toBeGreaterThan(0);
+      expect(wal.stats().segmentsDeleted).toBeGreaterThan(0);
+    } finally {
+      wal.close();
+    }
+    // Every record at or above the final head is there once; none below it is.
+    expectExactLog(path, replies, count, sizes, head);
+    expectWholeSegments(path, segmentSize);
+    const lowest = readdirSync(path)
+      .filter((name) => name.endsWith(".wal"))
+      .sort()[0]!;
+    expect(Number(lowest.slice(0, 20))).toBeLessThanOrEqual(Math.floor(head / segmentSize));
+    expect(Number(lowest.slice(0, 20))).toBeGreaterThanOrEqual(Math.floor(head / segmentSize) - 1);
+  }, 60_000);
+
+  test(`Workers mixing appendAndSync and commit on 4 KiB segments: barriers race rolls (seed ${SEED})`, async () => {
+    const perWorker = 300;
+    const smallSizes = { min: 0, max: 512 };
+    const path = logPath(dir, "segments");
+    const wal = Wal.open(path, { segmentSize: 4096 });
+    let replies: Done[];
+    try {
+      replies = await runWriters(wal, "durable", perWorker, smallSizes);
+      const stats = wal.stats();
+      expect(stats.segmentsCreated).toBeGreaterThan(20);
+      expect(stats.barriers).toBeGreaterThan(0);
+      expect(stats.barriers).toBeLessThan(WORKERS * perWorker);
+    } finally {
+      wal.close();
+    }
+    expectExactLog(path, replies, perWorker, smallSizes);
+    expectWholeSegments(path, 4096);
+  }, 60_000);
+
+  test("a write waiting for the segment a dead Worker never finished throws STALLED, then POISONED", async () => {
+    const path = logPath(dir, "segments");
+    const stallTimeout = 300;
+    const wal = Wal.open(path, { segmentSize: 4096, stallTimeout });
+    const before = wal.append("before the gap");
+    const dying = new WorkerThread(WRITER);
+    dying.post({ kind: "reserve-and-die", handle: wal.share(), size: 100 } satisfies WriterTask);
+    await dying.reply<Extract<WriterReply, { kind: "reserved" }>>();
+    await dying.exited();
+    // Segment 0 can never be whole now: the first append that needs segment 1 waits for it.
+    const watchdog = await armWatchdog(20_000, "an append behind a dead writer's segment");
+    try {
+      const codes: string[] = [];
+      for (let i = 0; i < 10 && codes.length === 0; i++) {
+        try {
+          wal.append(new Uint8Array(1000));
+        } catch (error) {
+          codes.push((error as WalError).code);
+        }
+      }
+      expect(codes).toEqual(["STALLED"]);
+      expect(walErrorOf(() => wal.append("later")).code).toBe("POISONED");
+      expect(walErrorOf(() => wal.sync()).code).toBe("POISONED");
+    } finally {
+      wal.close();
+      await watchdog.release();
+    }
+    expect(statSync(join(path, "00000000000000000001.wal"), { throwIfNoEntry: false })).toBe(
+      undefined,
+    );
+    expect(before).toBe(0);
   }, 30_000);
 });
 
