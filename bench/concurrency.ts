@@ -8,6 +8,9 @@
  *                             time (concurrency cannot help it) (target at 256: ≥ 25× the rate)
  *   appendAndSync, N Workers  N Workers attached to one log (`share` / `attach`), each looping
  *                             `appendAndSync`, vs the same hand-rolled log
+ *   ... on segments           the same on a segmented log of 64 MiB segments, vs the same
+ *                             Workers on a single-file log (target: within 10%), and vs one
+ *                             with `preallocate: 0`, whose barriers grow the file as a segment's do
  *   appendBatch               batches of 4,096 records vs a raw sequential writeSync of the same
  *                             framed bytes in chunks of the same size, no barrier in either
  *                             (target: ≥ 0.7× the bandwidth); then the same with one barrier
@@ -50,6 +53,8 @@ export interface BenchContext {
 }
 
 const BATCH_RECORDS = 4096;
+/** The segment size of the segmented rows: what an engine runs in production. */
+const SEGMENT_SIZE = 64 * 1024 * 1024;
 const WORKER_URL = new URL("./concurrency-worker.ts", import.meta.url).href;
 
 /** Records written and barriers issued during a side's timed rounds, from `Wal.stats`. */
@@ -57,6 +62,10 @@ interface Tally {
   appends: number;
   barriers: number;
 }
+
+/** What a side's name adds for its log's layout. */
+const layoutName = ({ segmentSize, preallocate }: Layout) =>
+  segmentSize !== undefined ? ", segments" : preallocate === 0 ? ", preallocate 0" : "";
 
 /** `plural(2, "Worker")` → `"2 Workers"`. */
 const plural = (n: number, noun: string) => `${n} ${noun}${n === 1 ? "" : "s"}`;
@@ -103,7 +112,35 @@ export async function runConcurrency(size: ConcurrencySize, bench: BenchContext)
       `appendAndSync, ${plural(workers, "Worker")}:`,
     );
   }
-
+  // Against the single-file log twice: as it runs by default, with a zero-filled tail (which a
+  // segmented log does not keep), and without one, where its barriers grow the file as a
+  // segment's do. The second shows what the segment table itself costs.
+  for (const preallocate of [undefined, 0]) {
+    for (const workers of size.workers) {
+      const file = preallocate === undefined ? "one file" : "one file, preallocate 0";
+      const segments = await compare(
+        `appendAndSync 256 B, ${plural(workers, "Worker")}, 64 MiB segments vs ${file}`,
+        "record",
+        workers * size.workerSyncs,
+        size.rounds,
+        workerSide(
+          bench,
+          workers,
+          size.workerSyncs,
+          { appends: 0, barriers: 0 },
+          { segmentSize: SEGMENT_SIZE },
+        ),
+        workerSide(bench, workers, size.workerSyncs, { appends: 0, barriers: 0 }, { preallocate }),
+      );
+      bench.report(segments);
+      summary.push(
+        `${`segments, ${plural(workers, "Worker")}:`.padEnd(28)} ` +
+          `${formatCount(1e9 / segments.contender.perOperationNs).padStart(9)}/s vs ${file} ` +
+          `${formatCount(1e9 / segments.baseline.perOperationNs)}/s: ` +
+          `${segments.timeRatio.toFixed(2)}× the time${preallocate === undefined ? " (target ≤ 1.10×)" : ""}`,
+      );
+    }
+  }
   const megabytesPerSecond = (ns: number) => ((bench.frame.length / ns) * 1e3).toFixed(0);
   // Twice: into the page cache only, and made durable by one barrier at the end (what a log
   // is for; the disk's write speed then counts, as it does for every durable append).
@@ -138,15 +175,28 @@ function durableLine(label: string, c: Comparison, tally: Tally, target = ""): s
   );
 }
 
-/** A side writing to a fresh `Wal` per round, which adds its timed rounds' counters to `tally`. */
-function walRound(bench: BenchContext, tally: Tally) {
+/** How the log of a round opens: `Wal.open`'s options that shape the file(s). */
+interface Layout {
+  readonly segmentSize?: number;
+  readonly preallocate?: number | undefined;
+}
+
+/**
+ * A side writing to a fresh `Wal` per round (opened with `layout`), which adds its timed
+ * rounds' counters to `tally`.
+ */
+function walRound(bench: BenchContext, tally: Tally, layout: Layout = {}) {
   let wal: Wal | undefined;
   let path = "";
   let before: Tally = { appends: 0, barriers: 0 };
   return {
     open(): Wal {
       path = bench.freshPath();
-      wal = Wal.open(path);
+      const { segmentSize, preallocate } = layout;
+      wal = Wal.open(path, {
+        ...(segmentSize === undefined ? {} : { segmentSize }),
+        ...(preallocate === undefined ? {} : { preallocate }),
+      });
       return wal;
     },
     /** Call once the round's untimed setup is done. */
@@ -158,7 +208,7 @@ function walRound(bench: BenchContext, tally: Tally) {
       tally.appends += appends - before.appends;
       tally.barriers += barriers - before.barriers;
       wal!.close();
-      rmSync(path, { force: true });
+      rmSync(path, { force: true, recursive: true });
     },
   };
 }
@@ -194,12 +244,21 @@ function commitSide(bench: BenchContext, committers: number, commits: number, ta
   };
 }
 
-/** `workers` Workers attached to one log, each making `perWorker` appendAndSync calls. */
-function workerSide(bench: BenchContext, workers: number, perWorker: number, tally: Tally): Side {
-  const round = walRound(bench, tally);
+/**
+ * `workers` Workers attached to one log (opened with `layout`), each making `perWorker`
+ * appendAndSync calls.
+ */
+function workerSide(
+  bench: BenchContext,
+  workers: number,
+  perWorker: number,
+  tally: Tally,
+  layout: Layout = {},
+): Side {
+  const round = walRound(bench, tally, layout);
   let started: Worker[] = [];
   return {
-    name: `appendAndSync in ${plural(workers, "Worker")}`,
+    name: `appendAndSync in ${plural(workers, "Worker")}${layoutName(layout)}`,
     operations: workers * perWorker,
     async prepare() {
       const handle = round.open().share();

@@ -103,6 +103,17 @@ export interface SegmentShare {
   readonly table: SharedArrayBuffer;
 }
 
+/**
+ * What a write does while it waits for other threads' writes into the segment before its own:
+ * sleep on `cells[index]` while it holds `value`, at most `timeout` ms. The simulated disk's
+ * tests, whose "threads" take turns in one thread, pass one that runs another of them instead.
+ */
+export type Idle = (cells: Int32Array, index: number, value: number, timeout: number) => void;
+
+const sleepOnChanges: Idle = (cells, index, value, timeout) => {
+  Atomics.wait(cells, index, value, timeout);
+};
+
 /** The two descriptors of one segment (see the entries above). */
 export interface SegmentDescriptors {
   readonly fd: number;
@@ -129,6 +140,8 @@ export class SegmentTable {
     private readonly closeFd: (fd: number) => void,
     /** How long a writer waits for a segment that makes no progress before STALLED. */
     private readonly stallTimeout: number,
+    /** What a write does while it waits for other threads (see {@link Idle}). */
+    private readonly idle: Idle = sleepOnChanges,
   ) {
     this.i32 = new Int32Array(buffer, 0, INT32_CELLS);
     this.big = new BigInt64Array(buffer, BIG_OFFSET, BIG_CELLS);
@@ -147,9 +160,10 @@ export class SegmentTable {
     },
     closeFd: (fd: number) => void,
     stallTimeout: number,
+    idle?: Idle,
   ): SegmentTable {
     const buffer = new SharedArrayBuffer(BUFFER_SIZE);
-    const table = new SegmentTable(buffer, start.segmentSize, closeFd, stallTimeout);
+    const table = new SegmentTable(buffer, start.segmentSize, closeFd, stallTimeout, idle);
     for (let entry = 0; entry < ENTRIES; entry++) {
       Atomics.store(table.big, B_INDEX + entry, -1n);
       Atomics.store(table.i32, I_FD + entry, -1);
@@ -270,7 +284,7 @@ export class SegmentTable {
         this.breakTable();
         throw stalled(Math.max(0, highest) * this.segmentSize + Number(written), this.stallTimeout);
       }
-      Atomics.wait(this.i32, I_CHANGES, signalled, Math.min(deadline - now, 20));
+      this.idle(this.i32, I_CHANGES, signalled, Math.min(deadline - now, 20));
     }
   }
 

@@ -58,7 +58,7 @@ import {
   segmentSizeOfFiles,
 } from "./segment-layout.ts";
 import { openLockFile, readyDirectory } from "./segment-open.ts";
-import { type SegmentShare, SegmentTable } from "./segment-table.ts";
+import { type Idle, type SegmentShare, SegmentTable } from "./segment-table.ts";
 import { SegmentWriter } from "./segment-writer.ts";
 import type { WalStore } from "./store.ts";
 
@@ -94,6 +94,12 @@ export interface SegmentedStoreOptions {
    * @default 30000
    */
   stallTimeout?: number;
+  /**
+   * What a write does while it waits for other threads to fill the segment before its own.
+   * Tests of the simulated disk pass one that runs another simulated thread.
+   * @default a sleep on the segment table (`Atomics.wait`)
+   */
+  idle?: Idle;
 }
 
 /** What a {@link SegmentedStore} is to its log: what it may do, and what it must close. */
@@ -129,7 +135,8 @@ export class SegmentedStore implements WalStore {
     private readonly fs: FileSystem,
     /** The layout the files show, for a store that makes the table; or the table to join. */
     from: Layout | SegmentTable,
-    stallTimeout: number,
+    /** How a table made here waits for other threads' writes. */
+    waits: Pick<SegmentedStoreOptions, "stallTimeout" | "idle">,
     /**
      * What open's sync of the directory that holds the log's directory was ("full" when open
      * synced none). Not a memory for later barriers: a log directory that is a mount point
@@ -151,7 +158,8 @@ export class SegmentedStore implements WalStore {
       this.table = SegmentTable.create(
         { segmentSize, highest: from.highest, written, head: from.head },
         close,
-        stallTimeout,
+        waits.stallTimeout ?? DEFAULT_STALL_TIMEOUT,
+        waits.idle,
       );
       this.currentSize = from.end;
       this.firstLiveKept = from.first;
@@ -192,7 +200,6 @@ export class SegmentedStore implements WalStore {
     // UNSUPPORTED_PLATFORM, and no directory, segment or LOCK is created.
     const platform = options.platform ?? currentPlatform();
     const fs = options.fileSystem ?? nodeFileSystem;
-    const stallTimeout = options.stallTimeout ?? DEFAULT_STALL_TIMEOUT;
     // One listing gives both the size (when the files must give it) and the layout.
     const layoutFor = (open: "write" | "read") => {
       const segments = listSegments(fs, absolute);
@@ -202,7 +209,7 @@ export class SegmentedStore implements WalStore {
     if (options.readOnly === true) {
       requireDirectory(fs, absolute, "read");
       const { size, layout } = layoutFor("read");
-      return new SegmentedStore(absolute, size, "reader", -1, platform, fs, layout, stallTimeout);
+      return new SegmentedStore(absolute, size, "reader", -1, platform, fs, layout, {});
     }
     const create = options.create !== false;
     const parentBarrier = readyDirectory(fs, absolute, platform, segmentSize, create);
@@ -219,7 +226,7 @@ export class SegmentedStore implements WalStore {
         platform,
         fs,
         layout,
-        stallTimeout,
+        options,
         parentBarrier,
       );
     } catch (error) {
@@ -236,17 +243,17 @@ export class SegmentedStore implements WalStore {
    */
   static attach(share: SegmentShare, stallTimeout: number): SegmentedStore {
     const table = SegmentTable.join(share, closeSync, stallTimeout);
+    const { path, segmentSize } = share;
     const platform = currentPlatform();
-    const role = "attached";
     return new SegmentedStore(
-      share.path,
-      share.segmentSize,
-      role,
+      path,
+      segmentSize,
+      "attached",
       -1,
       platform,
       nodeFileSystem,
       table,
-      stallTimeout,
+      {},
     );
   }
 
