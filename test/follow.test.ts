@@ -59,47 +59,56 @@ describe("Wal.follow", () => {
     expect(seen).toHaveLength(4);
   });
 
-  test("receives what a Worker appends and syncs, in order, and ends on the owner's close", async () => {
-    const count = 300;
-    const sizes = { min: 0, max: 600 };
-    const wal = Wal.open(logPath(dir));
-    const received: { lsn: number; data: Uint8Array }[] = [];
-    const following = (async () => {
-      for await (const record of wal.follow()) received.push(record);
-    })();
-    const writer = new WorkerThread("workers-writer.ts");
-    try {
-      const gate = new Int32Array(new SharedArrayBuffer(4));
-      const task: WriterTask = {
-        kind: "durable",
-        handle: wal.share(),
-        gate,
-        worker: 0,
-        count,
-        seed: SEED,
-        sizes,
-      };
-      writer.post(task);
-      expect((await writer.reply<WriterReply>()).kind).toBe("ready");
-      Atomics.store(gate, 0, 1);
-      Atomics.notify(gate, 0);
-      const done = await writer.reply<Extract<WriterReply, { kind: "done" }>>();
-      expect(done.kind).toBe("done");
-      // Every call the Worker made returned durable, so every record must arrive.
-      await until(() => received.length === count, `${count} records from the Worker`);
-      expect(received.map((r) => r.lsn)).toEqual(done.lsns);
-      received.forEach((record, seq) => {
-        const expected = recordPayload(SEED, 0, seq, sizes);
-        if (!sameBytes(record.data, expected))
-          throw new Error(`WAL_SEED=${SEED}: record ${seq} differs`);
-      });
-    } finally {
-      await writer.terminate();
-      wal.close();
-    }
-    await following;
-    expect(received).toHaveLength(count);
-  }, 60_000);
+  // On 4 KiB segments the Worker rolls the log every few records, into segments the owner's
+  // reads have never seen.
+  test.each([
+    ["a single file", undefined],
+    ["4 KiB segments", 4096],
+  ])(
+    "receives what a Worker appends and syncs, in order, and ends on the owner's close: %s",
+    async (_layout, segmentSize) => {
+      const count = 300;
+      const sizes = { min: 0, max: 600 };
+      const wal = Wal.open(logPath(dir), segmentSize === undefined ? {} : { segmentSize });
+      const received: { lsn: number; data: Uint8Array }[] = [];
+      const following = (async () => {
+        for await (const record of wal.follow()) received.push(record);
+      })();
+      const writer = new WorkerThread("workers-writer.ts");
+      try {
+        const gate = new Int32Array(new SharedArrayBuffer(4));
+        const task: WriterTask = {
+          kind: "durable",
+          handle: wal.share(),
+          gate,
+          worker: 0,
+          count,
+          seed: SEED,
+          sizes,
+        };
+        writer.post(task);
+        expect((await writer.reply<WriterReply>()).kind).toBe("ready");
+        Atomics.store(gate, 0, 1);
+        Atomics.notify(gate, 0);
+        const done = await writer.reply<Extract<WriterReply, { kind: "done" }>>();
+        expect(done.kind).toBe("done");
+        // Every call the Worker made returned durable, so every record must arrive.
+        await until(() => received.length === count, `${count} records from the Worker`);
+        expect(received.map((r) => r.lsn)).toEqual(done.lsns);
+        received.forEach((record, seq) => {
+          const expected = recordPayload(SEED, 0, seq, sizes);
+          if (!sameBytes(record.data, expected))
+            throw new Error(`WAL_SEED=${SEED}: record ${seq} differs`);
+        });
+      } finally {
+        await writer.terminate();
+        wal.close();
+      }
+      await following;
+      expect(received).toHaveLength(count);
+    },
+    60_000,
+  );
 
   test("starts at any record boundary; anything else is INVALID_ARGUMENT", async () => {
     using wal = Wal.open(logPath(dir));

@@ -18,7 +18,8 @@
  * - `HIGHEST`: the newest segment (the first one's index - 1 while there is none, counted full). Only ever one segment takes writes:
  *   the roll to k + 1 waits until every byte of k is written, so no write lands in k after it.
  * - `WRITTEN`: how many bytes of segment `HIGHEST` are written. Every byte is written once (the
- *   reservations of commit.ts never overlap), so `WRITTEN == S` means the segment is whole.
+ *   reservations of commit.ts never overlap), so `WRITTEN == S` means the segment is whole. An
+ *   Int32, or for segments of 2 GiB or more a BigInt64.
  * - `ROLLER`: 0, or the id of the one thread making the next segment.
  * - `CHANGES`: bumped, with a wake-up, whenever `HIGHEST` moves, a segment fills, or the table
  *   breaks; writers waiting for a segment sleep on it.
@@ -74,7 +75,8 @@ const I_ROLLER = 0;
 const I_CHANGES = 1;
 const I_BROKEN = 2;
 const I_NEXT_ID = 3;
-const I_FD = 4;
+const I_WRITTEN = 4;
+const I_FD = 5;
 const I_ROLL_FD = I_FD + ENTRIES;
 const I_PINS = I_ROLL_FD + ENTRIES;
 const INT32_CELLS = I_PINS + ENTRIES;
@@ -125,6 +127,11 @@ export interface SegmentDescriptors {
 export class SegmentTable {
   private readonly i32: Int32Array;
   private readonly big: BigInt64Array;
+  /**
+   * Whether `WRITTEN` needs the BigInt64 cell: only for segments of 2 GiB or more. Every other
+   * log counts in an Int32, which costs a write a fraction of what a BigInt does.
+   */
+  private readonly wide: boolean;
   /** This thread's name on `ROLLER`. */
   private readonly id: number;
   /** `HIGHEST` and its descriptor as this thread last saw them, valid while `CHANGES` is. */
@@ -146,6 +153,7 @@ export class SegmentTable {
     this.i32 = new Int32Array(buffer, 0, INT32_CELLS);
     this.big = new BigInt64Array(buffer, BIG_OFFSET, BIG_CELLS);
     this.id = Atomics.add(this.i32, I_NEXT_ID, 1) + 1;
+    this.wide = segmentSize > 2 ** 31 - 1;
   }
 
   /** A table for a log whose newest segment is `start.highest`, as open found it. */
@@ -170,7 +178,7 @@ export class SegmentTable {
       Atomics.store(table.i32, I_ROLL_FD + entry, -1);
     }
     Atomics.store(table.big, B_HIGHEST, BigInt(start.highest));
-    Atomics.store(table.big, B_WRITTEN, BigInt(start.written));
+    table.setWritten(start.written);
     Atomics.store(table.big, B_HEAD, BigInt(start.head));
     return table;
   }
@@ -257,7 +265,7 @@ export class SegmentTable {
     if (changes === this.seenChanges && index === this.seenHighest) return this.seenFd;
     let deadline = Number.NaN;
     let seenChanges = changes;
-    let seenWritten = -1n;
+    let seenWritten = -1;
     for (;;) {
       this.throwIfBroken();
       const highest = this.highest;
@@ -265,8 +273,8 @@ export class SegmentTable {
       if (highest > index) {
         throw new WalError("IO", `segment ${index} was sealed before every write into it ran`);
       }
-      const written = Atomics.load(this.big, B_WRITTEN);
-      if (highest === index - 1 && written === BigInt(this.segmentSize)) {
+      const written = this.written();
+      if (highest === index - 1 && written === this.segmentSize) {
         if (Atomics.compareExchange(this.i32, I_ROLLER, 0, this.id) === 0) {
           this.rollInto(index, roll);
           continue;
@@ -282,7 +290,7 @@ export class SegmentTable {
         deadline = now + this.stallTimeout;
       } else if (now >= deadline) {
         this.breakTable();
-        throw stalled(Math.max(0, highest) * this.segmentSize + Number(written), this.stallTimeout);
+        throw stalled(Math.max(0, highest) * this.segmentSize + written, this.stallTimeout);
       }
       this.idle(this.i32, I_CHANGES, signalled, Math.min(deadline - now, 20));
     }
@@ -290,8 +298,10 @@ export class SegmentTable {
 
   /** `length` bytes of the newest segment were written (rule 2). */
   wrote(length: number): void {
-    const now = Atomics.add(this.big, B_WRITTEN, BigInt(length)) + BigInt(length);
-    if (now === BigInt(this.segmentSize)) this.signal();
+    const before = this.wide
+      ? Number(Atomics.add(this.big, B_WRITTEN, BigInt(length)))
+      : Atomics.add(this.i32, I_WRITTEN, length);
+    if (before + length === this.segmentSize) this.signal();
   }
 
   /** A write or roll failed: no segment will fill, and every waiter stops. */
@@ -358,7 +368,7 @@ export class SegmentTable {
    * and `written` bytes of it are written (rule 6).
    */
   reset(highest: number, written: number): void {
-    Atomics.store(this.big, B_WRITTEN, BigInt(written));
+    this.setWritten(written);
     Atomics.store(this.big, B_HIGHEST, BigInt(highest));
     this.signal();
   }
@@ -432,6 +442,18 @@ export class SegmentTable {
     } catch {
       return false;
     }
+  }
+
+  /** `WRITTEN`, from the cell this segment size counts in. */
+  private written(): number {
+    return this.wide
+      ? Number(Atomics.load(this.big, B_WRITTEN))
+      : Atomics.load(this.i32, I_WRITTEN);
+  }
+
+  private setWritten(written: number): void {
+    if (this.wide) Atomics.store(this.big, B_WRITTEN, BigInt(written));
+    else Atomics.store(this.i32, I_WRITTEN, written);
   }
 
   private throwIfBroken(): void {
