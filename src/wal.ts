@@ -215,7 +215,9 @@ export class Wal<T = Uint8Array> extends WalReads<T> {
    * @param value - bytes, or a string stored as UTF-8 (may be empty); with a `codec`, its value.
    * @returns the record's LSN, the byte offset where its frame starts.
    * @throws WalError `RECORD_TOO_LARGE` or `INVALID_ARGUMENT` with nothing written; `IO` when
-   * the write fails, which also poisons the log; `POISONED`, `CLOSED`, `LOG_FULL`.
+   * the write fails, which also poisons the log; `POISONED`, `CLOSED`, `LOG_FULL`; `STALLED` on
+   * a shared segmented log when the segment before the record's never fills for `stallTimeout`
+   * (a Worker died holding bytes of it), which poisons the log.
    */
   append(value: WalInput<T>): number {
     this.checkWritable("append");

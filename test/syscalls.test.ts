@@ -51,12 +51,36 @@ async function traced(
   );
   const stdout = await new Response(child.stdout).text();
   await child.exited;
-  const calls = readFileSync(traceFile, "utf8")
+  const lines = readFileSync(traceFile, "utf8")
     .split("\n")
     .map((line) => line.match(/^(\d+)\s+(.*)$/))
     .filter((match) => match !== null)
     .map((match) => ({ thread: match[1]!, text: match[2]! }));
-  return { stdout, calls };
+  return { stdout, calls: joinInterrupted(lines) };
+}
+
+/**
+ * strace splits a call that another thread's call interrupts into `pwrite64(5, ... <unfinished
+ * ...>` and, later, `<... pwrite64 resumed>) = 27`: each such pair becomes one call, at the
+ * place the call started.
+ */
+function joinInterrupted(lines: readonly Call[]): Call[] {
+  const calls: Call[] = [];
+  const unfinished = new Map<string, number>();
+  for (const line of lines) {
+    const resumed = line.text.match(/^<\.\.\. \w+ resumed>(.*)$/);
+    const started = unfinished.get(line.thread);
+    if (resumed !== null && started !== undefined) {
+      calls[started] = { thread: line.thread, text: calls[started]!.text + resumed[1]! };
+      unfinished.delete(line.thread);
+    } else if (line.text.endsWith(" <unfinished ...>")) {
+      unfinished.set(line.thread, calls.length);
+      calls.push({ thread: line.thread, text: line.text.slice(0, -" <unfinished ...>".length) });
+    } else {
+      calls.push(line);
+    }
+  }
+  return calls;
 }
 
 /** The descriptor the fixture's log was opened on, and the thread that opened it. */
