@@ -112,7 +112,8 @@ async function runWriters(
  * or above `head`: each LSN a writer was given there is a record's LSN, holding exactly the
  * payload that writer built for that call, no LSN twice, no other record, and the records tile
  * the log from `head`. Every writer but the main thread's (see {@link MainThread}) made `count`
- * calls.
+ * calls. A segmented log reopens with its `segmentSize` (a head near the end may leave one
+ * segment, which does not show the size).
  */
 function expectExactLog(
   path: string,
@@ -120,6 +121,7 @@ function expectExactLog(
   count: number,
   sizes: SizeRange,
   head = 0,
+  segmentSize?: number,
 ): void {
   const context = `WAL_SEED=${SEED}`;
   const owner = new Map<number, { worker: number; seq: number }>();
@@ -137,7 +139,7 @@ function expectExactLog(
   });
   const kept = [...owner.keys()].filter((lsn) => lsn >= head).length;
 
-  using wal = Wal.open(path);
+  using wal = Wal.open(path, segmentSize === undefined ? {} : { segmentSize });
   expect(wal.recovery.bytesDropped, context).toBe(0);
   expect(wal.head, context).toBe(head);
   expect(wal.recovery.records, context).toBe(kept);
@@ -339,7 +341,7 @@ describe("Wal.attach() from Workers on a segmented log", () => {
     } finally {
       wal.close();
     }
-    expectExactLog(path, replies, count, sizes);
+    expectExactLog(path, replies, count, sizes, 0, segmentSize);
     expect(expectWholeSegments(path, segmentSize)).toBeGreaterThan(300);
   }, 60_000);
 
@@ -357,7 +359,7 @@ describe("Wal.attach() from Workers on a segmented log", () => {
       wal.close();
     }
     // Every record at or above the final head is there once; none below it is.
-    expectExactLog(path, replies, count, sizes, head);
+    expectExactLog(path, replies, count, sizes, head, segmentSize);
     expectWholeSegments(path, segmentSize);
     const lowest = readdirSync(path)
       .filter((name) => name.endsWith(".wal"))
@@ -381,7 +383,7 @@ describe("Wal.attach() from Workers on a segmented log", () => {
     } finally {
       wal.close();
     }
-    expectExactLog(path, replies, perWorker, smallSizes);
+    expectExactLog(path, replies, perWorker, smallSizes, 0, 4096);
     expectWholeSegments(path, 4096);
   }, 60_000);
 
