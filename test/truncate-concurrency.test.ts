@@ -76,7 +76,7 @@ describe("truncateAfter while Workers append", () => {
         wal.close();
       }
 
-      using reopened = Wal.open(path);
+      using reopened = Wal.open(path, segmentSize === undefined ? {} : { segmentSize });
       expect(reopened.recovery.bytesDropped, context).toBe(0);
       let expected = 0;
       let workerRecords = 0;
