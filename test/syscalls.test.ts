@@ -71,7 +71,9 @@ function joinInterrupted(lines: readonly Call[]): Call[] {
     const resumed = line.text.match(/^<\.\.\. \w+ resumed>(.*)$/);
     const started = unfinished.get(line.thread);
     if (resumed !== null && started !== undefined) {
-      calls[started] = { thread: line.thread, text: calls[started]!.text + resumed[1]! };
+      // strace pads the resumed part (`)     = 27`): as one line it reads `) = 27`.
+      const rest = resumed[1]!.replace(/^\)\s+=/, ") =");
+      calls[started] = { thread: line.thread, text: calls[started]!.text + rest };
       unfinished.delete(line.thread);
     } else if (line.text.endsWith(" <unfinished ...>")) {
       unfinished.set(line.thread, calls.length);
