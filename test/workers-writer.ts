@@ -3,6 +3,8 @@
  * thread shares with it (`Wal.attach`), does the task and posts its replies:
  *   append          waits at the start gate, appends `count` records, closes its Wal, posts the LSNs
  *   durable         the same, one call at a time, each `appendAndSync` or `await commit` (seeded)
+ *   until-failure   like durable with appendAndSync only, posting each LSN as its call returns,
+ *                   until a call throws: then it posts the code and stops (kernel-faults.test.ts)
  *   closed          appends one record, then, on "probe" (sent after the owner closed), posts
  *                   the code every call throws
  *   reserve-and-die reserves a frame in the log's shared state and exits without writing it
@@ -31,6 +33,13 @@ export type WriterTask =
       readonly seed: number;
       readonly sizes: SizeRange;
     }
+  | {
+      readonly kind: "until-failure";
+      readonly handle: WalHandle;
+      readonly worker: number;
+      readonly seed: number;
+      readonly sizes: SizeRange;
+    }
   | { readonly kind: "closed"; readonly handle: WalHandle }
   | { readonly kind: "probe" }
   | { readonly kind: "reserve-and-die"; readonly handle: WalHandle; readonly size: number }
@@ -53,6 +62,10 @@ export type WriterReply =
       readonly commitCalls: number;
     }
   | { readonly kind: "appended"; readonly lsn: number }
+  /** For "until-failure": call `seq` returned, its record durable at `lsn`. */
+  | { readonly kind: "acked"; readonly seq: number; readonly lsn: number }
+  /** For "until-failure": call `seq` threw `code`, and the Worker stopped. */
+  | { readonly kind: "stopped"; readonly seq: number; readonly code: string }
   | { readonly kind: "codes"; readonly codes: Record<string, string> }
   | { readonly kind: "reserved"; readonly lsn: number }
   | { readonly kind: "armed" }
@@ -99,6 +112,21 @@ async function write(task: Extract<WriterTask, { kind: "append" | "durable" }>):
   post({ kind: "done", lsns, appendAndSyncCalls, commitCalls });
 }
 
+function untilFailure(task: Extract<WriterTask, { kind: "until-failure" }>): void {
+  const wal = Wal.attach(task.handle);
+  for (let seq = 0; ; seq++) {
+    const payload = recordPayload(task.seed, task.worker, seq, task.sizes);
+    let lsn: number;
+    try {
+      lsn = wal.appendAndSync(payload);
+    } catch (error) {
+      post({ kind: "stopped", seq, code: error instanceof WalError ? error.code : String(error) });
+      return;
+    }
+    post({ kind: "acked", seq, lsn });
+  }
+}
+
 async function probeClosed(wal: AttachedWal): Promise<void> {
   const codes: Record<string, string> = {
     append: await codeOf(() => wal.append("after the owner closed")),
@@ -140,6 +168,8 @@ self.onmessage = async (event: MessageEvent) => {
       case "append":
       case "durable":
         return await write(task);
+      case "until-failure":
+        return untilFailure(task);
       case "closed":
         attached = Wal.attach(task.handle);
         return post({ kind: "appended", lsn: attached.append("before the owner closed") });
