@@ -168,4 +168,35 @@ describe("Wal.attach()", () => {
     expect([...owner.iter()].map((r) => text(r.data))).toEqual(["only record"]);
     expect(owner.stats().appends).toBe(1);
   });
+
+  // The owner's store wrote none of those records: the cut and the head must be checked against
+  // what every thread wrote (a single file's length, the segment table), or they are refused
+  // and the refusal poisons the log.
+  test.each([
+    ["a single file with its zero fill", {}],
+    ["a single file without one", { preallocate: 0 }],
+    ["4 KiB segments", { segmentSize: 4096 }],
+  ] as const)(
+    "the owner truncates at records only an attached Wal wrote: %s",
+    (_layout, options) => {
+      const path = logPath(dir, "cut-attached");
+      const lsns: number[] = [];
+      {
+        using owner = Wal.open(path, options);
+        owner.appendAndSync("the owner's only record");
+        using attached = Wal.attach(owner.share());
+        for (let i = 0; i < 100; i++) lsns.push(attached.append(`record ${i} `.padEnd(200, "x")));
+        attached.sync();
+        owner.truncateAfter(lsns[90]!);
+        expect(owner.len).toBe(lsns[91]!);
+        const head = owner.truncateBefore(lsns[50]!);
+        expect(head).toBe("segmentSize" in options ? lsns[50]! : 0);
+        expect(owner.append("after the cuts")).toBe(lsns[91]!);
+      }
+      using reopened = Wal.openReadOnly(path, options);
+      const records = [...reopened.iter()];
+      expect(records.at(-1)!.lsn).toBe(lsns[91]!);
+      expect(records.at(-2)!.lsn).toBe(lsns[90]!);
+    },
+  );
 });

@@ -234,6 +234,8 @@ export class FileStore implements WalStore {
   }
 
   truncate(size: number): void {
+    // Other threads' stores write the same file (`Wal.share`): the file knows its length.
+    this.currentSize = Math.max(this.currentSize, statSize(this.fs, this.fd, this.path));
     if (size > this.currentSize) {
       throw invalidArgument(
         `cannot truncate ${this.path} to ${size}: it holds ${this.currentSize} bytes`,

@@ -229,6 +229,15 @@ export class SegmentTable {
     return Number(Atomics.load(this.big, B_HIGHEST));
   }
 
+  /**
+   * The newest segment's start plus the bytes written into it: the end of the log whenever no
+   * write is in flight (under the owner's exclusive hold, at open), since the bytes written
+   * then are contiguous.
+   */
+  get end(): number {
+    return this.highest * this.segmentSize + this.written();
+  }
+
   /** The log's first byte. */
   get head(): number {
     return Number(Atomics.load(this.big, B_HEAD));

@@ -285,8 +285,9 @@ export class SegmentedStore implements WalStore {
     return this.directory;
   }
 
+  /** One past the last byte written by any thread: other threads write into the table too. */
   get size(): number {
-    return this.currentSize;
+    return Math.max(this.currentSize, this.table.end);
   }
 
   /** The first byte the log holds: 0 until `truncateBefore` dropped a prefix. */
@@ -343,9 +344,9 @@ export class SegmentedStore implements WalStore {
    * store and by the Rust crate.
    */
   truncate(size: number): void {
-    if (size > this.currentSize || size < this.head) {
+    if (size > this.size || size < this.head) {
       throw invalidArgument(
-        `cannot truncate ${this.directory} to ${size}: it holds bytes ${this.head} to ${this.currentSize}`,
+        `cannot truncate ${this.directory} to ${size}: it holds bytes ${this.head} to ${this.size}`,
       );
     }
     try {
@@ -364,9 +365,9 @@ export class SegmentedStore implements WalStore {
    * a record boundary.
    */
   truncateBefore(head: number): void {
-    if (head < this.head || head > this.currentSize) {
+    if (head < this.head || head > this.size) {
       throw invalidArgument(
-        `cannot move the head of ${this.directory} to ${head}: it holds bytes ${this.head} to ${this.currentSize}`,
+        `cannot move the head of ${this.directory} to ${head}: it holds bytes ${this.head} to ${this.size}`,
       );
     }
     if (head !== this.head) this.writer.writeHead(head);
