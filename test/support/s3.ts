@@ -1,0 +1,130 @@
+/**
+ * @module
+ * An S3-compatible server for the archive tests, started by the tests themselves on 127.0.0.1
+ * (s3rver, a dev dependency, storing objects in a temp dir), and a fault proxy in front of it: a
+ * `Bun.serve` that passes requests through, or fails, truncates, stalls or drops the next ones
+ * on command. Bun's own `S3Client` talks to either, path-style.
+ */
+
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import S3rver from "s3rver";
+
+/** s3rver's fixed credentials: it checks the signature against them. */
+const CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER", region: "us-east-1" };
+
+/** A running server with one bucket. */
+export interface LocalS3 {
+  /** `http://127.0.0.1:<port>`. */
+  readonly endpoint: string;
+  readonly bucket: string;
+  /** A client for `endpoint` (or another one: a proxy's). */
+  client(endpoint?: string): Bun.S3Client;
+  /** Stops the server and deletes what it stored. */
+  close(): Promise<void>;
+}
+
+/** Starts s3rver on an ephemeral port of 127.0.0.1 with the bucket `bucket`. */
+export async function startLocalS3(bucket = "wal"): Promise<LocalS3> {
+  const directory = mkdtempSync(join(tmpdir(), "wal-db-s3-"));
+  const server = new S3rver({
+    port: 0,
+    address: "127.0.0.1",
+    silent: true,
+    directory,
+    configureBuckets: [{ name: bucket }],
+  });
+  const { port } = await server.run();
+  const endpoint = `http://127.0.0.1:${port}`;
+  return {
+    endpoint,
+    bucket,
+    client: (at = endpoint) => new Bun.S3Client({ endpoint: at, bucket, ...CREDENTIALS }),
+    async close() {
+      await server.close();
+      rmSync(directory, { recursive: true, force: true });
+    },
+  };
+}
+
+/** What the proxy does to the next request it sees. */
+export type Fault =
+  /** Answers with this HTTP status and an S3 error body, without asking the server. */
+  | { readonly kind: "status"; readonly status: number }
+  /** Passes the request on, then sends only the first `bytes` of the answer's body and ends. */
+  | { readonly kind: "truncate"; readonly bytes: number }
+  /** Passes the request on, then breaks the connection after `bytes` of the answer's body. */
+  | { readonly kind: "drop"; readonly bytes: number }
+  /** Holds the request until `release()` (or the client gives up). */
+  | { readonly kind: "stall" };
+
+/** A fault proxy in front of `target`. */
+export interface FaultProxy {
+  readonly endpoint: string;
+  /** Applies `fault` to each of the next `count` requests (default 1), in order. */
+  inject(fault: Fault, count?: number): void;
+  /** Lets every stalled request through. */
+  release(): void;
+  /** How many requests reached the proxy, by method. */
+  readonly requests: Readonly<Record<string, number>>;
+  close(): void;
+}
+
+/** Starts a proxy on an ephemeral port of 127.0.0.1 that forwards to `target`. */
+export function startFaultProxy(target: string): FaultProxy {
+  const faults: Fault[] = [];
+  const stalled: (() => void)[] = [];
+  const requests: Record<string, number> = {};
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    async fetch(request) {
+      requests[request.method] = (requests[request.method] ?? 0) + 1;
+      const fault = faults.shift();
+      if (fault?.kind === "status") {
+        const body = `<?xml version="1.0"?><Error><Code>InternalError</Code><Message>injected</Message></Error>`;
+        return new Response(body, {
+          status: fault.status,
+          headers: { "content-type": "application/xml" },
+        });
+      }
+      if (fault?.kind === "stall") await new Promise<void>((resolve) => stalled.push(resolve));
+      const url = new URL(request.url);
+      const forwarded = await fetch(`${target}${url.pathname}${url.search}`, {
+        method: request.method,
+        headers: request.headers,
+        body: request.body === null ? null : await request.arrayBuffer(),
+        redirect: "manual",
+      });
+      if (fault?.kind !== "truncate" && fault?.kind !== "drop") return forwarded;
+      const body = new Uint8Array(await forwarded.arrayBuffer());
+      const cut = body.subarray(0, Math.min(fault.bytes, body.length));
+      const headers = new Headers(forwarded.headers);
+      // The client is told the whole length, and gets less: a body cut short on the wire.
+      headers.set("content-length", String(body.length));
+      const stream = new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(cut);
+          if (fault.kind === "drop") controller.error(new Error("connection dropped by the proxy"));
+          else controller.close();
+        },
+      });
+      return new Response(stream, { status: forwarded.status, headers });
+    },
+  });
+  return {
+    endpoint: `http://127.0.0.1:${server.port}`,
+    inject(fault, count = 1) {
+      for (let i = 0; i < count; i++) faults.push(fault);
+    },
+    release() {
+      for (const resolve of stalled.splice(0)) resolve();
+    },
+    requests,
+    close() {
+      this.release();
+      server.stop(true);
+    },
+  };
+}
