@@ -11,7 +11,7 @@ import {
   parseArchiveKey,
   planRestore,
 } from "../src/archive/layout.ts";
-import { WalError } from "../src/index.ts";
+import { walErrorOf as failure } from "./support/errors.ts";
 
 const S = 4096;
 const segment = (index: number): ListedObject => ({
@@ -23,16 +23,6 @@ const partial = (end: number): ListedObject => ({
   size: end - (Math.ceil(end / S) - 1) * S,
 });
 const head = (lsn: number): ListedObject => ({ key: archiveKeys.head(lsn), size: 0 });
-
-function failure(run: () => unknown): WalError {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(WalError);
-    return error as WalError;
-  }
-  throw new Error("expected a WalError");
-}
 
 describe("keys", () => {
   test("every kind round-trips, and the store lists them in LSN order", () => {
