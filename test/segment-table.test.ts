@@ -2,7 +2,7 @@
  * The segment table (src/store/segment-table.ts), white-box, in one thread: a write into the
  * next segment rolls only once the newest is whole, counting in an Int32 or, for segments of
  * 2 GiB or more, a BigInt64; a broken table stops every waiter; a segment that never fills
- * stalls; a pinned barrier never runs on an entry that was emptied.
+ * stalls once bytes stop arriving; a pinned barrier never runs on an entry that was emptied.
  */
 
 import { expect, test } from "bun:test";
@@ -65,14 +65,24 @@ test("a broken table stops every writer waiting for a segment with IO", () => {
   expect((error as WalError).code).toBe("IO");
 });
 
-test("a segment that never fills stalls the next write after stallTimeout, and breaks the table", () => {
-  const table = SegmentTable.create(
+test("a segment that never fills stalls the next write once bytes stop arriving, and breaks the table", () => {
+  // The wait seam plays the other writers: a byte arrives in each of the first 5 waits, which
+  // together outlast the 50 ms stall timeout, so only progress resetting it lets them all run;
+  // then none arrives. Every wait sleeps for real, never past the stall timeout.
+  const timeouts: number[] = [];
+  let waits = 0;
+  const table: SegmentTable = SegmentTable.create(
     { segmentSize: 4096, highest: 0, written: 100, head: 0 },
     () => {},
     50,
+    (cells, index, value, timeout) => {
+      waits++;
+      if (waits <= 5) table.wrote(1);
+      timeouts.push(timeout);
+      Atomics.wait(cells, index, value, 20);
+    },
   );
   table.install(0, { fd: 100, rollFd: 101 });
-  const started = performance.now();
   let code = "";
   try {
     table.writable(1, () => ({ fd: 1, rollFd: 2 }));
@@ -80,7 +90,9 @@ test("a segment that never fills stalls the next write after stallTimeout, and b
     code = (error as WalError).code;
   }
   expect(code).toBe("STALLED");
-  expect(performance.now() - started).toBeGreaterThanOrEqual(45);
+  expect(waits).toBeGreaterThan(5);
+  expect(timeouts.length).toBeGreaterThan(0);
+  for (const timeout of timeouts) expect(timeout).toBeLessThanOrEqual(50);
   expect(() => table.writable(1, () => ({ fd: 1, rollFd: 2 }))).toThrow("failed");
 });
 
