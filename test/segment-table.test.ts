@@ -6,8 +6,14 @@
  */
 
 import { expect, test } from "bun:test";
-import { WalError } from "../src/index.ts";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type Platform, WalError } from "../src/index.ts";
+import { currentPlatform } from "../src/platform/index.ts";
+import { segmentName } from "../src/store/segment-layout.ts";
 import { type SegmentDescriptors, SegmentTable } from "../src/store/segment-table.ts";
+import { SegmentedStore } from "../src/store/segmented.ts";
 
 /** A table whose descriptors are fake numbers; closing one records it. */
 function tableOf(segmentSize: number, written: number, stallTimeout = 60_000) {
@@ -113,4 +119,37 @@ test("installing a segment into a used entry closes the one it held, both descri
   table.install(4, { fd: 104, rollFd: 105 });
   expect(closed.sort()).toEqual([100, 101]);
   expect(table.descriptors(4)).toEqual({ fd: 104, rollFd: 105 });
+});
+
+test("a roll seals the full segment through an open file of its own, not the one leaders sync", () => {
+  // Two open files of one segment are each told of a writeback error (DESIGN rule 7), so a
+  // roll's barrier and a leader's, running at once, both hear of it. One shared open file would
+  // report it to whichever ran first, and the other could return success over lost bytes.
+  const dir = mkdtempSync(join(tmpdir(), "wal-db-seal-"));
+  try {
+    const barriers: { fd: number; path: string }[] = [];
+    const real = currentPlatform();
+    const platform: Platform = {
+      ...real,
+      barrier: (fd, path, strength) => {
+        barriers.push({ fd, path });
+        return real.barrier(fd, path, strength);
+      },
+    };
+    const store = SegmentedStore.open(dir, 4096, { platform });
+    try {
+      store.write(new Uint8Array(100), 100, 0);
+      store.sync(0, 100); // a leader's barrier on segment 0
+      store.write(new Uint8Array(4000), 4000, 100); // fills segment 0 and rolls into 1
+      const segment0 = join(dir, segmentName(0));
+      const onSegment0 = barriers.filter((barrier) => barrier.path === segment0);
+      expect(onSegment0).toHaveLength(2);
+      const [leader, seal] = onSegment0;
+      expect(seal!.fd).not.toBe(leader!.fd);
+    } finally {
+      store.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -54,18 +54,24 @@ describe("Wal.attach()", () => {
     expect(walErrorOf(() => attached.iterFrom(0)).code).toBe("INVALID_ARGUMENT");
   });
 
-  test("after the owner closes, attached Wals and new attaches get CLOSED", async () => {
-    const owner = Wal.open(logPath(dir));
-    const handle = owner.share();
-    const attached = Wal.attach(handle);
-    owner.close();
-    expect(walErrorOf(() => attached.append("late")).code).toBe("CLOSED");
-    expect(walErrorOf(() => attached.sync()).code).toBe("CLOSED");
-    expect(walErrorOf(() => attached.appendBatch(["late"])).code).toBe("CLOSED");
-    await expect(attached.commit("late")).rejects.toMatchObject({ code: "CLOSED" });
-    expect(walErrorOf(() => Wal.attach(handle)).code).toBe("CLOSED");
-    attached.close();
-  });
+  test.each([
+    ["a single file", {}],
+    ["4 KiB segments", { segmentSize: 4096 }],
+  ] as const)(
+    "after the owner closes, attached Wals and new attaches get CLOSED: %s",
+    async (_layout, options) => {
+      const owner = Wal.open(logPath(dir), options);
+      const handle = owner.share();
+      const attached = Wal.attach(handle);
+      owner.close();
+      expect(walErrorOf(() => attached.append("late")).code).toBe("CLOSED");
+      expect(walErrorOf(() => attached.sync()).code).toBe("CLOSED");
+      expect(walErrorOf(() => attached.appendBatch(["late"])).code).toBe("CLOSED");
+      await expect(attached.commit("late")).rejects.toMatchObject({ code: "CLOSED" });
+      expect(walErrorOf(() => Wal.attach(handle)).code).toBe("CLOSED");
+      attached.close();
+    },
+  );
 
   test("share() of a log in this thread's memory is refused", () => {
     using wal = Wal.withStore(new MemoryStore());

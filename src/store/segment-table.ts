@@ -206,9 +206,11 @@ export class SegmentTable {
 
   /**
    * The {@link SegmentShare} in `fields` (a handle's, received from another thread), checked
-   * whole; `what` names the fields' owner in messages ("the handle's store").
+   * for its shape only: whether the table is that of the log in `path` is `join`'s check, made
+   * once the caller knows the owner has not closed the log (which closes the table's
+   * descriptors). `what` names the fields' owner in messages ("the handle's store").
    * @throws WalError `INVALID_ARGUMENT` for a field that is not what `SegmentedStore.shareable`
-   * makes, or a table that is not that of the log in `path`.
+   * makes.
    */
   static checkShare(fields: Readonly<Record<string, unknown>>, what: string): SegmentShare {
     if (typeof fields.path !== "string") throw invalidArgument(`${what}'s path is missing`);
@@ -218,13 +220,14 @@ export class SegmentTable {
       1,
       Number.MAX_SAFE_INTEGER,
     );
-    const table = fields.table as SharedArrayBuffer;
-    const share: SegmentShare = { layout: "segments", path: fields.path, segmentSize, table };
-    SegmentTable.join(share, () => {}, 1);
-    return share;
+    const table = fields.table;
+    if (!(table instanceof SharedArrayBuffer) || table.byteLength !== BUFFER_SIZE) {
+      throw invalidArgument(`${what}'s segment table is not a wal-db segment table`);
+    }
+    return { layout: "segments", path: fields.path, segmentSize, table };
   }
 
-  /** The newest segment; -1 while there is none. */
+  /** The newest segment; the first segment's index - 1 while there is none. */
   get highest(): number {
     return Number(Atomics.load(this.big, B_HIGHEST));
   }

@@ -28,8 +28,6 @@ export class SegmentWriter {
   private fileBarrier: BarrierStrength = "full";
   /** The same for the syncs of the log's directory, which a file system may treat apart. */
   private directoryBarrier: BarrierStrength = "full";
-  /** One past the last byte this thread wrote, a failed write's partial bytes included. */
-  end = 0;
   /** Rolls the log into a new segment, for {@link SegmentTable.writable}: bound once. */
   private readonly rollInto = (index: number): SegmentDescriptors => this.roll(index);
 
@@ -59,12 +57,9 @@ export class SegmentWriter {
         try {
           writeAt(this.fs, fd, source, done, want, local);
         } catch (error) {
-          const partial = error as PartialWrite;
-          this.end = Math.max(this.end, at + partial.written);
-          throw ioErrorFrom("write", this.files.path(index), partial.cause);
+          throw ioErrorFrom("write", this.files.path(index), (error as PartialWrite).cause);
         }
         done += want;
-        this.end = Math.max(this.end, at + want);
         this.table.wrote(want);
       }
     } catch (error) {

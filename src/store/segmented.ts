@@ -111,7 +111,6 @@ export class SegmentedStore implements WalStore {
   private readonly files: SegmentFiles;
   /** What every thread that writes the log shares: the newest segment and its descriptors. */
   private readonly table: SegmentTable;
-  private currentSize: number;
   /**
    * The lowest segment of the log as the owner last set it (open, `truncateBefore`); a roll
    * in any thread may since have deleted it (see {@link SegmentedStore.firstLive}).
@@ -148,7 +147,6 @@ export class SegmentedStore implements WalStore {
     this.files = new SegmentFiles(fs, directory, this.readOnly, () => this.highest);
     if (from instanceof SegmentTable) {
       this.table = from;
-      this.currentSize = 0;
       this.firstLiveKept = 0;
     } else {
       // With no segment yet, the one before the first counts as full: the first write rolls.
@@ -161,7 +159,6 @@ export class SegmentedStore implements WalStore {
         waits.stallTimeout ?? DEFAULT_STALL_TIMEOUT,
         waits.idle,
       );
-      this.currentSize = from.end;
       this.firstLiveKept = from.first;
     }
     this.writer = new SegmentWriter(directory, segmentSize, this.table, this.files, platform, fs);
@@ -285,9 +282,12 @@ export class SegmentedStore implements WalStore {
     return this.directory;
   }
 
-  /** One past the last byte written by any thread: other threads write into the table too. */
+  /**
+   * One past the last byte of the log, from the segment table, which counts every thread's
+   * writes: exact whenever no write is in flight, as at open and under the exclusive hold.
+   */
   get size(): number {
-    return Math.max(this.currentSize, this.table.end);
+    return this.table.end;
   }
 
   /** The first byte the log holds: 0 until `truncateBefore` dropped a prefix. */
@@ -328,11 +328,7 @@ export class SegmentedStore implements WalStore {
 
   /** Writes through the table's descriptors, rolling the log as needed (segment-writer.ts). */
   write(source: Uint8Array, length: number, position: number): void {
-    try {
-      this.writer.write(source, length, position);
-    } finally {
-      this.currentSize = Math.max(this.currentSize, this.writer.end);
-    }
+    this.writer.write(source, length, position);
   }
 
   /**
@@ -458,7 +454,6 @@ export class SegmentedStore implements WalStore {
       this.writer.deleteSegment(index);
       this.writer.syncDirectory();
     }
-    this.currentSize = size;
     if (keep > newest) return;
     // Sealed segments' descriptors may have left the table; one opened now is as good, since
     // every write into a sealed segment was synced when the next one was created.
