@@ -18,7 +18,7 @@ import type { Barrier, SharedLog } from "./commit.ts";
 import type { Lifecycle } from "./lifecycle.ts";
 import type { ResolvedOptions } from "./options.ts";
 import { HEADER_SIZE, sealFrames, writeLength } from "./record.ts";
-import type { RemoteBarrier } from "./store/remote-barrier.ts";
+import type { StoreShare } from "./store/share.ts";
 import type { WalStore } from "./store/store.ts";
 import { SyncThread } from "./sync-thread.ts";
 
@@ -90,7 +90,7 @@ export interface CommitQueueParts {
   readonly appender: Appender;
   readonly lifecycle: Lifecycle;
   /** Where a sync thread runs this log's barriers, or null for a store only this thread can. */
-  readonly remoteBarrier: RemoteBarrier | null;
+  readonly remoteBarrier: StoreShare | null;
   readonly maxPendingCommits: number;
   readonly onSlowSync: ResolvedOptions["onSlowSync"];
 }

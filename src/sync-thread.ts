@@ -5,20 +5,20 @@
  * run its barrier from another thread (`WalStore.remoteBarrier`: the file and segmented stores)
  * starts one small Worker (`sync-worker.ts`, on first use) that runs the same blocking
  * `SharedLog.syncTo` every other syncer runs, elected through the same token, and answers with
- * a message. The barrier inside it is the store's (store/remote-barrier.ts): neither this file
+ * a message. The barrier inside it is the store's (`attachRemoteBarrier`, store/index.ts): neither this file
  * nor the Worker touches a file descriptor. Messages, not `Atomics.waitAsync`: in Bun 1.4 a
  * wake-up sent from another thread to `waitAsync` is sometimes lost, which would strand a
  * commit.
  */
 
 import { IoError, WalError, type WalErrorCode } from "./errors.ts";
-import type { RemoteBarrier } from "./store/remote-barrier.ts";
+import type { StoreShare } from "./store/share.ts";
 
 /** What the sync Worker needs to reach the log: its shared state and its store's barrier. */
 export interface SyncThreadInit {
   readonly buffer: SharedArrayBuffer;
   readonly stallTimeout: number;
-  readonly target: RemoteBarrier;
+  readonly target: StoreShare;
 }
 
 /** A failure as it crosses back from the sync Worker: enough to rebuild the `WalError`. */
@@ -40,7 +40,7 @@ export class SyncThread {
     this.worker = new Worker(new URL("./sync-worker.ts", import.meta.url).href);
     // An idle sync thread must not keep the process alive; a pending `run` refs it again.
     this.worker.unref();
-    const where = init.target.description;
+    const where = init.target.path;
     this.worker.onmessage = (event: MessageEvent<ClonedError | null>) => {
       const error = event.data === null ? undefined : rebuildError(event.data, where);
       this.settle(error);

@@ -3,12 +3,12 @@
  * The body of a sync thread (see `sync-thread.ts`): receives the log's shared state once, then
  * for each target LSN it is sent runs the blocking group-commit sync on its own thread and
  * answers `null` (durable) or the cloned error; "stop" ends it. The barrier itself is the
- * store's, run through store/remote-barrier.ts: this thread never sees a file descriptor.
+ * store's, run through a store attached to the owner's (store/index.ts, `attachRemoteBarrier`):
+ * this thread never sees a file descriptor.
  */
 
 import { SharedLog } from "./commit.ts";
-import { attachRemoteBarrier } from "./store/index.ts";
-import type { AttachedBarrier } from "./store/remote-barrier.ts";
+import { type AttachedBarrier, attachRemoteBarrier } from "./store/index.ts";
 import { cloneError, type SyncThreadInit } from "./sync-thread.ts";
 
 declare const self: Worker;

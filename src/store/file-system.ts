@@ -118,3 +118,18 @@ export function fileKind(stat: FileStat): string {
   if (stat.isSocket?.()) return "a socket";
   return stat.isFile() ? "a regular file" : "not a regular file";
 }
+
+/**
+ * Whether `fd`, a descriptor of this process, is open on the file at `path` (same device and
+ * inode): how a store attached from another thread checks the token it was given. False when
+ * either cannot be looked at.
+ */
+export function isOpenOn(fd: number, path: string): boolean {
+  try {
+    const opened = fs.fstatSync(fd);
+    const named = fs.statSync(path);
+    return opened.ino === named.ino && opened.dev === named.dev;
+  } catch {
+    return false;
+  }
+}

@@ -5,7 +5,7 @@
  * is open, so two `Wal`s can never write the same file.
  */
 
-import { constants, fstatSync, statSync } from "node:fs";
+import { constants } from "node:fs";
 import { dirname, resolve } from "node:path";
 import {
   describeValue,
@@ -24,10 +24,10 @@ import {
   type Platform,
   weakerBarrier,
 } from "../platform/index.ts";
-import { type FileSystem, nodeFileSystem, openRegularFile } from "./file-system.ts";
+import { type FileSystem, isOpenOn, nodeFileSystem, openRegularFile } from "./file-system.ts";
 import { type PartialWrite, readAt, writeAt } from "./positioned-io.ts";
-import type { RemoteBarrier } from "./remote-barrier.ts";
 import { refuseFileOfSegmentedLog } from "./segment-layout.ts";
+import type { FileShare } from "./share.ts";
 import type { WalStore } from "./store.ts";
 
 /** Options for {@link FileStore.open}. */
@@ -55,19 +55,6 @@ export interface FileStoreOptions {
    * @default true
    */
   create?: boolean;
-}
-
-/**
- * The store's token for another thread of this process to attach to a {@link FileStore}:
- * made by {@link FileStore.shareable}, checked by {@link FileStore.checkShare}, opened by
- * {@link FileStore.attach}. The descriptor is valid in every thread of this process and nowhere
- * else; `Wal.share` spreads these fields into its handle.
- */
-export interface FileShare {
-  /** The log file's descriptor in this process. */
-  readonly fd: number;
-  /** The log file's absolute path, which `attach` checks the descriptor is open on. */
-  readonly path: string;
 }
 
 /** A {@link WalStore} over one file, locked exclusively while open. */
@@ -153,7 +140,7 @@ export class FileStore implements WalStore {
   static checkShare(fields: Readonly<Record<string, unknown>>, what: string): FileShare {
     const fd = checkInteger(`${what}'s fd`, fields.fd, 0, 2 ** 31 - 1);
     if (typeof fields.path !== "string") throw invalidArgument(`${what}'s path is missing`);
-    return { fd, path: fields.path };
+    return { layout: "file", fd, path: fields.path };
   }
 
   /**
@@ -166,15 +153,7 @@ export class FileStore implements WalStore {
    */
   static attach(share: FileShare): FileStore {
     const { fd, path } = share;
-    let same: boolean;
-    try {
-      const opened = fstatSync(fd);
-      const named = statSync(path);
-      same = opened.ino === named.ino && opened.dev === named.dev;
-    } catch {
-      same = false;
-    }
-    if (!same) throw invalidArgument(`descriptor ${fd} is not open on ${path}`);
+    if (!isOpenOn(fd, path)) throw invalidArgument(`descriptor ${fd} is not open on ${path}`);
     return new FileStore(fd, path, false, currentPlatform(), nodeFileSystem, false);
   }
 
@@ -185,18 +164,17 @@ export class FileStore implements WalStore {
    */
   shareable(): FileShare | null {
     if (!this.reachable()) return null;
-    return { fd: this.fd, path: this.path };
+    return { layout: "file", fd: this.fd, path: this.path };
   }
 
   /**
-   * How another thread of this process (the sync thread) runs this store's barrier: on this
-   * store's descriptor, open before every write the barrier covers (see remote-barrier.ts).
-   * Null when the store is read-only (its `sync` refuses, and so must every barrier of it) or
-   * runs on an injected platform or file system.
+   * How another thread of this process (the sync thread) runs this store's barrier: through a
+   * store attached to this one's descriptor, open before every write the barrier covers. Null
+   * when the store is read-only (its `sync` refuses, and so must every barrier of it) or runs on
+   * an injected platform or file system.
    */
-  remoteBarrier(): RemoteBarrier | null {
-    if (this.readOnly || !this.reachable()) return null;
-    return { kind: "file", description: this.path, fd: this.fd };
+  remoteBarrier(): FileShare | null {
+    return this.readOnly ? null : this.shareable();
   }
 
   /** Whether another thread can reach this store: only over this OS's platform and `node:fs`. */

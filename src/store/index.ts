@@ -6,12 +6,12 @@
  */
 
 import { describeValue, invalidArgument } from "../errors.ts";
-import { type BarrierStrength, currentPlatform } from "../platform/index.ts";
-import { type FileShare, FileStore, type FileStoreOptions } from "./file.ts";
+import type { BarrierStrength } from "../platform/index.ts";
+import { FileStore, type FileStoreOptions } from "./file.ts";
 import { type FileSystem, nodeFileSystem } from "./file-system.ts";
-import type { AttachedBarrier, RemoteBarrier } from "./remote-barrier.ts";
-import { type SegmentShare, SegmentTable } from "./segment-table.ts";
+import { SegmentTable } from "./segment-table.ts";
 import { SegmentedStore, type SegmentedStoreOptions } from "./segmented.ts";
+import type { StoreShare } from "./share.ts";
 import type { WalStore } from "./store.ts";
 
 /** Options for {@link openStore}: which store, and the options of the one it opens. */
@@ -67,17 +67,11 @@ export function checkStore(store: unknown): asserts store is WalStore {
   }
 }
 
-/**
- * A store's token for another thread of this process (see `Wal.share`): a single-file log's
- * descriptor and path, or a segmented log's directory, segment size and segment table.
- */
-export type StoreShare = ({ readonly layout: "file" } & FileShare) | SegmentShare;
+export type { StoreShare } from "./share.ts";
 
 /** What another thread needs to attach to `store`; null when no other thread can reach it. */
 export function shareOf(store: WalStore): StoreShare | null {
-  if (store instanceof SegmentedStore) return store.shareable();
-  const file = store instanceof FileStore ? store.shareable() : null;
-  return file === null ? null : { layout: "file", ...file };
+  return store instanceof SegmentedStore || store instanceof FileStore ? store.shareable() : null;
 }
 
 /**
@@ -90,7 +84,7 @@ export function checkStoreShare(value: unknown, what: string): StoreShare {
     string,
     unknown
   >;
-  if (fields.layout === "file") return { layout: "file", ...FileStore.checkShare(fields, what) };
+  if (fields.layout === "file") return FileStore.checkShare(fields, what);
   if (fields.layout === "segments") return SegmentTable.checkShare(fields, what);
   throw invalidArgument(`${what} is not a wal-db store's token, got ${describeValue(value)}`);
 }
@@ -106,30 +100,21 @@ export function attachStore(share: StoreShare, stallTimeout: number): WalStore {
     : SegmentedStore.attach(share, stallTimeout);
 }
 
+/** A store's barrier as the sync thread holds it (see {@link attachRemoteBarrier}). */
+export interface AttachedBarrier {
+  /** The barrier over the bytes `[from, to)` not yet known durable; returns what it was. */
+  barrier(from: number, to: number): BarrierStrength;
+  /** Releases what this thread holds for it. */
+  close(): void;
+}
+
 /**
- * The barrier `remote` describes, for the thread that runs it: the platform's barrier on the
- * log file's descriptor, or a segmented store's own ranged barrier, run on the table's
- * descriptors by a store attached to it.
- *
- * It remembers what its last barrier returned and passes it to the next one: `"fsync"` once
- * the log's file system refused the full barrier, so that this thread does not ask for it
- * again on every barrier (the store in the owner's thread keeps its own).
+ * How the sync thread runs the barrier of the store `share` names (`WalStore.remoteBarrier`):
+ * through a store of its own attached to the same descriptors, so the barrier is the store's,
+ * strength memory and all, and the sync thread never sees a descriptor.
  */
-export function attachRemoteBarrier(remote: RemoteBarrier): AttachedBarrier {
-  if (remote.kind === "segments") {
-    // It never waits for a segment (it does not write), so it needs no stall timeout.
-    const store = SegmentedStore.attach(remote.share, Number.POSITIVE_INFINITY);
-    return { barrier: (from, to) => store.sync(from, to), close: () => store.close() };
-  }
-  const platform = currentPlatform();
-  let strength: BarrierStrength = "full";
-  return {
-    barrier() {
-      strength = platform.barrier(remote.fd, remote.description, strength);
-      return strength;
-    },
-    close() {
-      // The descriptor is the owner's store's: it closes it.
-    },
-  };
+export function attachRemoteBarrier(share: StoreShare): AttachedBarrier {
+  // It never waits for a segment (it does not write), so it needs no stall timeout.
+  const store = attachStore(share, Number.POSITIVE_INFINITY);
+  return { barrier: (from, to) => store.sync(from, to) ?? "full", close: () => store.close() };
 }

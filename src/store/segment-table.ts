@@ -61,11 +61,13 @@
  *    cut. A descriptor of a deleted or recreated file is therefore never written through.
  */
 
-import { fstatSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
 import { join } from "node:path";
 import { invalidArgument, stalled, WalError } from "../errors.ts";
 import { checkInteger } from "../options.ts";
+import { isOpenOn } from "./file-system.ts";
 import { segmentName } from "./segment-layout.ts";
+import type { SegmentShare } from "./share.ts";
 
 /** Entries in the ring: segments whose descriptors stay open. Only the newest takes writes. */
 export const ENTRIES = 4;
@@ -90,20 +92,6 @@ const B_DELETED = 4;
 const B_INDEX = 5;
 const BIG_CELLS = B_INDEX + ENTRIES;
 const BUFFER_SIZE = BIG_OFFSET + BIG_CELLS * 8;
-
-/**
- * The store's token for another thread of this process to attach to a segmented log:
- * made by `SegmentedStore.shareable`, opened by `SegmentedStore.attach`. Its
- * descriptors are in the table, valid in every thread of this process and nowhere else.
- */
-export interface SegmentShare {
-  readonly layout: "segments";
-  /** The log's directory, absolute. */
-  readonly path: string;
-  readonly segmentSize: number;
-  /** The segment table's buffer (segment-table.ts). */
-  readonly table: SharedArrayBuffer;
-}
 
 /**
  * What a write does while it waits for other threads' writes into the segment before its own:
@@ -446,11 +434,9 @@ export class SegmentTable {
   private holdsNewestSegmentOf(directory: string): boolean {
     const highest = this.highest;
     const newest = this.descriptors(highest);
+    if (newest !== null) return isOpenOn(newest.fd, join(directory, segmentName(highest)));
     try {
-      if (newest === null) return statSync(directory).isDirectory();
-      const opened = fstatSync(newest.fd);
-      const named = statSync(join(directory, segmentName(highest)));
-      return opened.ino === named.ino && opened.dev === named.dev;
+      return statSync(directory).isDirectory();
     } catch {
       return false;
     }

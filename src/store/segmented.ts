@@ -48,7 +48,6 @@ import {
 } from "../platform/index.ts";
 import { type FileSystem, nodeFileSystem } from "./file-system.ts";
 import { readAt } from "./positioned-io.ts";
-import type { RemoteBarrier } from "./remote-barrier.ts";
 import { SegmentFiles } from "./segment-files.ts";
 import {
   type Layout,
@@ -58,8 +57,9 @@ import {
   segmentSizeOfFiles,
 } from "./segment-layout.ts";
 import { openLockFile, readyDirectory } from "./segment-open.ts";
-import { type Idle, type SegmentShare, SegmentTable } from "./segment-table.ts";
+import { type Idle, SegmentTable } from "./segment-table.ts";
 import { SegmentWriter } from "./segment-writer.ts";
+import type { SegmentShare } from "./share.ts";
 import type { WalStore } from "./store.ts";
 
 /** Options for {@link SegmentedStore.open}. */
@@ -269,12 +269,11 @@ export class SegmentedStore implements WalStore {
 
   /**
    * How another thread (the sync thread) runs this log's barriers: as a store attached to the
-   * same table, whose `sync` runs on the table's descriptors (see remote-barrier.ts). Null as
-   * for {@link SegmentedStore.shareable}.
+   * same table, whose `sync` runs on the table's descriptors. Null as for
+   * {@link SegmentedStore.shareable}.
    */
-  remoteBarrier(): RemoteBarrier | null {
-    const share = this.shareable();
-    return share === null ? null : { kind: "segments", description: this.directory, share };
+  remoteBarrier(): SegmentShare | null {
+    return this.shareable();
   }
 
   /** The log's directory: what the store holds, for error messages. */

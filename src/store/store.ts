@@ -6,7 +6,7 @@
  */
 
 import type { BarrierStrength } from "../platform/platform.ts";
-import type { RemoteBarrier } from "./remote-barrier.ts";
+import type { StoreShare } from "./share.ts";
 
 /**
  * A flat, growable byte space with a durability barrier.
@@ -65,12 +65,12 @@ export interface WalStore {
   syncAsync?(): Promise<void>;
   /**
    * Optional, for the library's stores over files: how another thread of this process runs
-   * this store's barrier, as plain data it can be sent (see store/remote-barrier.ts). When it
+   * this store's barrier, as plain data it can be sent (see store/share.ts). When it
    * returns one, `commit` and `syncAsync` run their barriers on a sync thread of their own;
    * null (a read-only store, an injected platform or file system) or absent, they use
    * `syncAsync` or `sync`. A store of your own leaves it out.
    */
-  remoteBarrier?(): RemoteBarrier | null;
+  remoteBarrier?(): StoreShare | null;
   /**
    * Optional, for stores over files: drops the store's clean pages from the OS page cache, so
    * that the next reads come from the disk. Recovery calls it right after its barrier (see
