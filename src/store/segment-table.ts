@@ -27,6 +27,10 @@
  *   never fills, so its waiters stop at once instead of at the stall timeout.
  * - `HEAD`: the log's first byte (the owner's `truncateBefore` moves it), for a roll in any
  *   thread to know when the old newest segment was kept only for being the newest.
+ * - `KEEP`: the lowest segment an archiver (src/archive) has not uploaded yet, or a sentinel
+ *   above every index while none runs. A deletion below the head (the owner's `truncateBefore`,
+ *   or a roll in any thread) keeps it and every segment after it, so retention never deletes a
+ *   segment before it is off the machine.
  * - `CREATED`, `DELETED`: segment files made and deleted, for `stats()`.
  * - Entries, a ring of {@link ENTRIES} by segment index: `INDEX` (-1 when empty), `FD` (the
  *   descriptor writes and barriers go through), `ROLL_FD` (a second descriptor, used once, by
@@ -69,6 +73,9 @@ import { isOpenOn } from "./file-system.ts";
 import { segmentName } from "./segment-layout.ts";
 import type { SegmentShare } from "./share.ts";
 
+/** `KEEP` while no archiver runs: above every segment index (2^53 bytes over 1-byte segments). */
+export const NO_HOLD = Number.MAX_SAFE_INTEGER;
+
 /** Entries in the ring: segments whose descriptors stay open. Only the newest takes writes. */
 export const ENTRIES = 4;
 
@@ -89,7 +96,8 @@ const B_WRITTEN = 1;
 const B_HEAD = 2;
 const B_CREATED = 3;
 const B_DELETED = 4;
-const B_INDEX = 5;
+const B_KEEP = 5;
+const B_INDEX = 6;
 const BIG_CELLS = B_INDEX + ENTRIES;
 const BUFFER_SIZE = BIG_OFFSET + BIG_CELLS * 8;
 
@@ -168,6 +176,7 @@ export class SegmentTable {
     Atomics.store(table.big, B_HIGHEST, BigInt(start.highest));
     table.setWritten(start.written);
     Atomics.store(table.big, B_HEAD, BigInt(start.head));
+    Atomics.store(table.big, B_KEEP, BigInt(NO_HOLD));
     return table;
   }
 
@@ -237,6 +246,24 @@ export class SegmentTable {
   /** The owner moved the log's first byte to `head` (under the exclusive hold, rule 6). */
   set head(head: number) {
     Atomics.store(this.big, B_HEAD, BigInt(head));
+  }
+
+  /**
+   * The lowest segment no deletion below the head may remove: the first one an archiver has
+   * not uploaded yet; {@link NO_HOLD} while no archiver runs.
+   */
+  get keep(): number {
+    return Number(Atomics.load(this.big, B_KEEP));
+  }
+
+  /** The archiver moved `KEEP` (forward as it uploads, or back when its log is cut). */
+  set keep(index: number) {
+    Atomics.store(this.big, B_KEEP, BigInt(index));
+  }
+
+  /** Whether retention may delete segment `index` (below the head): it is archived, or none runs. */
+  mayDelete(index: number): boolean {
+    return index < this.keep;
   }
 
   /** Segment files made and deleted by every thread, for `stats()`. */

@@ -163,8 +163,10 @@ export class SegmentWriter {
     }
     // A segment kept below the head only for being the newest is a leftover now: its name is
     // no longer needed to find the log's end, so it goes (a crash that brings it back leaves a
-    // leftover that open ignores).
-    if (index > 0 && this.table.head >= index * this.segmentSize) this.deleteSegment(index - 1);
+    // leftover that open ignores), unless an archiver has yet to upload it.
+    const leftover = index - 1;
+    if (index > 0 && this.table.head >= index * this.segmentSize && this.table.mayDelete(leftover))
+      this.deleteSegment(leftover);
     return { fd, rollFd };
   }
 

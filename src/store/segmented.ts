@@ -355,7 +355,8 @@ export class SegmentedStore implements WalStore {
   /**
    * Makes `head` the first byte of the log, durably (temp file, barrier, rename, directory
    * barrier), then deletes every segment wholly below the segment holding it, including those
-   * an interrupted earlier call left (so a call at the current head only does that). The caller
+   * an interrupted earlier call left (so a call at the current head only does that), but for
+   * those an archiver has not uploaded yet ({@link SegmentedStore.archiveHold}). The caller
    * holds the log exclusively, has made every byte written so far durable, and checked `head` is
    * a record boundary.
    */
@@ -374,7 +375,7 @@ export class SegmentedStore implements WalStore {
     if (!exists) this.table.reset(this.firstLiveKept - 1, this.segmentSize);
     let deleted = false;
     for (const index of this.segmentIndices()) {
-      if (index >= this.firstLiveKept) continue;
+      if (index >= this.firstLiveKept || !this.table.mayDelete(index)) continue;
       this.writer.deleteSegment(index);
       deleted = true;
     }
@@ -468,7 +469,25 @@ export class SegmentedStore implements WalStore {
     this.table.reset(keep, size - keep * this.segmentSize);
   }
 
-  private segmentIndices(): number[] {
+  /**
+   * The index of every segment file in the directory, in order: the log's, and leftovers below
+   * its head (an interrupted compaction's, or those kept for an archiver).
+   */
+  segmentIndices(): number[] {
     return listSegments(this.fs, this.directory).map((segment) => segment.index);
+  }
+
+  /**
+   * The lowest segment that retention keeps although it lies below the head, with every one
+   * after it: the first one the log's archiver has not uploaded yet, shared with every thread's
+   * roll through the segment table. `NO_HOLD` (the default) while no archiver runs.
+   */
+  get archiveHold(): number {
+    return this.table.keep;
+  }
+
+  /** The archiver uploaded every segment below `index` (or a cut moved it back). */
+  set archiveHold(index: number) {
+    this.table.keep = index;
   }
 }
