@@ -18,9 +18,10 @@ const segment = (index: number): ListedObject => ({
   key: archiveKeys.segment(index, 0xabc),
   size: S,
 });
-const partial = (end: number): ListedObject => ({
-  key: archiveKeys.partial(end, 0x1234),
-  size: end - (Math.ceil(end / S) - 1) * S,
+/** A partial from `start` (default: its segment's start) to `end`. */
+const partial = (end: number, start = (Math.ceil(end / S) - 1) * S): ListedObject => ({
+  key: archiveKeys.partial(start, end, 0x1234),
+  size: end - start,
 });
 const head = (lsn: number): ListedObject => ({ key: archiveKeys.head(lsn), size: 0 });
 
@@ -31,8 +32,9 @@ describe("keys", () => {
       index: 7,
       crc: 0xdeadbeef,
     });
-    expect(parseArchiveKey(archiveKeys.partial(4097, 1))).toEqual({
+    expect(parseArchiveKey(archiveKeys.partial(4096, 4097, 1))).toEqual({
       kind: "partial",
+      start: 4096,
       end: 4097,
       crc: 1,
     });
@@ -48,6 +50,8 @@ describe("keys", () => {
       "segments/00000000000000000007-DEADBEEF.wal",
       "segments/00000000000000000007-deadbeef.wal.tmp",
       "partial/00000000000000000000-00000000.wal",
+      "partial/00000000000000000005-00000000000000000005-00000000.wal",
+      "partial/00000000000000000005-00000000000000000009-00000000.wal",
       "head/99999999999999999999",
       "../log.json",
       "x".repeat(100_000),
@@ -58,16 +62,38 @@ describe("keys", () => {
 });
 
 describe("planRestore", () => {
-  test("sealed segments from the head's on, then the newest partial of the next one", () => {
-    const listing = [segment(0), segment(1), partial(2 * S + 100), partial(2 * S + 900), head(0)];
+  test("sealed segments from the head's on, then the chain of partials after them", () => {
+    const listing = [
+      segment(0),
+      segment(1),
+      partial(2 * S + 100),
+      partial(2 * S + 900, 2 * S + 100),
+      partial(2 * S + 950, 2 * S + 900),
+      head(0),
+    ];
     const plan = planRestore(listing, S);
     expect(plan.head).toBe(0);
     expect(plan.pieces.map((piece) => [piece.start, piece.size])).toEqual([
       [0, S],
       [S, S],
-      [2 * S, 900],
+      [2 * S, 100],
+      [2 * S + 100, 800],
+      [2 * S + 900, 50],
     ]);
-    expect(plan.end).toBe(2 * S + 900);
+    expect(plan.end).toBe(2 * S + 950);
+  });
+
+  test("of two partials from one LSN (a retried upload), the longer one counts", () => {
+    const plan = planRestore([partial(100), partial(300), partial(400, 300)], S);
+    expect(plan.pieces.map((piece) => [piece.start, piece.size])).toEqual([
+      [0, 300],
+      [300, 100],
+    ]);
+  });
+
+  test("a partial that crosses a segment's end is CORRUPTION naming it", () => {
+    const crossing = partial(S + 10, S - 10);
+    expect(failure(() => planRestore([crossing], S)).message).toContain(crossing.key);
   });
 
   test("a partial superseded by its sealed segment is ignored", () => {
@@ -97,10 +123,16 @@ describe("planRestore", () => {
     expect(error.message).toContain("segments/00000000000000000001-*.wal is missing");
   });
 
+  test("a break in the chain of partials is CORRUPTION naming where it breaks", () => {
+    const error = failure(() => planRestore([partial(100), partial(400, 300)], S));
+    expect(error.code).toBe("CORRUPTION");
+    expect(error.message).toContain("partial/*-00000000000000000100-*.wal is missing");
+  });
+
   test("an object of the wrong length is CORRUPTION naming it", () => {
     const short = { key: archiveKeys.segment(0, 5), size: S - 1 };
     expect(failure(() => planRestore([short], S)).message).toContain(short.key);
-    const partialShort = { key: archiveKeys.partial(S + 10, 5), size: 9 };
+    const partialShort = { key: archiveKeys.partial(S, S + 10, 5), size: 9 };
     expect(failure(() => planRestore([segment(0), partialShort], S)).message).toContain(
       partialShort.key,
     );

@@ -8,14 +8,20 @@
  *
  *   log.json                               {"format":"wal-db-archive/1","segmentSize":S}
  *   segments/<index>-<crc>.wal             a sealed segment: exactly S bytes, [index·S, (index+1)·S)
- *   partial/<end>-<crc>.wal                the durable prefix of the active segment k, [k·S, end),
- *                                          k = ceil(end / S) - 1
+ *   partial/<end>-<start>-<crc>.wal        durable bytes [start, end) of the active segment, past
+ *                                          the previous partial's end; never across a segment's end
  *   head/<lsn>                             the log's head moved to `lsn` (empty; every one is kept)
  *
- * `<index>`, `<end>` and `<lsn>` are 20 zero-padded decimal digits, as segment file names are, so
- * the store lists them in LSN order; `<crc>` is the object's CRC-32C as 8 lowercase hex digits,
- * checked by every download. The key carries everything a restore must know of an object but
- * its length, which the listing gives: no manifest has to agree with the objects.
+ * `<index>`, `<end>`, `<start>` and `<lsn>` are 20 zero-padded decimal digits, as segment file
+ * names are, so the store lists them in LSN order and the newest partial last; `<crc>` is the
+ * object's CRC-32C as 8 lowercase hex digits, checked by every download. The key carries
+ * everything a restore must know of an object but its length, which the listing gives: no
+ * manifest has to agree with the objects.
+ *
+ * A partial holds only the bytes that became durable since the one before, so a busy log
+ * uploads each byte about once; once its segment is sealed and uploaded whole, its partials are
+ * superseded (and deleted). Two partials that start at one LSN are prefixes of one history (an
+ * upload retried after its answer was lost, with more bytes): the longer one counts.
  */
 
 import { CorruptionError, invalidArgument } from "../errors.ts";
@@ -25,13 +31,13 @@ export const ARCHIVE_FORMAT = "wal-db-archive/1";
 
 const DIGITS = 20;
 const SEGMENT_KEY = /^segments\/(\d{20})-([0-9a-f]{8})\.wal$/;
-const PARTIAL_KEY = /^partial\/(\d{20})-([0-9a-f]{8})\.wal$/;
+const PARTIAL_KEY = /^partial\/(\d{20})-(\d{20})-([0-9a-f]{8})\.wal$/;
 const HEAD_KEY = /^head\/(\d{20})$/;
 
 /** One object of an archive, as its key (after the prefix) names it. */
 export type ArchiveObject =
   | { readonly kind: "segment"; readonly index: number; readonly crc: number }
-  | { readonly kind: "partial"; readonly end: number; readonly crc: number }
+  | { readonly kind: "partial"; readonly start: number; readonly end: number; readonly crc: number }
   | { readonly kind: "head"; readonly head: number }
   | { readonly kind: "meta" };
 
@@ -48,7 +54,8 @@ const hex = (crc: number) => (crc >>> 0).toString(16).padStart(8, "0");
 export const archiveKeys = {
   meta: "log.json",
   segment: (index: number, crc: number) => `segments/${padded(index)}-${hex(crc)}.wal`,
-  partial: (end: number, crc: number) => `partial/${padded(end)}-${hex(crc)}.wal`,
+  partial: (start: number, end: number, crc: number) =>
+    `partial/${padded(end)}-${padded(start)}-${hex(crc)}.wal`,
   head: (head: number) => `head/${padded(head)}`,
 } as const;
 
@@ -65,8 +72,9 @@ export function parseArchiveKey(key: string): ArchiveObject | null {
   const partial = PARTIAL_KEY.exec(key);
   if (partial !== null) {
     const end = safeNumber(partial[1]!);
-    if (end === null || end === 0) return null;
-    return { kind: "partial", end, crc: Number.parseInt(partial[2]!, 16) };
+    const start = safeNumber(partial[2]!);
+    if (end === null || start === null || start >= end) return null;
+    return { kind: "partial", start, end, crc: Number.parseInt(partial[3]!, 16) };
   }
   const head = HEAD_KEY.exec(key);
   if (head !== null) {
@@ -96,80 +104,92 @@ export interface RestorePlan {
   readonly end: number;
 }
 
+/** The objects of a listing, by kind, each checked against the segment size. */
+interface Catalog {
+  readonly segments: Map<number, RestorePiece>;
+  /** For each start, the longest partial that starts there. */
+  readonly partials: Map<number, RestorePiece>;
+  readonly heads: number[];
+  /** One past the newest archived byte. */
+  readonly newest: number;
+}
+
 /**
  * Which objects restore the log up to `until` (default: as far as the archive goes), from a
  * listing of the archive of a log of `segmentSize`-byte segments. It starts at the newest head
- * at or below `until`, takes the sealed segments from the head's on without a gap, then the
- * newest partial of the segment after the last of them, if the archive has one.
+ * at or below `until`, at the start of the head's segment, and walks on: a sealed segment where
+ * there is one, else the longest partial that starts where the last piece ended.
  * @throws WalError `CORRUPTION` naming the object when one is missing between the head and the
- * newest object (a gap), or a sealed segment's length is not the segment size, or a partial's
- * does not match its end; `INVALID_ARGUMENT` when `until` lies below the oldest head.
+ * newest archived byte (a gap), a sealed segment's length is not the segment size, a partial's
+ * does not match its key or crosses a segment's end, or a segment has two copies;
+ * `INVALID_ARGUMENT` when `until` lies below the oldest head.
  */
 export function planRestore(
   listing: readonly ListedObject[],
   segmentSize: number,
   until = Number.MAX_SAFE_INTEGER,
 ): RestorePlan {
-  const segments = new Map<number, ListedObject & { crc: number }>();
-  const partials: (ListedObject & { end: number; crc: number })[] = [];
-  const heads: number[] = [0];
-  for (const object of listing) {
-    const parsed = parseArchiveKey(object.key);
-    if (parsed?.kind === "segment") {
-      if (object.size !== segmentSize)
-        throw damaged(
-          object.key,
-          `holds ${object.size} bytes, not the segment size ${segmentSize}`,
-        );
-      if (segments.has(parsed.index))
-        throw damaged(object.key, `is a second copy of segment ${parsed.index}`);
-      segments.set(parsed.index, { ...object, crc: parsed.crc });
-    } else if (parsed?.kind === "partial") {
-      partials.push({ ...object, end: parsed.end, crc: parsed.crc });
-    } else if (parsed?.kind === "head") {
-      heads.push(parsed.head);
-    }
-  }
+  const { segments, partials, heads, newest } = catalog(listing, segmentSize);
   const head = Math.max(...heads.filter((lsn) => lsn <= until));
   if (!Number.isFinite(head))
     throw invalidArgument(`the archive holds no record at or below ${until}`);
   const pieces: RestorePiece[] = [];
-  let index = Math.floor(head / segmentSize);
-  for (let segment = segments.get(index); segment !== undefined; segment = segments.get(++index)) {
-    if (index * segmentSize > until) break;
-    pieces.push({
-      key: segment.key,
-      start: index * segmentSize,
-      size: segmentSize,
-      crc: segment.crc,
-    });
+  let position = Math.floor(head / segmentSize) * segmentSize;
+  while (position < until) {
+    const sealed = position % segmentSize === 0 ? segments.get(position / segmentSize) : undefined;
+    const piece = sealed ?? partials.get(position);
+    if (piece === undefined) break;
+    pieces.push(piece);
+    position = piece.start + piece.size;
   }
-  // The newest partial of the segment after the last sealed one; older ones are superseded.
-  const active = partials
-    .filter((partial) => Math.ceil(partial.end / segmentSize) - 1 === index)
-    .sort((a, b) => b.end - a.end)[0];
-  if (active !== undefined && index * segmentSize <= until) {
-    const size = active.end - index * segmentSize;
-    if (active.size !== size)
-      throw damaged(active.key, `holds ${active.size} bytes, not the ${size} its key names`);
-    pieces.push({ key: active.key, start: index * segmentSize, size, crc: active.crc });
-  }
-  const end = pieces.length === 0 ? head : pieces.at(-1)!.start + pieces.at(-1)!.size;
-  const newest = Math.max(
-    ...[...segments.keys()].map((segment) => (segment + 1) * segmentSize),
-    ...partials.map((partial) => partial.end),
-    0,
-  );
-  if (end < Math.min(newest, until)) {
-    const missing = Math.floor(end / segmentSize);
+  if (position < Math.min(newest, until)) {
+    const missing =
+      position % segmentSize === 0
+        ? `segments/${padded(position / segmentSize)}-*.wal`
+        : `partial/*-${padded(position)}-*.wal`;
     throw damaged(
-      `segments/${padded(missing)}-*.wal`,
-      `is missing: the archive goes on to LSN ${newest}, but nothing holds the bytes from ${end}`,
+      missing,
+      `is missing: the archive goes on to LSN ${newest}, but nothing holds the bytes from ${position}`,
     );
   }
-  if (end < head)
-    throw damaged(archiveKeys.head(head), `names LSN ${head}, past every archived byte (${end})`);
+  const end = Math.max(position, head);
+  if (pieces.length > 0 && position < head)
+    throw damaged(
+      archiveKeys.head(head),
+      `names LSN ${head}, past every archived byte (${position})`,
+    );
   return { head, pieces, end };
+}
+
+function catalog(listing: readonly ListedObject[], segmentSize: number): Catalog {
+  const segments = new Map<number, RestorePiece>();
+  const partials = new Map<number, RestorePiece>();
+  const heads: number[] = [0];
+  let newest = 0;
+  for (const { key, size } of listing) {
+    const parsed = parseArchiveKey(key);
+    if (parsed?.kind === "segment") {
+      if (size !== segmentSize)
+        throw damaged(key, `holds ${size} bytes, not the segment size ${segmentSize}`);
+      if (segments.has(parsed.index))
+        throw damaged(key, `is a second copy of segment ${parsed.index}`);
+      const start = parsed.index * segmentSize;
+      segments.set(parsed.index, { key, start, size, crc: parsed.crc });
+      newest = Math.max(newest, start + size);
+    } else if (parsed?.kind === "partial") {
+      const { start, end, crc } = parsed;
+      if (size !== end - start)
+        throw damaged(key, `holds ${size} bytes, not the ${end - start} its key names`);
+      if (Math.floor(start / segmentSize) !== Math.floor((end - 1) / segmentSize))
+        throw damaged(key, `crosses the end of a ${segmentSize}-byte segment`);
+      const known = partials.get(start);
+      if (known === undefined || known.size < size) partials.set(start, { key, start, size, crc });
+      newest = Math.max(newest, end);
+    } else if (parsed?.kind === "head") {
+      heads.push(parsed.head);
+    }
+  }
+  return { segments, partials, heads, newest };
 }
 
 function damaged(key: string, what: string): CorruptionError {
