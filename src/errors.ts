@@ -23,7 +23,8 @@ export type WalErrorCode =
   | "READ_ONLY"
   | "CODEC"
   | "NOT_A_LOG"
-  | "NOT_FOUND";
+  | "NOT_FOUND"
+  | "ARCHIVE";
 
 /** The base class of every error wal-db throws on purpose. */
 export class WalError extends Error {
