@@ -6,39 +6,15 @@
  * request timeout).
  */
 
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { openBucket, parseArchiveUrl } from "../src/archive/bucket.ts";
-import { WalError } from "../src/index.ts";
-import { walErrorOf } from "./support/errors.ts";
-import { type FaultProxy, type LocalS3, startFaultProxy, startLocalS3 } from "./support/s3.ts";
+import { walErrorOf, walRejectionOf } from "./support/errors.ts";
+import { CREDENTIALS as credentials, useLocalS3 } from "./support/s3.ts";
 
-let s3: LocalS3;
-let proxy: FaultProxy;
-/** s3rver checks signatures against these. */
-const credentials = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER", region: "us-east-1" };
-
-beforeAll(async () => {
-  s3 = await startLocalS3();
-  proxy = startFaultProxy(s3.endpoint);
-});
-
-afterAll(async () => {
-  proxy.close();
-  await s3.close();
-});
+const server = useLocalS3();
 
 const bytes = (length: number, seed: number) =>
   Uint8Array.from({ length }, (_, i) => (i * 17 + seed) & 0xff);
-
-async function rejection(promise: Promise<unknown>): Promise<WalError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof WalError) return error;
-    throw error;
-  }
-  throw new Error("expected a rejection");
-}
 
 describe("URLs", () => {
   test("s3://bucket/prefix splits; an empty bucket comes from S3_BUCKET or AWS_BUCKET", () => {
@@ -59,11 +35,11 @@ describe("URLs", () => {
 
 describe("requests", () => {
   test("put, list (keys under the prefix), get byte-exact, delete", async () => {
-    const bucket = openBucket(`s3://${s3.bucket}/round/trip`, {
-      endpoint: s3.endpoint,
+    const bucket = openBucket(`s3://${server.s3.bucket}/round/trip`, {
+      endpoint: server.s3.endpoint,
       ...credentials,
     });
-    expect(bucket.url).toBe(`s3://${s3.bucket}/round/trip`);
+    expect(bucket.url).toBe(`s3://${server.s3.bucket}/round/trip`);
     const object = bytes(70_000, 3);
     await bucket.put("segments/a.wal", object);
     // Not more than one listing page: s3rver cannot make a truncated listing under Bun (its
@@ -86,52 +62,52 @@ describe("requests", () => {
 
   test("a 500 is ARCHIVE naming the object, and no credential", async () => {
     const secret = "not-a-real-secret-but-a-marker";
-    const bucket = openBucket(`s3://${s3.bucket}/faults`, {
-      endpoint: proxy.endpoint,
+    const bucket = openBucket(`s3://${server.s3.bucket}/faults`, {
+      endpoint: server.proxy.endpoint,
       ...credentials,
       sessionToken: secret,
     });
-    proxy.inject({ kind: "status", status: 500 });
-    const error = await rejection(bucket.put("segments/b.wal", bytes(10, 1)));
+    server.proxy.inject({ kind: "status", status: 500 });
+    const error = await walRejectionOf(bucket.put("segments/b.wal", bytes(10, 1)));
     expect(error.code).toBe("ARCHIVE");
-    expect(error.message).toContain(`s3://${s3.bucket}/faults/segments/b.wal`);
+    expect(error.message).toContain(`s3://${server.s3.bucket}/faults/segments/b.wal`);
     expect(error.message).not.toContain(secret);
     expect(error.message).not.toContain(credentials.secretAccessKey);
   });
 
   test("a body cut short is ARCHIVE, not a short object", async () => {
-    const bucket = openBucket(`s3://${s3.bucket}/short`, {
-      endpoint: proxy.endpoint,
+    const bucket = openBucket(`s3://${server.s3.bucket}/short`, {
+      endpoint: server.proxy.endpoint,
       ...credentials,
     });
     await bucket.put("segments/c.wal", bytes(8192, 2));
-    proxy.inject({ kind: "truncate", bytes: 100 });
-    const error = await rejection(bucket.get("segments/c.wal", 8192));
+    server.proxy.inject({ kind: "truncate", bytes: 100 });
+    const error = await walRejectionOf(bucket.get("segments/c.wal", 8192));
     expect(error.code).toBe("ARCHIVE");
     expect(error.message).toContain("100 bytes arrived of the 8192");
     expect(await bucket.get("segments/c.wal", 8192)).toEqual(bytes(8192, 2));
   });
 
   test("a stalled server is ARCHIVE once the request timeout passes", async () => {
-    const bucket = openBucket(`s3://${s3.bucket}/stall`, {
-      endpoint: proxy.endpoint,
+    const bucket = openBucket(`s3://${server.s3.bucket}/stall`, {
+      endpoint: server.proxy.endpoint,
       ...credentials,
       requestTimeout: 200,
     });
-    proxy.inject({ kind: "stall" });
-    const error = await rejection(bucket.list());
-    proxy.release();
+    server.proxy.inject({ kind: "stall" });
+    const error = await walRejectionOf(bucket.list());
+    server.proxy.release();
     expect(error.code).toBe("ARCHIVE");
     expect(error.message).toContain("no answer within 200 ms");
   });
 
   test("credentials and the endpoint come from the environment when not given", async () => {
     const env = {
-      S3_ENDPOINT: s3.endpoint,
+      S3_ENDPOINT: server.s3.endpoint,
       AWS_ACCESS_KEY_ID: "S3RVER",
       S3_SECRET_ACCESS_KEY: "S3RVER",
       AWS_REGION: "us-east-1",
-      S3_BUCKET: s3.bucket,
+      S3_BUCKET: server.s3.bucket,
     };
     const bucket = openBucket("s3:///from-env", {}, env);
     await bucket.put("x", bytes(5, 5));

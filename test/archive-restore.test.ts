@@ -6,33 +6,23 @@
  * target left as it was.
  */
 
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { type ArchiveBucket, openBucket } from "../src/archive/bucket.ts";
 import { ARCHIVE_FORMAT, archiveKeys } from "../src/archive/layout.ts";
 import { restoreArchive } from "../src/archive/restore.ts";
 import { crc32c } from "../src/crc32c.ts";
-import { Wal, WalError } from "../src/index.ts";
-import { type FaultProxy, type LocalS3, startFaultProxy, startLocalS3 } from "./support/s3.ts";
+import { Wal } from "../src/index.ts";
+import { walRejectionOf } from "./support/errors.ts";
+import { CREDENTIALS as credentials, useLocalS3 } from "./support/s3.ts";
 import { logPath, tempDir } from "./support/temp.ts";
+
+const server = useLocalS3();
 
 const dir = tempDir();
 const S = 4096;
-const credentials = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER", region: "us-east-1" };
-let s3: LocalS3;
-let proxy: FaultProxy;
 let prefixes = 0;
-
-beforeAll(async () => {
-  s3 = await startLocalS3();
-  proxy = startFaultProxy(s3.endpoint);
-});
-
-afterAll(async () => {
-  proxy.close();
-  await s3.close();
-});
 
 interface Source {
   readonly url: string;
@@ -58,8 +48,8 @@ async function archivedLog(count = 40, headAt = 5): Promise<Source> {
   const end = wal.len;
   const records = [...wal.iter()].map(({ lsn, data }) => ({ lsn, data: data.slice() }));
   wal.close();
-  const url = `s3://${s3.bucket}/restore-${++prefixes}`;
-  const bucket = openBucket(url, { endpoint: s3.endpoint, ...credentials });
+  const url = `s3://${server.s3.bucket}/restore-${++prefixes}`;
+  const bucket = openBucket(url, { endpoint: server.s3.endpoint, ...credentials });
   await bucket.put(
     archiveKeys.meta,
     new TextEncoder().encode(JSON.stringify({ format: ARCHIVE_FORMAT, segmentSize: S })),
@@ -91,16 +81,6 @@ async function archivedLog(count = 40, headAt = 5): Promise<Source> {
   return { url, bucket, records, head, end };
 }
 
-async function rejection(promise: Promise<unknown>): Promise<WalError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof WalError) return error;
-    throw error;
-  }
-  throw new Error("expected a rejection");
-}
-
 const leftovers = (target: string) =>
   readdirSync(dirname(target)).filter((name) => name.includes("restoring"));
 
@@ -111,7 +91,7 @@ test("a restore brings back every record from the head, byte-exact, as a log Wal
   const report = await restoreArchive({
     from: source.url,
     to,
-    endpoint: s3.endpoint,
+    endpoint: server.s3.endpoint,
     ...credentials,
     onProgress: (done) => progress.push(done),
   });
@@ -134,7 +114,7 @@ test("with untilLsn, exactly the records below it come back", async () => {
       from: source.url,
       to,
       untilLsn: cutAt.lsn,
-      endpoint: s3.endpoint,
+      endpoint: server.s3.endpoint,
       ...credentials,
     });
     expect(report.end).toBe(cutAt.lsn);
@@ -150,7 +130,7 @@ test("with untilLsn, exactly the records below it come back", async () => {
     from: source.url,
     to,
     untilLsn: inside,
-    endpoint: s3.endpoint,
+    endpoint: server.s3.endpoint,
     ...credentials,
   });
   using wal = Wal.open(to);
@@ -165,8 +145,8 @@ test("a flipped bit in an object is CORRUPTION naming it, and the target is left
   bytes[100]! ^= 0x10;
   await source.bucket.put(victim.key, bytes);
   const to = logPath(dir, "flipped");
-  const error = await rejection(
-    restoreArchive({ from: source.url, to, endpoint: s3.endpoint, ...credentials }),
+  const error = await walRejectionOf(
+    restoreArchive({ from: source.url, to, endpoint: server.s3.endpoint, ...credentials }),
   );
   expect(error.code).toBe("CORRUPTION");
   expect(error.message).toContain(victim.key);
@@ -187,8 +167,8 @@ test("a damaged record in an object whose CRC matches (damaged before upload) is
   const forged = archiveKeys.segment(index, crc32c(bytes));
   await source.bucket.put(forged, bytes);
   const to = logPath(dir, "forged");
-  const error = await rejection(
-    restoreArchive({ from: source.url, to, endpoint: s3.endpoint, ...credentials }),
+  const error = await walRejectionOf(
+    restoreArchive({ from: source.url, to, endpoint: server.s3.endpoint, ...credentials }),
   );
   expect(error.code).toBe("CORRUPTION");
   expect(error.message).toContain("holds no valid record at LSN");
@@ -204,8 +184,8 @@ test("a missing segment is CORRUPTION naming it, never a shorter log", async () 
   expect(segments.length).toBeGreaterThan(2);
   await source.bucket.delete(segments[1]!.key);
   const to = logPath(dir, "gap");
-  const error = await rejection(
-    restoreArchive({ from: source.url, to, endpoint: s3.endpoint, ...credentials }),
+  const error = await walRejectionOf(
+    restoreArchive({ from: source.url, to, endpoint: server.s3.endpoint, ...credentials }),
   );
   expect(error.code).toBe("CORRUPTION");
   expect(error.message).toContain(segments[1]!.key.slice(0, "segments/".length + 20));
@@ -215,12 +195,12 @@ test("a missing segment is CORRUPTION naming it, never a shorter log", async () 
 test("a body cut short on the wire is ARCHIVE, and nothing is written", async () => {
   const source = await archivedLog();
   const to = logPath(dir, "short");
-  const through = { from: source.url, to, endpoint: proxy.endpoint, ...credentials };
+  const through = { from: source.url, to, endpoint: server.proxy.endpoint, ...credentials };
   // The faults apply in request order: the listing and log.json pass whole (a "cut" past their
   // length), and the body of the first segment is cut at 100 bytes.
-  proxy.inject({ kind: "truncate", bytes: 1_000_000 }, 2);
-  proxy.inject({ kind: "truncate", bytes: 100 });
-  const error = await rejection(restoreArchive(through));
+  server.proxy.inject({ kind: "truncate", bytes: 1_000_000 }, 2);
+  server.proxy.inject({ kind: "truncate", bytes: 100 });
+  const error = await walRejectionOf(restoreArchive(through));
   expect(error.code).toBe("ARCHIVE");
   expect(error.message).toContain("100 bytes arrived");
   expect(existsSync(to)).toBe(false);
@@ -230,10 +210,10 @@ test("a body cut short on the wire is ARCHIVE, and nothing is written", async ()
 test("a target that holds anything is refused before anything is downloaded", async () => {
   const source = await archivedLog(8, 0);
   const to = logPath(dir, "occupied");
-  await restoreArchive({ from: source.url, to, endpoint: s3.endpoint, ...credentials });
+  await restoreArchive({ from: source.url, to, endpoint: server.s3.endpoint, ...credentials });
   const before = readdirSync(to).sort();
-  const error = await rejection(
-    restoreArchive({ from: source.url, to, endpoint: s3.endpoint, ...credentials }),
+  const error = await walRejectionOf(
+    restoreArchive({ from: source.url, to, endpoint: server.s3.endpoint, ...credentials }),
   );
   expect(error.code).toBe("INVALID_ARGUMENT");
   expect(readdirSync(to).sort()).toEqual(before);
@@ -241,11 +221,11 @@ test("a target that holds anything is refused before anything is downloaded", as
 
 test("a prefix with no archive is NOT_FOUND", async () => {
   const to = logPath(dir, "none");
-  const error = await rejection(
+  const error = await walRejectionOf(
     restoreArchive({
-      from: `s3://${s3.bucket}/nothing-here`,
+      from: `s3://${server.s3.bucket}/nothing-here`,
       to,
-      endpoint: s3.endpoint,
+      endpoint: server.s3.endpoint,
       ...credentials,
     }),
   );

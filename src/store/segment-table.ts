@@ -261,11 +261,6 @@ export class SegmentTable {
     Atomics.store(this.big, B_KEEP, BigInt(index));
   }
 
-  /** Whether retention may delete segment `index` (below the head): it is archived, or none runs. */
-  mayDelete(index: number): boolean {
-    return index < this.keep;
-  }
-
   /** Segment files made and deleted by every thread, for `stats()`. */
   get created(): number {
     return Number(Atomics.load(this.big, B_CREATED));
@@ -459,6 +454,17 @@ export class SegmentTable {
 
   /** Whether the descriptor of the newest segment is open on that file in `directory`. */
   private holdsNewestSegmentOf(directory: string): boolean {
+    // Rolls in other threads may close the descriptor it read (four segments on); each bumps
+    // CHANGES, so look again while that moves. A table not this log's fails with it still.
+    for (let attempt = 0; attempt < 1000; attempt++) {
+      const changes = Atomics.load(this.i32, I_CHANGES);
+      if (this.newestSegmentIsIn(directory)) return true;
+      if (Atomics.load(this.i32, I_CHANGES) === changes) return false;
+    }
+    return false;
+  }
+
+  private newestSegmentIsIn(directory: string): boolean {
     const highest = this.highest;
     const newest = this.descriptors(highest);
     if (newest !== null) return isOpenOn(newest.fd, join(directory, segmentName(highest)));

@@ -165,7 +165,7 @@ export class SegmentWriter {
     // no longer needed to find the log's end, so it goes (a crash that brings it back leaves a
     // leftover that open ignores), unless an archiver has yet to upload it.
     const leftover = index - 1;
-    if (index > 0 && this.table.head >= index * this.segmentSize && this.table.mayDelete(leftover))
+    if (index > 0 && this.table.head >= index * this.segmentSize && leftover < this.table.keep)
       this.deleteSegment(leftover);
     return { fd, rollFd };
   }

@@ -375,7 +375,7 @@ export class SegmentedStore implements WalStore {
     if (!exists) this.table.reset(this.firstLiveKept - 1, this.segmentSize);
     let deleted = false;
     for (const index of this.segmentIndices()) {
-      if (index >= this.firstLiveKept || !this.table.mayDelete(index)) continue;
+      if (index >= this.firstLiveKept || index >= this.table.keep) continue;
       this.writer.deleteSegment(index);
       deleted = true;
     }

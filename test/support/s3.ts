@@ -6,13 +6,18 @@
  * on command. Bun's own `S3Client` talks to either, path-style.
  */
 
+import { afterAll, beforeAll } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import S3rver from "s3rver";
 
 /** s3rver's fixed credentials: it checks the signature against them. */
-const CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER", region: "us-east-1" };
+export const CREDENTIALS = {
+  accessKeyId: "S3RVER",
+  secretAccessKey: "S3RVER",
+  region: "us-east-1",
+};
 
 /** A running server with one bucket. */
 export interface LocalS3 {
@@ -125,6 +130,30 @@ export function startFaultProxy(target: string): FaultProxy {
     close() {
       this.release();
       server.stop(true);
+    },
+  };
+}
+
+/**
+ * A server and a fault proxy in front of it for the tests of one file: started before its
+ * first test, stopped after its last. Read `s3` and `proxy` inside tests only.
+ */
+export function useLocalS3(): { readonly s3: LocalS3; readonly proxy: FaultProxy } {
+  const started: { s3?: LocalS3; proxy?: FaultProxy } = {};
+  beforeAll(async () => {
+    started.s3 = await startLocalS3();
+    started.proxy = startFaultProxy(started.s3.endpoint);
+  });
+  afterAll(async () => {
+    started.proxy?.close();
+    await started.s3?.close();
+  });
+  return {
+    get s3() {
+      return started.s3!;
+    },
+    get proxy() {
+      return started.proxy!;
     },
   };
 }
