@@ -33,7 +33,7 @@ export interface S3Settings {
 }
 
 /** The default of {@link S3Settings.requestTimeout}. */
-export const DEFAULT_REQUEST_TIMEOUT = 30_000;
+const DEFAULT_REQUEST_TIMEOUT = 30_000;
 
 /** The requests an archive makes, with keys relative to its prefix. */
 export interface ArchiveBucket {
@@ -189,7 +189,7 @@ async function bounded<T>(
 }
 
 /** `ARCHIVE`: a request to the object store failed; its message has no credential in it. */
-export function archiveFailure(
+function archiveFailure(
   what: string,
   target: string,
   cause: unknown,
