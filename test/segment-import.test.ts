@@ -8,7 +8,9 @@
 import { expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { Wal } from "../src/index.ts";
+import { type FileSystem, type Platform, Wal } from "../src/index.ts";
+import { currentPlatform } from "../src/platform/index.ts";
+import { nodeFileSystem } from "../src/store/file-system.ts";
 import { SegmentImport } from "../src/store/segment-import.ts";
 import { walErrorOf } from "./support/errors.ts";
 import { logPath, tempDir } from "./support/temp.ts";
@@ -104,4 +106,74 @@ test("an abandoned import leaves nothing behind", () => {
   restore.abandon();
   expect(existsSync(target)).toBe(false);
   expect(siblings(target)).toEqual([]);
+});
+
+test("each file is synced once, on the descriptor that wrote it, after its last write and before its close; the directory before the rename, the parent after", () => {
+  const events: string[] = [];
+  const names = new Map<number, string>();
+  const name = (path: string) =>
+    path
+      .split("/")
+      .at(-1)!
+      .replace(/^\..*restoring-.*$/, "<import>");
+  const fileSystem: FileSystem = {
+    ...nodeFileSystem,
+    openSync(path, flags, mode) {
+      const fd = nodeFileSystem.openSync(path, flags, mode);
+      names.set(fd, name(path));
+      events.push(`open ${name(path)}`);
+      return fd;
+    },
+    writeSync(fd, buffer, offset, length, position) {
+      events.push(`write ${names.get(fd)}`);
+      return nodeFileSystem.writeSync(fd, buffer, offset, length, position);
+    },
+    closeSync(fd) {
+      events.push(`close ${names.get(fd)}`);
+      nodeFileSystem.closeSync(fd);
+    },
+    renameSync(from, to) {
+      events.push(`rename ${name(from)}`);
+      nodeFileSystem.renameSync(from, to);
+    },
+  };
+  const real = currentPlatform();
+  const platform: Platform = {
+    ...real,
+    barrier(fd, target, strength) {
+      events.push(`barrier ${names.get(fd)}`);
+      return real.barrier(fd, target, strength);
+    },
+    syncDirectory(path, strength) {
+      events.push(`sync-dir ${name(path)}`);
+      return real.syncDirectory(path, strength);
+    },
+  };
+  const target = logPath(dir, "ordered");
+  const restore = SegmentImport.begin(target, { platform, fileSystem });
+  restore.writeHead(4096);
+  restore.write(1, 0, new Uint8Array(4096));
+  restore.write(2, 0, new Uint8Array(100));
+  restore.write(2, 100, new Uint8Array(50));
+  restore.finish();
+  const first = "00000000000000000001.wal";
+  const second = "00000000000000000002.wal";
+  expect(events).toEqual([
+    "open head",
+    "write head",
+    "barrier head",
+    "close head",
+    `open ${first}`,
+    `write ${first}`,
+    `barrier ${first}`,
+    `close ${first}`,
+    `open ${second}`,
+    `write ${second}`,
+    `write ${second}`,
+    `barrier ${second}`,
+    `close ${second}`,
+    "sync-dir <import>",
+    "rename <import>",
+    `sync-dir ${dirname(target).split("/").at(-1)}`,
+  ]);
 });

@@ -84,6 +84,7 @@ export async function restoreArchive(
       done += bytes.length;
       options.onProgress?.(done, total);
     }
+    target.syncFiles();
     const end = cutAtLastRecord(target.directory, segmentSize, plan, until, bucket);
     const path = target.finish();
     return { path, segmentSize, head: plan.head, end, objects: plan.pieces.length, bytes: total };

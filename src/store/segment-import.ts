@@ -1,9 +1,9 @@
 /**
  * @module
  * Writing a whole segmented log from bytes that come from elsewhere (an archive's restore):
- * into a new directory beside the target, every file synced, then moved into place with one
- * rename, so a restore that fails or dies midway leaves the target as it was, never a log that
- * is shorter than it claims. It writes files and nothing more; what the bytes are, and where
+ * into a new directory beside the target, every file synced once on the descriptor that wrote
+ * it (DESIGN rule 7), then moved into place with one rename, so a restore that fails or dies
+ * midway leaves the target as it was, never a log that is shorter than it claims. It writes files and nothing more; what the bytes are, and where
  * the log ends, the caller checks by opening the directory as a `SegmentedStore` before
  * {@link SegmentImport.finish}.
  */
@@ -25,6 +25,12 @@ export interface SegmentImportOptions {
 /** A segmented log being written beside its target, not yet in place. */
 export class SegmentImport {
   private done = false;
+  /**
+   * The segment being written, kept open across its pieces (a sealed segment, or the partials
+   * after it): it is synced once, on the descriptor that wrote it, when the next one starts.
+   */
+  private current: { readonly index: number; readonly fd: number; readonly path: string } | null =
+    null;
 
   private constructor(
     /** Where the log goes once whole. */
@@ -60,12 +66,39 @@ export class SegmentImport {
 
   /** Writes the `head` file naming `head`, synced. */
   writeHead(head: number): void {
-    this.writeFile(join(this.directory, HEAD_FILE), encodeHead(head), 0);
+    const path = join(this.directory, HEAD_FILE);
+    const fd = this.open(path);
+    try {
+      this.writeThrough(fd, path, encodeHead(head), 0);
+      this.platform.barrier(fd, path);
+    } finally {
+      this.fs.closeSync(fd);
+    }
   }
 
-  /** Writes `bytes` into segment `index` at `offset` within it (created if new), synced. */
+  /**
+   * Writes `bytes` into segment `index` at `offset` within it (created if new). Pieces come in
+   * LSN order; a segment is synced when the first piece of another one comes, or at `syncFiles`.
+   */
   write(index: number, offset: number, bytes: Uint8Array): void {
-    this.writeFile(join(this.directory, segmentName(index)), bytes, offset);
+    if (this.current?.index !== index) {
+      this.syncFiles();
+      const path = join(this.directory, segmentName(index));
+      this.current = { index, fd: this.open(path), path };
+    }
+    this.writeThrough(this.current.fd, this.current.path, bytes, offset);
+  }
+
+  /** Syncs and closes the segment being written: every byte written so far is then durable. */
+  syncFiles(): void {
+    const current = this.current;
+    if (current === null) return;
+    this.current = null;
+    try {
+      this.platform.barrier(current.fd, current.path);
+    } finally {
+      this.fs.closeSync(current.fd);
+    }
   }
 
   /**
@@ -75,6 +108,7 @@ export class SegmentImport {
    * @throws WalError `INVALID_ARGUMENT` when the target was filled meanwhile; `IO`.
    */
   finish(): string {
+    this.syncFiles();
     this.platform.syncDirectory(this.directory);
     requireEmptyOrMissing(this.fs, this.target);
     try {
@@ -98,25 +132,24 @@ export class SegmentImport {
   abandon(): void {
     if (this.done) return;
     this.done = true;
+    if (this.current !== null) this.fs.closeSync(this.current.fd);
+    this.current = null;
     rmSync(this.directory, { recursive: true, force: true });
   }
 
-  private writeFile(path: string, bytes: Uint8Array, offset: number): void {
-    let fd: number;
+  private open(path: string): number {
     try {
-      fd = openRegularFile(this.fs, path, constants.O_RDWR | constants.O_CREAT, 0o644);
+      return openRegularFile(this.fs, path, constants.O_RDWR | constants.O_CREAT, 0o644);
     } catch (error) {
       throw ioErrorFrom("open", path, error);
     }
+  }
+
+  private writeThrough(fd: number, path: string, bytes: Uint8Array, offset: number): void {
     try {
-      try {
-        writeAt(this.fs, fd, bytes, 0, bytes.length, offset);
-      } catch (error) {
-        throw ioErrorFrom("write", path, (error as PartialWrite).cause);
-      }
-      this.platform.barrier(fd, path);
-    } finally {
-      this.fs.closeSync(fd);
+      writeAt(this.fs, fd, bytes, 0, bytes.length, offset);
+    } catch (error) {
+      throw ioErrorFrom("write", path, (error as PartialWrite).cause);
     }
   }
 }
