@@ -24,7 +24,8 @@ export type WalErrorCode =
   | "CODEC"
   | "NOT_A_LOG"
   | "NOT_FOUND"
-  | "ARCHIVE";
+  | "ARCHIVE"
+  | "ARCHIVE_MISMATCH";
 
 /** The base class of every error wal-db throws on purpose. */
 export class WalError extends Error {

@@ -4,6 +4,9 @@
  * durability contract and docs/ON_DISK_FORMAT.md for the bytes.
  */
 
+export type { ArchiveOptions, LogArchiver } from "./archive/archiver.ts";
+export type { S3Settings } from "./archive/bucket.ts";
+export type { RestoreOptions, RestoreReport } from "./archive/restore.ts";
 export { type Codec, codecs, type JsonCodec, type JsonValue } from "./codec.ts";
 export type { BarrierLatency } from "./commit.ts";
 export type { Crc32cImplementation } from "./crc32c.ts";

@@ -71,25 +71,45 @@ export function truncateBefore(log: TruncationTarget, lsn: number): Truncated {
 
 /**
  * Keeps the record at `lsn` and everything before it (see `Wal.truncateAfter`); whether that
- * changed the log.
+ * changed the log. `guard` sees the cut first, and may refuse it by throwing (an archiver that
+ * has uploaded records past it).
  */
-export function truncateAfter(log: TruncationTarget, lsn: number): boolean {
+export function truncateAfter(
+  log: TruncationTarget,
+  lsn: number,
+  guard?: (cut: number) => void,
+): boolean {
   const { shared, store } = log;
   return shared.exclusive(log.writer, () => {
     const end = shared.reservedWhileExclusive();
-    checkNotDropped(lsn, store.head ?? 0, "truncateAfter");
-    if (lsn >= end) {
-      throw invalidArgument(
-        `truncateAfter(${lsn}) needs the LSN of a record in the log, which ends at ${end}`,
-      );
-    }
-    const scanner = log.reader.seek(lsn, end);
-    if (scanner.next() !== Scan.Record) throw new CorruptionError(lsn, scanner.reason);
-    const cut = scanner.offset;
+    const cut = cutAfter(log, lsn, end);
     if (cut === end) return false;
+    guard?.(cut);
     log.lifecycle.failStop(() => store.truncate(cut));
     shared.cut(cut);
     log.index.cut(cut);
     return true;
   });
+}
+
+/**
+ * Where `truncateAfter(lsn)` cuts a log whose records end at `end`: the end of the record at
+ * `lsn`. Outside the exclusive hold, `end` may be no more than the durable LSN, below which no
+ * thread writes.
+ * @throws WalError `INVALID_ARGUMENT` unless a record of the log starts at `lsn`; `CORRUPTION`.
+ */
+export function cutAfter(
+  log: Pick<TruncationTarget, "store" | "reader">,
+  lsn: number,
+  end: number,
+): number {
+  checkNotDropped(lsn, log.store.head ?? 0, "truncateAfter");
+  if (lsn >= end) {
+    throw invalidArgument(
+      `truncateAfter(${lsn}) needs the LSN of a record in the log, which ends at ${end}`,
+    );
+  }
+  const scanner = log.reader.seek(lsn, end);
+  if (scanner.next() !== Scan.Record) throw new CorruptionError(lsn, scanner.reason);
+  return scanner.offset;
 }

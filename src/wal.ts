@@ -7,6 +7,8 @@
  * and `sync` returns once everything appended before it is on stable storage.
  */
 
+import { type ArchivedLog, type ArchiveOptions, LogArchiver } from "./archive/archiver.ts";
+import { type RestoreOptions, type RestoreReport, restoreArchive } from "./archive/restore.ts";
 import { type Codec, encodeWith } from "./codec.ts";
 import { describeValue, invalidArgument, readOnlyLog } from "./errors.ts";
 import { handleFields, joinLog, makeHandle, type WalHandle } from "./handle.ts";
@@ -22,8 +24,9 @@ import {
 import type { RecoveryReport } from "./recovery.ts";
 import { type WalStats, walStats } from "./stats.ts";
 import { attachStore, checkStore, openStore, opensSegments } from "./store/index.ts";
+import { SegmentedStore } from "./store/segmented.ts";
 import type { WalStore } from "./store/store.ts";
-import { truncateAfter, truncateBefore } from "./truncation.ts";
+import { cutAfter, truncateAfter, truncateBefore } from "./truncation.ts";
 import { WalReads } from "./wal-reads.ts";
 
 export type { WalHandle } from "./handle.ts";
@@ -94,6 +97,8 @@ export class Wal<T = Uint8Array> extends WalReads<T> {
   readonly recovery: RecoveryReport;
   /** `truncateBefore` and `truncateAfter` calls of this `Wal` that changed the log. */
   #truncations = 0;
+  /** The archiver shipping this log to an object store, while one runs. */
+  #archiver: LogArchiver | undefined;
 
   private constructor(parts: LogParts<T>, readOnly: boolean) {
     super(parts, readOnly);
@@ -332,7 +337,50 @@ export class Wal<T = Uint8Array> extends WalReads<T> {
    */
   truncateAfter(lsn: number): void {
     this.checkOwner("truncateAfter");
-    if (truncateAfter(this.parts, checkLsn(lsn, "truncateAfter"))) this.#truncations++;
+    const guard = (cut: number) => this.#archiver?.checkCut(cut);
+    if (truncateAfter(this.parts, checkLsn(lsn, "truncateAfter"), guard)) this.#truncations++;
+  }
+
+  /**
+   * Starts archiving this segmented log to an S3-compatible store: each sealed segment once,
+   * the durable part of the active one every `interval`, the head when it moves; nothing that
+   * is not durable. While it runs, `truncateBefore` keeps every segment not uploaded yet, and
+   * `truncateAfter` below what the archive holds is refused (the archiver's own cuts the
+   * archive first). Failed uploads retry with backoff and never affect the log. See
+   * docs/ARCHIVE.md.
+   * @returns the running archiver, once it has read what the archive already holds.
+   * @throws WalError `INVALID_ARGUMENT` for a single-file or memory log (archiving needs
+   * segments), a second archiver, or bad options; `ARCHIVE_MISMATCH` when the prefix holds
+   * another log's archive; `CORRUPTION`; `ARCHIVE` when the store fails; `CLOSED`.
+   * @example
+   * const archiver = await wal.archive({ to: "s3://backups/orders", interval: 1000 });
+   */
+  async archive(options: ArchiveOptions): Promise<LogArchiver> {
+    this.checkOwner("archive");
+    const { store } = this.parts;
+    if (!(store instanceof SegmentedStore)) {
+      throw invalidArgument(
+        `archiving needs a segmented log, and ${this.path} is not one: open a directory with ` +
+          "Wal.open(dir, { segmentSize }); the archive ships its sealed segments",
+      );
+    }
+    if (this.#archiver !== undefined)
+      throw invalidArgument(`${this.path} already has an archiver: close it first`);
+    return await LogArchiver.start(this.#archivedLog(store), options);
+  }
+
+  /**
+   * Restores a log archived with {@link Wal.archive} into a new directory: to the newest point,
+   * or to the last whole record at or below `untilLsn`. Every object is checked against its
+   * length and CRC-32C and every record against its own; the log is written beside `to` and
+   * renamed into place, so a failed restore leaves `to` as it was. Open it with `Wal.open(to)`.
+   * @throws WalError `INVALID_ARGUMENT` when `to` holds anything; `NOT_FOUND` when no archive
+   * is there; `CORRUPTION` naming a missing or damaged object; `ARCHIVE`; `IO`.
+   * @example
+   * await Wal.restore({ from: "s3://backups/orders", to: "restored" });
+   */
+  static restore(options: RestoreOptions): Promise<RestoreReport> {
+    return restoreArchive(options);
   }
 
   /**
@@ -343,6 +391,7 @@ export class Wal<T = Uint8Array> extends WalReads<T> {
    * every attached `Wal`, after their writes in flight. See docs/API.md.
    */
   close(): void {
+    this.#archiver?.detached();
     if (!this.parts.lifecycle.isClosed) closeParts(this.parts);
   }
 
@@ -373,6 +422,25 @@ export class Wal<T = Uint8Array> extends WalReads<T> {
     const layout = store.head !== undefined ? "segments" : share !== null ? "file" : "store";
     const bounds = state === "closed" ? "" : `, len: ${this.len}, head: ${this.head}`;
     return `Wal { path: ${JSON.stringify(this.path)}, layout: "${layout}"${bounds}, state: "${state}" }`;
+  }
+
+  /** What the archiver reads of this log, and the calls it makes. */
+  #archivedLog(store: SegmentedStore): ArchivedLog {
+    const { parts } = this;
+    return {
+      store,
+      durable: () => parts.shared.durable,
+      checkOpen: () => this.checkOpen(),
+      cutAfter: (lsn) => cutAfter(parts, checkLsn(lsn, "truncateAfter"), parts.shared.durable),
+      truncateAfter: (lsn) => this.truncateAfter(lsn),
+      releaseLeftovers: () => this.truncateBefore(this.head),
+      attach: (archiver) => {
+        this.#archiver = archiver;
+      },
+      detach: (archiver) => {
+        if (this.#archiver === archiver) this.#archiver = undefined;
+      },
+    };
   }
 
   /**

@@ -5,13 +5,29 @@
  * it is saved as `<name>` next to the programs, for a later example to load (a Worker's code).
  */
 
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { CREDENTIALS, type LocalS3, startLocalS3 } from "./support/s3.ts";
 import { tempDir } from "./support/temp.ts";
 
 const root = join(import.meta.dir, "..");
 const dir = tempDir();
+
+// The archive examples reach an S3-compatible store through Bun's standard variables, as a
+// user's program would: here, an s3rver on 127.0.0.1 with the bucket "examples".
+let s3: LocalS3 | undefined;
+beforeAll(async () => {
+  s3 = await startLocalS3("examples");
+});
+afterAll(() => s3?.close());
+const s3Environment = () => ({
+  S3_ENDPOINT: s3!.endpoint,
+  S3_BUCKET: s3!.bucket,
+  S3_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
+  S3_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
+  S3_REGION: CREDENTIALS.region,
+});
 
 /** The `ts` blocks of a Markdown file, with the heading each sits under. */
 function examples(file: string): { title: string; code: string }[] {
@@ -75,7 +91,12 @@ describe.each(["docs/API.md", "README.md"])("%s", (file) => {
       const program = join(programs, `${file.replace(/\W/g, "_")}-${index}.ts`);
       writeFileSync(program, code);
       const cwd = mkdtempSync(join(dir, "example-"));
-      const child = Bun.spawn([process.execPath, program], { cwd, stdout: "pipe", stderr: "pipe" });
+      const child = Bun.spawn([process.execPath, program], {
+        cwd,
+        env: { ...process.env, ...s3Environment() },
+        stdout: "pipe",
+        stderr: "pipe",
+      });
       const [stderr, exitCode] = await Promise.all([
         new Response(child.stderr).text(),
         child.exited,

@@ -45,6 +45,11 @@ export interface ArchiveBucket {
   get(key: string, size: number): Promise<Uint8Array>;
   put(key: string, bytes: Uint8Array): Promise<void>;
   delete(key: string): Promise<void>;
+  /**
+   * Resolves once no request is in flight, counting those that timed out and were given up on:
+   * until then one may still land (a PUT the store applies after its caller stopped waiting).
+   */
+  settled(): Promise<void>;
 }
 
 /** An `s3://bucket/prefix` URL, split. */
@@ -88,8 +93,22 @@ export function openBucket(
   const { client, secrets } = s3Client(bucket, settings, env);
   const base = prefix === "" ? "" : `${prefix}/`;
   const shown = `s3://${bucket}${prefix === "" ? "" : `/${prefix}`}`;
+  const inFlight = new Set<Promise<unknown>>();
+  const tracked = <T>(run: () => Promise<T>) => {
+    const running = run();
+    const settled: Promise<unknown> = running.then(
+      () => inFlight.delete(settled),
+      () => inFlight.delete(settled),
+    );
+    inFlight.add(settled);
+    return running;
+  };
   const request = <T>(what: string, key: string, run: () => Promise<T>) =>
-    bounded(run, timeout, (cause) => archiveFailure(what, `${shown}/${key}`, cause, secrets));
+    bounded(
+      () => tracked(run),
+      timeout,
+      (cause) => archiveFailure(what, `${shown}/${key}`, cause, secrets),
+    );
   return {
     url: shown,
     async list() {
@@ -133,6 +152,9 @@ export function openBucket(
     },
     async delete(key) {
       await request("delete", key, () => client.delete(base + key));
+    },
+    async settled() {
+      while (inFlight.size > 0) await Promise.all(inFlight);
     },
   };
 }

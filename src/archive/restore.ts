@@ -9,20 +9,15 @@
  */
 
 import { crc32c } from "../crc32c.ts";
-import { CorruptionError, describeValue, invalidArgument, WalError } from "../errors.ts";
+import { CorruptionError, WalError } from "../errors.ts";
 import { checkInteger } from "../options.ts";
 import { HEADER_SIZE, LENGTH_OFFSET, PAYLOAD_SIZE_LIMIT, readU32 } from "../record.ts";
 import { RecordScanner, Scan } from "../scan.ts";
 import { SegmentImport } from "../store/segment-import.ts";
 import { SegmentedStore } from "../store/segmented.ts";
 import { type ArchiveBucket, openBucket, type S3Settings } from "./bucket.ts";
-import {
-  ARCHIVE_FORMAT,
-  archiveKeys,
-  type ListedObject,
-  planRestore,
-  type RestorePiece,
-} from "./layout.ts";
+import { archiveKeys, type ListedObject, planRestore, type RestorePiece } from "./layout.ts";
+import { readArchiveMeta } from "./meta.ts";
 
 /** What {@link restoreArchive} restores, from where, to where. */
 export interface RestoreOptions extends S3Settings {
@@ -99,28 +94,14 @@ async function archivedSegmentSize(
   bucket: ArchiveBucket,
   listing: readonly ListedObject[],
 ): Promise<number> {
-  const meta = listing.find((object) => object.key === archiveKeys.meta);
-  if (meta === undefined) {
+  const segmentSize = await readArchiveMeta(bucket, listing);
+  if (segmentSize === null) {
     throw new WalError(
       "NOT_FOUND",
       `${bucket.url} holds no wal-db archive (no ${archiveKeys.meta}): check the URL`,
     );
   }
-  if (meta.size > 4096)
-    throw metaError(bucket, `holds ${meta.size} bytes, far more than it writes`);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(new TextDecoder().decode(await bucket.get(meta.key, meta.size)));
-  } catch (error) {
-    if (error instanceof WalError) throw error;
-    throw metaError(bucket, "is not JSON");
-  }
-  const { format, segmentSize } = (parsed ?? {}) as { format?: unknown; segmentSize?: unknown };
-  if (format !== ARCHIVE_FORMAT)
-    throw metaError(bucket, `names the format ${describeValue(format)}, not ${ARCHIVE_FORMAT}`);
-  if (!Number.isSafeInteger(segmentSize) || (segmentSize as number) < 1)
-    throw metaError(bucket, `names no segment size (${describeValue(segmentSize)})`);
-  return segmentSize as number;
+  return segmentSize;
 }
 
 /**
@@ -186,8 +167,4 @@ function endsInsideRecord(
 function damagedObject(bucket: ArchiveBucket, piece: RestorePiece | undefined, what: string) {
   const key = piece === undefined ? "(none)" : `${bucket.url}/${piece.key}`;
   return new CorruptionError(piece?.start ?? 0, what, `the archived object ${key} ${what}`);
-}
-
-function metaError(bucket: ArchiveBucket, what: string): WalError {
-  return invalidArgument(`${bucket.url}/${archiveKeys.meta} ${what}: it is not a wal-db archive`);
 }

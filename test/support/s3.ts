@@ -107,10 +107,12 @@ export function startFaultProxy(target: string): FaultProxy {
       const cut = body.subarray(0, Math.min(fault.bytes, body.length));
       const headers = new Headers(forwarded.headers);
       // The client is told the whole length, and gets less: a body cut short on the wire.
-      headers.set("content-length", String(body.length));
+      // (An empty answer, a PUT's, is told one byte: with none promised, nothing is cut.)
+      headers.set("content-length", String(Math.max(body.length, 1)));
       const stream = new ReadableStream<Uint8Array>({
         start(controller) {
-          controller.enqueue(cut);
+          // Nothing enqueued before the error: the connection drops before the answer's head.
+          if (cut.length > 0) controller.enqueue(cut);
           if (fault.kind === "drop") controller.error(new Error("connection dropped by the proxy"));
           else controller.close();
         },
