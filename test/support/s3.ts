@@ -4,6 +4,11 @@
  * (s3rver, a dev dependency, storing objects in a temp dir), and a fault proxy in front of it: a
  * `Bun.serve` that passes requests through, or fails, truncates, stalls or drops the next ones
  * on command. Bun's own `S3Client` talks to either, path-style.
+ *
+ * s3rver is patched (patches/s3rver@3.7.1.patch, applied by `bun install`) to list as S3 does
+ * across pages: keys in order (it listed in the directory's order, so a page could skip keys),
+ * and a continuation token made with AES instead of DES, which Bun's crypto lacks (every
+ * listing of more than 1000 keys was an InternalError).
  */
 
 import { afterAll, beforeAll } from "bun:test";
@@ -36,7 +41,7 @@ export async function startLocalS3(bucket = "wal"): Promise<LocalS3> {
   const server = new S3rver({
     port: 0,
     address: "127.0.0.1",
-    silent: true,
+    silent: process.env.WAL_S3_LOG === undefined,
     directory,
     configureBuckets: [{ name: bucket }],
   });
@@ -73,6 +78,8 @@ export interface FaultProxy {
   release(): void;
   /** How many requests reached the proxy, by method. */
   readonly requests: Readonly<Record<string, number>>;
+  /** Resolves once no request is being handled: what a dead client had sent is settled. */
+  idle(): Promise<void>;
   close(): void;
 }
 
@@ -81,45 +88,57 @@ export function startFaultProxy(target: string): FaultProxy {
   const faults: Fault[] = [];
   const stalled: (() => void)[] = [];
   const requests: Record<string, number> = {};
+  let handling = 0;
+  const idle: (() => void)[] = [];
   const server = Bun.serve({
     hostname: "127.0.0.1",
     port: 0,
     async fetch(request) {
       requests[request.method] = (requests[request.method] ?? 0) + 1;
-      const fault = faults.shift();
-      if (fault?.kind === "status") {
-        const body = `<?xml version="1.0"?><Error><Code>InternalError</Code><Message>injected</Message></Error>`;
-        return new Response(body, {
-          status: fault.status,
-          headers: { "content-type": "application/xml" },
-        });
+      handling++;
+      try {
+        return await answer(request);
+      } finally {
+        if (--handling === 0) for (const resolve of idle.splice(0)) resolve();
       }
-      if (fault?.kind === "stall") await new Promise<void>((resolve) => stalled.push(resolve));
-      const url = new URL(request.url);
-      const forwarded = await fetch(`${target}${url.pathname}${url.search}`, {
-        method: request.method,
-        headers: request.headers,
-        body: request.body === null ? null : await request.arrayBuffer(),
-        redirect: "manual",
-      });
-      if (fault?.kind !== "truncate" && fault?.kind !== "drop") return forwarded;
-      const body = new Uint8Array(await forwarded.arrayBuffer());
-      const cut = body.subarray(0, Math.min(fault.bytes, body.length));
-      const headers = new Headers(forwarded.headers);
-      // The client is told the whole length, and gets less: a body cut short on the wire.
-      // (An empty answer, a PUT's, is told one byte: with none promised, nothing is cut.)
-      headers.set("content-length", String(Math.max(body.length, 1)));
-      const stream = new ReadableStream<Uint8Array>({
-        start(controller) {
-          // Nothing enqueued before the error: the connection drops before the answer's head.
-          if (cut.length > 0) controller.enqueue(cut);
-          if (fault.kind === "drop") controller.error(new Error("connection dropped by the proxy"));
-          else controller.close();
-        },
-      });
-      return new Response(stream, { status: forwarded.status, headers });
     },
   });
+  // The whole request body is read before it is forwarded, so the server behind sees a PUT
+  // whole or not at all, as S3 does; s3rver alone lists a half-received object.
+  async function answer(request: Request): Promise<Response> {
+    const fault = faults.shift();
+    if (fault?.kind === "status") {
+      const body = `<?xml version="1.0"?><Error><Code>InternalError</Code><Message>injected</Message></Error>`;
+      return new Response(body, {
+        status: fault.status,
+        headers: { "content-type": "application/xml" },
+      });
+    }
+    if (fault?.kind === "stall") await new Promise<void>((resolve) => stalled.push(resolve));
+    const url = new URL(request.url);
+    const forwarded = await fetch(`${target}${url.pathname}${url.search}`, {
+      method: request.method,
+      headers: request.headers,
+      body: request.body === null ? null : await request.arrayBuffer(),
+      redirect: "manual",
+    });
+    if (fault?.kind !== "truncate" && fault?.kind !== "drop") return forwarded;
+    const body = new Uint8Array(await forwarded.arrayBuffer());
+    const cut = body.subarray(0, Math.min(fault.bytes, body.length));
+    const headers = new Headers(forwarded.headers);
+    // The client is told the whole length, and gets less: a body cut short on the wire.
+    // (An empty answer, a PUT's, is told one byte: with none promised, nothing is cut.)
+    headers.set("content-length", String(Math.max(body.length, 1)));
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        // Nothing enqueued before the error: the connection drops before the answer's head.
+        if (cut.length > 0) controller.enqueue(cut);
+        if (fault.kind === "drop") controller.error(new Error("connection dropped by the proxy"));
+        else controller.close();
+      },
+    });
+    return new Response(stream, { status: forwarded.status, headers });
+  }
   return {
     endpoint: `http://127.0.0.1:${server.port}`,
     inject(fault, count = 1) {
@@ -129,6 +148,8 @@ export function startFaultProxy(target: string): FaultProxy {
       for (const resolve of stalled.splice(0)) resolve();
     },
     requests,
+    idle: () =>
+      handling === 0 ? Promise.resolve() : new Promise<void>((resolve) => idle.push(resolve)),
     close() {
       this.release();
       server.stop(true);
