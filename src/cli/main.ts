@@ -6,10 +6,12 @@
  */
 
 import packageJson from "../../package.json" with { type: "json" };
+import { archiveCommand } from "./archive.ts";
 import { benchCommand } from "./bench.ts";
 import { type Command, describeError, EXIT, exitCodeOf, HelpRequested } from "./command.ts";
 import { dumpCommand } from "./dump.ts";
 import { inspectCommand } from "./inspect.ts";
+import { restoreCommand } from "./restore.ts";
 import { tailCommand } from "./tail.ts";
 import { tortureCommand } from "./torture.ts";
 import { verifyCommand } from "./verify.ts";
@@ -21,6 +23,8 @@ const COMMANDS: readonly Command[] = [
   tailCommand,
   tortureCommand,
   benchCommand,
+  archiveCommand,
+  restoreCommand,
 ];
 
 const USAGE = `Usage: wal-db <command> [options]
@@ -29,8 +33,9 @@ Commands:
 ${COMMANDS.map((command) => `  ${command.name.padEnd(9)}${command.summary}`).join("\n")}
 
 Run 'wal-db <command> --help' for a command's options.
-Exit codes: 0 ok, 1 the log is damaged (or torture lost records), 2 bad arguments,
-3 the log could not be read (or the path holds no wal-db log).`;
+Exit codes: 0 ok, 1 the log (or archive) is damaged (or torture lost records), 2 bad
+arguments, 3 the log could not be read (or the path holds no wal-db log, or the archive's
+store failed).`;
 
 /** Runs `wal-db` with `argv` (the arguments after the program); resolves with the exit code. */
 export async function main(argv: readonly string[]): Promise<number> {

@@ -2,17 +2,26 @@
  * @module
  * `wal-db verify <path>`: checks every record of a log, read-only. Clean (exit 0) means
  * `Wal.open` would cut nothing; otherwise (exit 1) it names the offset and reason of the first
- * damage and what an open would cut there.
+ * damage and what an open would cut there. `wal-db verify s3://bucket/prefix` checks an
+ * archive instead (verify-archive.ts).
  */
 
 import { WalError } from "../index.ts";
+import {
+  ARCHIVE_FLAGS,
+  ARCHIVE_FLAGS_HELP,
+  CREDENTIALS_HELP,
+  isArchiveUrl,
+} from "./archive-flags.ts";
 import { parseCommandArgs } from "./args.ts";
-import { type Command, EXIT } from "./command.ts";
+import { type Command, EXIT, usageError } from "./command.ts";
 import { describeCut, type WouldCut, wouldCut } from "./cut.ts";
 import { LOG_FLAGS, LOG_FLAGS_HELP, type LogFlagValues, openLogForReading } from "./open-log.ts";
 import { Output } from "./output.ts";
+import { runArchiveVerify } from "./verify-archive.ts";
 
 const HELP = `Usage: wal-db verify <path> [options]
+       wal-db verify s3://bucket/prefix [--json] [--endpoint URL]
 
 Checks every record of a log (length, checksum) and the layout of a segmented log's files.
 Read-only: takes no lock and never changes a byte.
@@ -23,14 +32,24 @@ reported like damage in the middle, with its kind, since an open will cut it. Th
 length name the damaged bytes themselves; the unused zeros before and after them (the
 zero-filled tail) are counted apart.
 
+An s3://bucket/prefix URL verifies the log's archive instead: a restore of the newest point
+into a temporary directory (removed afterwards) checks every object it needs and every
+record; then every other object (older segments, superseded partials) is checked against the
+length and CRC-32C its key names. It prints what the archive holds and the points it can
+restore to, and names every damaged or missing object.
+
 Options:
       --json              print one JSON object, clean or not
 ${LOG_FLAGS_HELP}
+${ARCHIVE_FLAGS_HELP}
   -h, --help              show this help
 
-Exit codes: 0 clean, 1 damaged (the first damage's offset and reason are printed), 2 bad
-arguments, 3 the log could not be read, or the path holds no wal-db log (a FIFO, a
-directory of other files).`;
+${CREDENTIALS_HELP}
+
+Exit codes: 0 clean, 1 damaged (the first damage's offset and reason are printed; for an
+archive, every damaged or missing object), 2 bad arguments, 3 the log could not be read, or
+the path holds no wal-db log (a FIFO, a directory of other files), or no archive is at the URL
+or the store could not be reached.`;
 
 /** What `verify --json` prints. */
 interface VerifyReport {
@@ -53,11 +72,13 @@ export const verifyCommand: Command = {
   async run(argv) {
     const { values, positionals } = parseCommandArgs(
       argv,
-      { json: { type: "boolean" }, ...LOG_FLAGS },
+      { json: { type: "boolean" }, ...LOG_FLAGS, ...ARCHIVE_FLAGS },
       ["path"],
     );
-    const out = new Output();
     const path = positionals[0]!;
+    checkFlagsFor(path, values);
+    if (isArchiveUrl(path)) return await runArchiveVerify(path, values);
+    const out = new Output();
     const report = verify(path, values);
     if (values.json === true) out.line(JSON.stringify(report));
     else out.line(summary(report));
@@ -65,6 +86,24 @@ export const verifyCommand: Command = {
     return report.ok ? EXIT.ok : EXIT.damaged;
   },
 };
+
+/**
+ * Refuses the flags that do not apply to what `path` is: an archive's segment size is in its
+ * `log.json`, and a local log is reached without an endpoint. A flag that would be ignored
+ * is a usage error, not a silent surprise.
+ */
+function checkFlagsFor(path: string, values: LogFlagValues & { endpoint?: string }): void {
+  if (isArchiveUrl(path)) {
+    for (const flag of ["segment-size", "max-record-size"] as const) {
+      if (values[flag] !== undefined)
+        throw usageError(
+          `--${flag} is for a local log; an archive's log.json names its segment size`,
+        );
+    }
+  } else if (values.endpoint !== undefined) {
+    throw usageError(`--endpoint is for an s3://bucket/prefix archive, not a local path`);
+  }
+}
 
 function verify(path: string, values: LogFlagValues): VerifyReport {
   let log: ReturnType<typeof openLogForReading>;
