@@ -169,7 +169,16 @@ for (const fault of [
     for (let i = 0; i < 12; i++) await wal.commit(payload(i));
     // Bun's client sends a request again, once, when a reused connection drops: twice, it fails.
     server.proxy.inject(fault, fault.kind === "drop" ? 2 : 1);
-    const error = await walRejectionOf(archiver.flush());
+    let settled = false;
+    const flushing = walRejectionOf(archiver.flush()).finally(() => {
+      settled = true;
+    });
+    if (fault.kind === "stall") {
+      // While the upload hangs, a commit is durable at once: it never waits for the archive.
+      await wal.commit("while the upload hangs");
+      expect(settled).toBe(false);
+    }
+    const error = await flushing;
     if (fault.kind === "stall") server.proxy.release();
     expect(error.code).toBe("ARCHIVE");
     expect(errors).toEqual(["ARCHIVE"]);
