@@ -6,6 +6,7 @@
 
 export type { ArchiveOptions, LogArchiver } from "./archive/archiver.ts";
 export type { S3Settings } from "./archive/bucket.ts";
+export type { PruneOptions, PruneReport } from "./archive/prune.ts";
 export type { RestoreOptions, RestoreReport } from "./archive/restore.ts";
 export { type Codec, codecs, type JsonCodec, type JsonValue } from "./codec.ts";
 export type { BarrierLatency } from "./commit.ts";

@@ -8,6 +8,7 @@
  */
 
 import { type ArchivedLog, type ArchiveOptions, LogArchiver } from "./archive/archiver.ts";
+import { type PruneOptions, type PruneReport, pruneArchive } from "./archive/prune.ts";
 import { type RestoreOptions, type RestoreReport, restoreArchive } from "./archive/restore.ts";
 import { type Codec, encodeWith } from "./codec.ts";
 import { describeValue, invalidArgument, readOnlyLog } from "./errors.ts";
@@ -381,6 +382,20 @@ export class Wal<T = Uint8Array> extends WalReads<T> {
    */
   static restore(options: RestoreOptions): Promise<RestoreReport> {
     return restoreArchive(options);
+  }
+
+  /**
+   * Deletes the archive's objects that only restores to points below `beforeLsn` need: remote
+   * retention, which nothing does unasked. The archive is cut at its newest head at or below
+   * `beforeLsn`; restores to that head and every later point read what they read before. Safe
+   * beside a running archiver.
+   * @throws WalError `INVALID_ARGUMENT` for bad options; `NOT_FOUND` when no archive is there;
+   * `ARCHIVE` when the store fails (call again).
+   * @example
+   * const { head } = await Wal.pruneArchive({ from: "s3://backups/orders", beforeLsn: 1 << 30 });
+   */
+  static pruneArchive(options: PruneOptions): Promise<PruneReport> {
+    return pruneArchive(options);
   }
 
   /**

@@ -403,3 +403,25 @@ test("archive of a log whose files cannot show its segment size exits 2 naming -
     ),
   ).toEqual([]);
 });
+
+test("prune --before the head deletes the segments below it; restore and verify still pass", async () => {
+  const source = await archivedLog();
+  const segmentsBefore = await keysOf(source.bucket, "segments/");
+  const run = await cli(["prune", source.url, "--before", String(source.head)]);
+  expect(run.stderr).toBe("");
+  expect(run.code).toBe(0);
+  expect(run.stdout).toContain(`the oldest point is LSN ${source.head}`);
+  const segmentsAfter = await keysOf(source.bucket, "segments/");
+  const headSegment = Math.floor(source.head / S);
+  expect(segmentsAfter).toEqual(
+    segmentsBefore.filter((key) => Number(key.slice(9, 29)) >= headSegment),
+  );
+  expect(segmentsAfter.length).toBeLessThan(segmentsBefore.length);
+  const to = logPath(dir, "after-prune");
+  expect((await cli(["restore", source.url, to])).code).toBe(0);
+  expect(recordsOf(to)).toEqual(source.records);
+  const verified = await cli(["verify", source.url]);
+  expect(verified.code).toBe(0);
+  expect(verified.stdout).toContain("unarchived  LSN 0 to");
+  expect((await cli(["prune", source.url])).code).toBe(2);
+});

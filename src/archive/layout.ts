@@ -132,7 +132,10 @@ export function planRestore(
   const { segments, partials, heads, newest } = catalog(listing, segmentSize);
   const head = Math.max(...heads.filter((lsn) => lsn <= until));
   if (!Number.isFinite(head))
-    throw invalidArgument(`the archive holds no record at or below ${until}`);
+    throw invalidArgument(
+      `the archive holds no record at or below ${until}: its oldest point is LSN ` +
+        `${Math.min(...heads)} (older ones were pruned, or never archived)`,
+    );
   const pieces: RestorePiece[] = [];
   let position = Math.floor(head / segmentSize) * segmentSize;
   while (position < until) {
@@ -164,8 +167,9 @@ export function planRestore(
 function catalog(listing: readonly ListedObject[], segmentSize: number): Catalog {
   const segments = new Map<number, RestorePiece>();
   const partials = new Map<number, RestorePiece>();
-  const heads: number[] = [0];
+  const heads: number[] = [];
   let newest = 0;
+  let fromZero = false;
   for (const { key, size } of listing) {
     const parsed = parseArchiveKey(key);
     if (parsed?.kind === "segment") {
@@ -175,6 +179,7 @@ function catalog(listing: readonly ListedObject[], segmentSize: number): Catalog
         throw damaged(key, `is a second copy of segment ${parsed.index}`);
       const start = parsed.index * segmentSize;
       segments.set(parsed.index, { key, start, size, crc: parsed.crc });
+      fromZero ||= start === 0;
       newest = Math.max(newest, start + size);
     } else if (parsed?.kind === "partial") {
       const { start, end, crc } = parsed;
@@ -184,11 +189,14 @@ function catalog(listing: readonly ListedObject[], segmentSize: number): Catalog
         throw damaged(key, `crosses the end of a ${segmentSize}-byte segment`);
       const known = partials.get(start);
       if (known === undefined || known.size < size) partials.set(start, { key, start, size, crc });
+      fromZero ||= start === 0;
       newest = Math.max(newest, end);
     } else if (parsed?.kind === "head") {
       heads.push(parsed.head);
     }
   }
+  // LSN 0 is a head of its own (no object names it) until a prune deleted the bytes from it.
+  if (fromZero || heads.length === 0) heads.push(0);
   return { segments, partials, heads, newest };
 }
 

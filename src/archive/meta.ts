@@ -1,7 +1,8 @@
 /**
  * @module
  * `log.json`, the one object that says a prefix holds a wal-db archive and of what segment size:
- * written by the archiver before anything else, read by the restore and the archiver's restart.
+ * written by the archiver before anything else, read by the restore, the prune and the
+ * archiver's restart.
  */
 
 import { describeValue, invalidArgument, WalError } from "../errors.ts";
@@ -41,6 +42,26 @@ export async function readArchiveMeta(
   if (!Number.isSafeInteger(segmentSize) || (segmentSize as number) < 1)
     throw metaError(bucket, `names no segment size (${describeValue(segmentSize)})`);
   return segmentSize as number;
+}
+
+/**
+ * The segment size of the archive the listing shows: what a restore, a verify or a prune reads
+ * first.
+ * @throws WalError `NOT_FOUND` when there is no `log.json` (no archive at the URL); as
+ * {@link readArchiveMeta}.
+ */
+export async function archivedSegmentSize(
+  bucket: ArchiveBucket,
+  listing: readonly ListedObject[],
+): Promise<number> {
+  const segmentSize = await readArchiveMeta(bucket, listing);
+  if (segmentSize === null) {
+    throw new WalError(
+      "NOT_FOUND",
+      `${bucket.url} holds no wal-db archive (no ${archiveKeys.meta}): check the URL`,
+    );
+  }
+  return segmentSize;
 }
 
 function metaError(bucket: ArchiveBucket, what: string): WalError {

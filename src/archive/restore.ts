@@ -9,15 +9,15 @@
  */
 
 import { crc32c } from "../crc32c.ts";
-import { CorruptionError, WalError } from "../errors.ts";
+import { CorruptionError } from "../errors.ts";
 import { checkInteger } from "../options.ts";
 import { HEADER_SIZE, LENGTH_OFFSET, PAYLOAD_SIZE_LIMIT, readU32 } from "../record.ts";
 import { RecordScanner, Scan } from "../scan.ts";
 import { SegmentImport } from "../store/segment-import.ts";
 import { SegmentedStore } from "../store/segmented.ts";
 import { type ArchiveBucket, openBucket, type S3Settings } from "./bucket.ts";
-import { archiveKeys, type ListedObject, planRestore, type RestorePiece } from "./layout.ts";
-import { readArchiveMeta } from "./meta.ts";
+import { planRestore, type RestorePiece } from "./layout.ts";
+import { archivedSegmentSize } from "./meta.ts";
 
 /** What {@link restoreArchive} restores, from where, to where. */
 export interface RestoreOptions extends S3Settings {
@@ -87,21 +87,6 @@ export async function restoreArchive(
     target.abandon();
     throw error;
   }
-}
-
-/** The segment size `log.json` names. */
-async function archivedSegmentSize(
-  bucket: ArchiveBucket,
-  listing: readonly ListedObject[],
-): Promise<number> {
-  const segmentSize = await readArchiveMeta(bucket, listing);
-  if (segmentSize === null) {
-    throw new WalError(
-      "NOT_FOUND",
-      `${bucket.url} holds no wal-db archive (no ${archiveKeys.meta}): check the URL`,
-    );
-  }
-  return segmentSize;
 }
 
 /**

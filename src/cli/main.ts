@@ -11,6 +11,7 @@ import { benchCommand } from "./bench.ts";
 import { type Command, describeError, EXIT, exitCodeOf, HelpRequested } from "./command.ts";
 import { dumpCommand } from "./dump.ts";
 import { inspectCommand } from "./inspect.ts";
+import { pruneCommand } from "./prune.ts";
 import { restoreCommand } from "./restore.ts";
 import { tailCommand } from "./tail.ts";
 import { tortureCommand } from "./torture.ts";
@@ -25,6 +26,7 @@ const COMMANDS: readonly Command[] = [
   benchCommand,
   archiveCommand,
   restoreCommand,
+  pruneCommand,
 ];
 
 const USAGE = `Usage: wal-db <command> [options]

@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type ArchiveBucket, openBucket, type S3Settings } from "../archive/bucket.ts";
 import { archiveKeys, type ListedObject, parseArchiveKey, planRestore } from "../archive/layout.ts";
-import { readArchiveMeta } from "../archive/meta.ts";
+import { archivedSegmentSize } from "../archive/meta.ts";
 import { restoreArchive } from "../archive/restore.ts";
 import { crc32c } from "../crc32c.ts";
 import { WalError } from "../errors.ts";
@@ -74,8 +74,9 @@ export interface ArchiveVerifyReport {
   /** The `--until` points that restore: one range per stretch the archive holds unbroken. */
   readonly restorable: readonly LsnRange[];
   /**
-   * Stretches of the log never archived because the log dropped them first (`truncateBefore`
-   * while no archiver ran): the archive restarts at `head`. Not damage.
+   * Stretches of the log the archive does not hold because the log dropped them first
+   * (`truncateBefore` while no archiver ran) or a prune deleted them: the archive restarts at
+   * `head`. Not damage.
    */
   readonly unarchived: readonly (LsnRange & { readonly head: number })[];
   readonly problems: readonly ArchiveProblem[];
@@ -101,13 +102,7 @@ export async function verifyArchive(
 ): Promise<ArchiveVerifyReport> {
   const bucket = openBucket(url, settings);
   const listing = await bucket.list();
-  const segmentSize = await readArchiveMeta(bucket, listing);
-  if (segmentSize === null) {
-    throw new WalError(
-      "NOT_FOUND",
-      `${bucket.url} holds no wal-db archive (no ${archiveKeys.meta}): check the URL`,
-    );
-  }
+  const segmentSize = await archivedSegmentSize(bucket, listing);
   const inventory = takeInventory(bucket, listing, segmentSize);
   const layout = walkLayout(bucket, inventory, segmentSize);
   const problems = [...inventory.problems, ...layout.problems];
@@ -276,7 +271,9 @@ function walkLayout(
   problems: ArchiveProblem[];
 } {
   const segmentStart = (lsn: number) => Math.floor(lsn / segmentSize) * segmentSize;
-  const heads = [0, ...inventory.heads];
+  // LSN 0 is a head of its own, as in layout.ts, until a prune deleted the bytes from it.
+  const fromZero = inventory.objects[0]?.start === 0 || inventory.heads.length === 0;
+  const heads = fromZero ? [0, ...inventory.heads] : inventory.heads;
   const runs: LsnRange[] = [];
   const unarchived: ArchiveVerifyReport["unarchived"][number][] = [];
   const problems: ArchiveProblem[] = [];
@@ -361,7 +358,7 @@ export function archiveSummary(report: ArchiveVerifyReport): string[] {
   ];
   for (const gap of report.unarchived) {
     lines.push(
-      `unarchived  LSN ${gap.from} to ${gap.to}: the log dropped it before it was archived; the archive restarts at head ${gap.head}`,
+      `unarchived  LSN ${gap.from} to ${gap.to}: not in the archive (the log dropped it before it was archived, or a prune deleted it); the archive restarts at head ${gap.head}`,
     );
   }
   if (report.others.length > 0)

@@ -67,7 +67,9 @@ export type Fault =
   /** Passes the request on, then breaks the connection after `bytes` of the answer's body. */
   | { readonly kind: "drop"; readonly bytes: number }
   /** Holds the request until `release()` (or the client gives up). */
-  | { readonly kind: "stall" };
+  | { readonly kind: "stall" }
+  /** Passes the request on untouched: it lets a fault wait for the nth request. */
+  | { readonly kind: "pass" };
 
 /** A fault proxy in front of `target`. */
 export interface FaultProxy {
