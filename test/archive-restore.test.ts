@@ -13,7 +13,7 @@ import { type ArchiveBucket, openBucket } from "../src/archive/bucket.ts";
 import { ARCHIVE_FORMAT, archiveKeys } from "../src/archive/layout.ts";
 import { restoreArchive } from "../src/archive/restore.ts";
 import { crc32c } from "../src/crc32c.ts";
-import { Wal } from "../src/index.ts";
+import { Wal, WalError } from "../src/index.ts";
 import { walRejectionOf } from "./support/errors.ts";
 import { CREDENTIALS as credentials, useLocalS3 } from "./support/s3.ts";
 import { logPath, tempDir } from "./support/temp.ts";
@@ -203,6 +203,48 @@ test("a body cut short on the wire is ARCHIVE, and nothing is written", async ()
   const error = await walRejectionOf(restoreArchive(through));
   expect(error.code).toBe("ARCHIVE");
   expect(error.message).toContain("100 bytes arrived");
+  expect(existsSync(to)).toBe(false);
+  expect(leftovers(to)).toEqual([]);
+});
+
+test("downloads run ahead of the writes, at most four at once, and a failure is reported in key order", async () => {
+  const source = await archivedLog(80, 0);
+  let inFlight = 0;
+  let most = 0;
+  const segments = (await source.bucket.list())
+    .map(({ key }) => key)
+    .filter((key) => key.startsWith("segments/"));
+  expect(segments.length).toBeGreaterThan(8);
+  const failing = new Map<string, number>();
+  const watched: ArchiveBucket = {
+    ...source.bucket,
+    async get(key, size) {
+      inFlight++;
+      most = Math.max(most, inFlight);
+      try {
+        const failsAfter = failing.get(key);
+        if (failsAfter !== undefined) {
+          await Bun.sleep(failsAfter);
+          throw new WalError("ARCHIVE", `get ${key} failed`);
+        }
+        await Bun.sleep(5);
+        return await source.bucket.get(key, size);
+      } finally {
+        inFlight--;
+      }
+    },
+  };
+  const options = (to: string) => ({ from: source.url, to, endpoint: server.s3.endpoint });
+  const report = await restoreArchive(options(logPath(dir, "ahead")), watched);
+  expect(report.end).toBe(source.end);
+  expect(most).toBeGreaterThan(1);
+  expect(most).toBeLessThanOrEqual(4);
+  // The later object fails first; the earlier one's failure is the one the restore reports.
+  failing.set(segments[2]!, 40);
+  failing.set(segments[3]!, 0);
+  const to = logPath(dir, "ahead-failed");
+  const error = await walRejectionOf(restoreArchive(options(to), watched));
+  expect(error.message).toBe(`get ${segments[2]} failed`);
   expect(existsSync(to)).toBe(false);
   expect(leftovers(to)).toEqual([]);
 });

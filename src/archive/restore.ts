@@ -70,8 +70,7 @@ export async function restoreArchive(
   try {
     if (plan.head > 0) target.writeHead(plan.head);
     let done = 0;
-    for (const piece of plan.pieces) {
-      const bytes = await bucket.get(piece.key, piece.size);
+    for await (const { piece, bytes } of downloadsInOrder(bucket, plan.pieces)) {
       if (crc32c(bytes) !== piece.crc >>> 0)
         throw damagedObject(bucket, piece, "does not match the CRC-32C its key names");
       const index = Math.floor(piece.start / segmentSize);
@@ -86,6 +85,41 @@ export async function restoreArchive(
   } catch (error) {
     target.abandon();
     throw error;
+  }
+}
+
+/** How many downloads run at once, and how many bytes they may hold beyond the one written. */
+const DOWNLOADS_IN_FLIGHT = 4;
+const DOWNLOAD_AHEAD_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Each piece's bytes, in the plan's order, with the next few downloading meanwhile: the store's
+ * latency overlaps the checks and writes of the piece before. At least one piece is in flight
+ * however large, and never more than {@link DOWNLOAD_AHEAD_BYTES} beyond it.
+ */
+async function* downloadsInOrder(bucket: ArchiveBucket, pieces: readonly RestorePiece[]) {
+  const downloads: (Promise<Uint8Array> | undefined)[] = [];
+  let started = 0;
+  let bytesAhead = 0;
+  for (let i = 0; i < pieces.length; i++) {
+    while (
+      started < pieces.length &&
+      (started === i ||
+        (started - i < DOWNLOADS_IN_FLIGHT &&
+          bytesAhead + pieces[started]!.size <= DOWNLOAD_AHEAD_BYTES))
+    ) {
+      const piece = pieces[started++]!;
+      const download = bucket.get(piece.key, piece.size);
+      // Awaited in order below; one that fails after an earlier failure stopped the restore is
+      // not an unhandled rejection.
+      download.catch(() => undefined);
+      downloads.push(download);
+      bytesAhead += piece.size;
+    }
+    const bytes = await downloads[i]!;
+    downloads[i] = undefined;
+    bytesAhead -= pieces[i]!.size;
+    yield { piece: pieces[i]!, bytes };
   }
 }
 
