@@ -72,6 +72,27 @@ test("a flush uploads every sealed segment, the active one's durable part and th
   expect(await restored(url)).toEqual({ head: wal.head, records: recordsOf(wal) });
 });
 
+test("archivedLsn moves as each sealed segment lands, not once the whole cycle ends", async () => {
+  using wal = segmentedLog();
+  const told: number[] = [];
+  await using archiver = await wal.archive({
+    to: freshUrl(),
+    interval: 60_000,
+    ...direct(),
+    onArchived: (lsn) => told.push(lsn),
+  });
+  await archiver.flush();
+  told.length = 0;
+  for (let i = 0; i < 40; i++) wal.append(payload(i));
+  wal.sync();
+  const sealed = Math.floor(wal.len / S);
+  expect(sealed).toBeGreaterThan(3);
+  expect(await archiver.flush()).toBe(wal.len);
+  // One advance per sealed segment, at its end, then the active segment's durable part.
+  const ends = Array.from({ length: sealed }, (_, i) => (i + 1) * S);
+  expect(told).toEqual([...ends, wal.len]);
+});
+
 test("nothing past the durable LSN leaves the machine", async () => {
   const url = freshUrl();
   using wal = segmentedLog();

@@ -315,14 +315,20 @@ export class LogArchiver {
     }
     if (store.archiveHold > holdBefore) this.#releaseLeftovers();
     await this.#deleteSuperseded();
-    if (this.#next > this.#archived) {
-      this.#archived = this.#next;
-      const archived = this.#archived;
-      this.#tell(() => this.#options.onArchived?.(archived));
-    }
   }
 
-  /** The segment at `#next` if it is sealed (whole below `durable`), else its durable part. */
+  /** The archive holds every byte below `#next`: `archivedLsn` moves there, and says so. */
+  #advance(): void {
+    if (this.#next <= this.#archived) return;
+    this.#archived = this.#next;
+    const archived = this.#archived;
+    this.#tell(() => this.#options.onArchived?.(archived));
+  }
+
+  /**
+   * The segment at `#next` if it is sealed (whole below `durable`), else its durable part;
+   * `archivedLsn` moves as each lands, not once the cycle ends.
+   */
   async #uploadNext(durable: number): Promise<void> {
     const { store } = this.#log;
     const size = store.segmentSize;
@@ -334,12 +340,14 @@ export class LogArchiver {
       this.#supersedePartialsOf(index);
       this.#next = sealedEnd;
       store.archiveHold = index + 1;
+      this.#advance();
     } else {
       const bytes = this.#read(this.#next, durable - this.#next);
       const key = archiveKeys.partial(this.#next, durable, crc32c(bytes));
       await this.#put(key, bytes, durable);
       this.#partials.push({ key, start: this.#next });
       this.#next = durable;
+      this.#advance();
     }
   }
 
