@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { openBucket } from "../src/archive/bucket.ts";
 import { parseArchiveKey } from "../src/archive/layout.ts";
 import { MemoryStore, Wal, type WalRecord } from "../src/index.ts";
+import { HEADER_SIZE } from "../src/record.ts";
 import { walErrorOf, walRejectionOf } from "./support/errors.ts";
 import { CREDENTIALS as credentials, useLocalS3 } from "./support/s3.ts";
 import { logPath, tempDir } from "./support/temp.ts";
@@ -72,7 +73,14 @@ test("a flush uploads every sealed segment, the active one's durable part and th
   expect(await restored(url)).toEqual({ head: wal.head, records: recordsOf(wal) });
 });
 
-test("archivedLsn moves as each sealed segment lands, not once the whole cycle ends", async () => {
+/** The last record end at or below `lsn` in `wal` (records span segments freely). */
+const lastRecordEndBelow = (wal: Wal, lsn: number) =>
+  Math.max(
+    0,
+    ...[...wal.iter()].map((r) => r.lsn + HEADER_SIZE + r.data.length).filter((e) => e <= lsn),
+  );
+
+test("archivedLsn moves as each sealed segment lands, to the last record end in it", async () => {
   using wal = segmentedLog();
   const told: number[] = [];
   await using archiver = await wal.archive({
@@ -82,15 +90,59 @@ test("archivedLsn moves as each sealed segment lands, not once the whole cycle e
     onArchived: (lsn) => told.push(lsn),
   });
   await archiver.flush();
-  told.length = 0;
   for (let i = 0; i < 40; i++) wal.append(payload(i));
   wal.sync();
   const sealed = Math.floor(wal.len / S);
   expect(sealed).toBeGreaterThan(3);
   expect(await archiver.flush()).toBe(wal.len);
-  // One advance per sealed segment, at its end, then the active segment's durable part.
-  const ends = Array.from({ length: sealed }, (_, i) => (i + 1) * S);
-  expect(told).toEqual([...ends, wal.len]);
+  // Never at a segment's end that cuts a record: at the last record end before it.
+  const expected = [
+    ...new Set(Array.from({ length: sealed }, (_, k) => lastRecordEndBelow(wal, (k + 1) * S))),
+  ].filter((end) => end > 0);
+  expect(told).toEqual([...expected, wal.len]);
+});
+
+test("a sealed segment goes as soon as it is durable, the active one's part at the interval", async () => {
+  using wal = segmentedLog();
+  await using archiver = await wal.archive({ to: freshUrl(), interval: 60_000, ...direct() });
+  await archiver.flush();
+  for (let i = 0; i < 20; i++) wal.append(payload(i));
+  wal.sync();
+  const sealedEnd = Math.floor(wal.len / S) * S;
+  expect(sealedEnd).toBeGreaterThan(0);
+  const expected = lastRecordEndBelow(wal, sealedEnd);
+  // No flush: the archiver's own look for sealed segments uploads them, long before 60 s.
+  for (let waited = 0; archiver.archivedLsn < expected && waited < 10_000; waited += 20) {
+    await Bun.sleep(20);
+  }
+  expect(archiver.archivedLsn).toBe(expected);
+  expect(archiver.archivedLsn).toBeLessThan(wal.len);
+  const kinds = (await listing(archiver.url)).map(({ key }) => parseArchiveKey(key)?.kind);
+  expect(kinds).not.toContain("partial");
+  expect(await archiver.flush()).toBe(wal.len);
+});
+
+test("an archiver restarted on an archive that ends in a sealed segment starts at the last record end in it", async () => {
+  const url = freshUrl();
+  using wal = segmentedLog();
+  const first = await wal.archive({ to: url, interval: 60_000, ...direct() });
+  await first.flush();
+  for (let i = 0; i < 20; i++) wal.append(payload(i));
+  wal.sync();
+  const sealedEnd = Math.floor(wal.len / S) * S;
+  const expected = lastRecordEndBelow(wal, sealedEnd);
+  // The segment's end cuts a record: the archive holds its start, not its end.
+  expect(expected).toBeLessThan(sealedEnd);
+  for (let waited = 0; first.archivedLsn < expected && waited < 10_000; waited += 20) {
+    await Bun.sleep(20);
+  }
+  await first.close();
+  const kinds = (await listing(url)).map(({ key }) => parseArchiveKey(key)?.kind);
+  expect(kinds).not.toContain("partial");
+  await using second = await wal.archive({ to: url, interval: 60_000, ...direct() });
+  expect(second.archivedLsn).toBe(expected);
+  expect(await second.flush()).toBe(wal.len);
+  expect(await restored(url)).toEqual({ head: wal.head, records: recordsOf(wal) });
 });
 
 test("nothing past the durable LSN leaves the machine", async () => {
@@ -187,7 +239,9 @@ for (const fault of [
     });
     await archiver.flush();
     const before = archiver.archivedLsn;
-    for (let i = 0; i < 12; i++) await wal.commit(payload(i));
+    // Small records, inside the active segment: no sealed segment goes before the flush, so
+    // the fault hits the flush's own upload.
+    for (let i = 0; i < 12; i++) await wal.commit(payload(i).subarray(0, 100));
     // Bun's client sends a request again, once, when a reused connection drops: twice, it fails.
     server.proxy.inject(fault, fault.kind === "drop" ? 2 : 1);
     let settled = false;

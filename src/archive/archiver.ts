@@ -2,8 +2,9 @@
  * @module
  * `LogArchiver`: ships a segmented log's durable bytes to an S3-compatible store as it grows
  * (layout.ts names the objects), so a new machine can restore it (restore.ts). It runs in the
- * owner's thread, beside the log, one cycle at a time: every sealed segment once, the durable
- * part of the active one at most every `interval`, the head when it moves. Nothing past the
+ * owner's thread, beside the log, one cycle at a time: every sealed segment once, as soon as
+ * it is durable, the durable part of the active one at most every `interval`, the head when it
+ * moves. Nothing past the
  * durable LSN leaves the machine, a failed upload only delays the next cycle, and retention
  * keeps every segment it has not uploaded yet (the segment table's `KEEP` cell). See
  * docs/ARCHIVE.md.
@@ -15,16 +16,18 @@ import { checkInteger } from "../options.ts";
 import { NO_HOLD } from "../store/segment-table.ts";
 import type { SegmentedStore } from "../store/segmented.ts";
 import { type ArchiveBucket, openBucket, type S3Settings } from "./bucket.ts";
-import { archiveKeys, parseArchiveKey, planRestore } from "./layout.ts";
+import { archiveKeys, dataEnd, parseArchiveKey, planRestore } from "./layout.ts";
 import { type ArchivedPartial, reconcileArchive } from "./reconcile.ts";
+import { RecordEnds } from "./record-ends.ts";
 
 /** How {@link LogArchiver} archives, and to where. */
 export interface ArchiveOptions extends S3Settings {
   /** The archive: `s3://bucket/prefix`. */
   readonly to: string;
   /**
-   * How often, in ms, the durable part of the active segment is uploaded (sealed segments and
-   * the head go in the same cycle). `flush()` runs a cycle at once.
+   * How often, at most, in ms, the durable part of the active segment is uploaded. A sealed
+   * segment does not wait for it: it goes within 50 ms of being durable, and the head when it
+   * moves. `flush()` uploads everything durable at once.
    * @default 1000
    */
   readonly interval?: number;
@@ -60,6 +63,13 @@ export interface ArchivedLog {
 }
 
 const DEFAULT_INTERVAL = 1000;
+/**
+ * How often, in ms, the archiver looks for a segment sealed and durable since its last cycle
+ * (a load of the durable LSN): a sealed segment goes at once, not at the next `interval`.
+ */
+const SEALED_POLL = 50;
+/** How much of the log {@link LogArchiver} reads at once to find a record end. */
+const RECORD_SCAN_CHUNK = 1 << 20;
 const DEFAULT_MAX_BACKOFF = 30_000;
 
 /**
@@ -78,6 +88,8 @@ export class LogArchiver {
   readonly #maxBackoff: number;
   /** The archive holds every byte of the log from its head to here. */
   #next = 0;
+  /** Follows the records through the bytes uploaded: `archivedLsn` stands only at a record's end. */
+  #records = new RecordEnds(0);
   /** One past the newest byte an object holds or an upload in flight may write. */
   #claimed = Number.MAX_SAFE_INTEGER;
   #remoteHead = 0;
@@ -88,6 +100,8 @@ export class LogArchiver {
   /** The partials in the archive that no sealed segment superseded yet. */
   #partials: ArchivedPartial[] = [];
   #archived = 0;
+  /** When the active segment last had its turn (`performance.now()`): the next waits `interval`. */
+  #partialAt = Number.NEGATIVE_INFINITY;
   #lastError: WalError | undefined;
   #failures = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -129,7 +143,11 @@ export class LogArchiver {
     try {
       const start = await reconcileArchive(archiver.#bucket, store, log.durable(), lowest);
       archiver.#next = start.next;
-      archiver.#archived = start.next;
+      archiver.#records =
+        start.endsAtRecord && start.next >= store.head
+          ? new RecordEnds(start.next)
+          : recordsUpTo(store, start.next);
+      archiver.#archived = Math.min(archiver.#records.end, start.next);
       archiver.#claimed = start.claimed;
       archiver.#remoteHead = start.remoteHead;
       archiver.#superseded = [...start.superseded];
@@ -170,7 +188,7 @@ export class LogArchiver {
    * retrying); `CLOSED` once the archiver or the log is closed.
    */
   flush(): Promise<number> {
-    return this.#serial(() => this.#attempt()).then(() => this.#archived);
+    return this.#serial(() => this.#attempt(true)).then(() => this.#archived);
   }
 
   /**
@@ -249,8 +267,8 @@ export class LogArchiver {
 
   /** Runs a cycle after whatever is queued, then sets the timer for the next one. */
   #tick(): void {
-    this.#serial(() => this.#attempt()).then(
-      () => this.#schedule(this.#interval),
+    this.#serial(() => this.#attempt(false)).then(
+      () => this.#schedule(Math.min(this.#interval, SEALED_POLL)),
       () => this.#schedule(this.#backoff()),
     );
   }
@@ -260,10 +278,10 @@ export class LogArchiver {
   }
 
   /** One cycle, its failure recorded and reported (and rethrown, for a flush). */
-  async #attempt(): Promise<void> {
+  async #attempt(flush: boolean): Promise<void> {
     this.#checkRunning();
     try {
-      await this.#cycle();
+      await this.#cycle(flush);
       this.#failures = 0;
       this.#lastError = undefined;
     } catch (error) {
@@ -291,9 +309,10 @@ export class LogArchiver {
 
   /**
    * Uploads what became durable since the last cycle: the head first where the archive
-   * restarts, then each sealed segment, the durable part of the active one, the head.
+   * restarts, then each sealed segment, the durable part of the active one (on a flush, or
+   * once `interval` has passed since the last), the head.
    */
-  async #cycle(): Promise<void> {
+  async #cycle(flush: boolean): Promise<void> {
     const { store } = this.#log;
     const head = store.head;
     const durable = this.#log.durable();
@@ -305,10 +324,17 @@ export class LogArchiver {
       this.#remoteHead = head;
       const restart = Math.floor(this.#restartAt / store.segmentSize);
       this.#next = restart * store.segmentSize;
+      this.#records = new RecordEnds(head);
       store.archiveHold = restart;
       this.#restartAt = null;
     }
-    while (this.#next < durable) await this.#uploadNext(durable);
+    const size = store.segmentSize;
+    while (this.#next + size - (this.#next % size) <= durable) await this.#uploadNext(durable);
+    // The active segment's turn comes every `interval`, whether or not it grew meanwhile.
+    if (flush || performance.now() - this.#partialAt >= this.#interval) {
+      this.#partialAt = performance.now();
+      if (this.#next < durable) await this.#uploadNext(durable);
+    }
     if (head > this.#remoteHead) {
       await this.#put(archiveKeys.head(head), new Uint8Array(0), this.#claimed);
       this.#remoteHead = head;
@@ -317,10 +343,14 @@ export class LogArchiver {
     await this.#deleteSuperseded();
   }
 
-  /** The archive holds every byte below `#next`: `archivedLsn` moves there, and says so. */
+  /**
+   * The archive holds every byte below `#next`: `archivedLsn` moves to the last record end
+   * in them, and says so.
+   */
   #advance(): void {
-    if (this.#next <= this.#archived) return;
-    this.#archived = this.#next;
+    const archivable = Math.min(this.#records.end, this.#next);
+    if (archivable <= this.#archived) return;
+    this.#archived = archivable;
     const archived = this.#archived;
     this.#tell(() => this.#options.onArchived?.(archived));
   }
@@ -335,17 +365,19 @@ export class LogArchiver {
     const index = Math.floor(this.#next / size);
     const sealedEnd = (index + 1) * size;
     if (sealedEnd <= durable) {
-      const bytes = this.#read(index * size, size);
+      const bytes = readDurable(store, index * size, size);
       await this.#put(archiveKeys.segment(index, crc32c(bytes)), bytes, sealedEnd);
       this.#supersedePartialsOf(index);
+      this.#records.feed(bytes, index * size);
       this.#next = sealedEnd;
       store.archiveHold = index + 1;
       this.#advance();
     } else {
-      const bytes = this.#read(this.#next, durable - this.#next);
+      const bytes = readDurable(store, this.#next, durable - this.#next);
       const key = archiveKeys.partial(this.#next, durable, crc32c(bytes));
       await this.#put(key, bytes, durable);
       this.#partials.push({ key, start: this.#next });
+      this.#records.feed(bytes, this.#next);
       this.#next = durable;
       this.#advance();
     }
@@ -355,19 +387,6 @@ export class LogArchiver {
   async #put(key: string, bytes: Uint8Array, end: number): Promise<void> {
     this.#claimed = Math.max(this.#claimed, end);
     await this.#bucket.put(key, bytes);
-  }
-
-  #read(position: number, length: number): Uint8Array {
-    const bytes = new Uint8Array(length);
-    const got = this.#log.store.read(bytes, position);
-    if (got !== length) {
-      throw new WalError(
-        "IO",
-        `the archiver read ${got} of the ${length} durable bytes at LSN ${position} of ` +
-          `${this.#log.store.description}`,
-      );
-    }
-    return bytes;
   }
 
   /** Segment `index` is in the archive sealed: its partials are not needed any more. */
@@ -409,23 +428,15 @@ export class LogArchiver {
     const size = this.#log.store.segmentSize;
     const listing = await this.#bucket.list();
     const doomed = listing
-      .map(({ key }) => ({ key, parsed: parseArchiveKey(key) }))
-      .map(({ key, parsed }) => ({
-        key,
-        end:
-          parsed?.kind === "segment"
-            ? (parsed.index + 1) * size
-            : parsed?.kind === "partial"
-              ? parsed.end
-              : 0,
-      }))
+      .map(({ key }) => ({ key, end: dataEnd(parseArchiveKey(key), size) ?? 0 }))
       .filter(({ end }) => end > cut)
       .sort((a, b) => b.end - a.end);
     for (const { key } of doomed) await this.#bucket.delete(key);
     const left = listing.filter(({ key }) => !doomed.some((object) => object.key === key));
     this.#next = Math.min(this.#next, planRestore(left, size).end);
     this.#claimed = this.#next;
-    this.#archived = Math.min(this.#archived, this.#next);
+    this.#records = recordsUpTo(this.#log.store, this.#next);
+    this.#archived = Math.min(this.#archived, this.#records.end, this.#next);
     const remains = (key: string) => left.some((object) => object.key === key);
     this.#superseded = this.#superseded.filter(remains);
     this.#partials = this.#partials.filter((partial) => remains(partial.key));
@@ -443,4 +454,31 @@ export class LogArchiver {
       // The callback's own failure: the archiver's state is already what it reports.
     }
   }
+}
+
+/**
+ * Follows the log's records from its head through its bytes below `lsn`, read from the disk a
+ * MiB at a time: where the archive ends at a sealed segment, the last record end below it is
+ * known only so (as the log's own open found its end).
+ */
+function recordsUpTo(store: SegmentedStore, lsn: number): RecordEnds {
+  const records = new RecordEnds(store.head);
+  for (let at = store.head; at < lsn; at += RECORD_SCAN_CHUNK) {
+    records.feed(readDurable(store, at, Math.min(RECORD_SCAN_CHUNK, lsn - at)), at);
+  }
+  return records;
+}
+
+/** `length` bytes of the log at `position`, all of them durable: fewer is an `IO` error. */
+function readDurable(store: SegmentedStore, position: number, length: number): Uint8Array {
+  const bytes = new Uint8Array(length);
+  const got = store.read(bytes, position);
+  if (got !== length) {
+    throw new WalError(
+      "IO",
+      `the archiver read ${got} of the ${length} durable bytes at LSN ${position} of ` +
+        `${store.description}`,
+    );
+  }
+  return bytes;
 }

@@ -84,6 +84,16 @@ export function parseArchiveKey(key: string): ArchiveObject | null {
   return null;
 }
 
+/**
+ * One past the newest log byte a data object holds (a sealed segment's end, a partial's end);
+ * null for a head, `log.json` or a key that is not the archive's.
+ */
+export function dataEnd(object: ArchiveObject | null, segmentSize: number): number | null {
+  if (object?.kind === "segment") return (object.index + 1) * segmentSize;
+  if (object?.kind === "partial") return object.end;
+  return null;
+}
+
 /** One object a restore downloads: where its bytes go in the log, and how to check them. */
 export interface RestorePiece {
   readonly key: string;

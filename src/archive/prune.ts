@@ -16,7 +16,7 @@
 import { invalidArgument } from "../errors.ts";
 import { checkInteger } from "../options.ts";
 import { openBucket, type S3Settings } from "./bucket.ts";
-import { parseArchiveKey } from "./layout.ts";
+import { dataEnd, parseArchiveKey } from "./layout.ts";
 import { archivedSegmentSize } from "./meta.ts";
 
 /** What {@link pruneArchive} prunes. */
@@ -59,11 +59,8 @@ export async function pruneArchive(options: PruneOptions): Promise<PruneReport> 
     if (parsed?.kind === "head" && parsed.head <= before) head = Math.max(head, parsed.head);
   }
   const keepFrom = Math.floor(head / segmentSize) * segmentSize;
-  const endOf = (parsed: ReturnType<typeof parseArchiveKey>) => {
-    if (parsed?.kind === "segment") return (parsed.index + 1) * segmentSize;
-    if (parsed?.kind === "partial") return parsed.end;
-    return Number.POSITIVE_INFINITY;
-  };
+  const endOf = (parsed: ReturnType<typeof parseArchiveKey>) =>
+    dataEnd(parsed, segmentSize) ?? Number.POSITIVE_INFINITY;
   // Heads first: with them gone, what is left below the cut is a prefix no restore starts in.
   const heads = objects.filter(({ parsed }) => parsed?.kind === "head" && parsed.head < head);
   const data = objects

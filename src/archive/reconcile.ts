@@ -11,13 +11,18 @@ import { crc32c } from "../crc32c.ts";
 import { WalError } from "../errors.ts";
 import type { SegmentedStore } from "../store/segmented.ts";
 import type { ArchiveBucket } from "./bucket.ts";
-import { archiveKeys, type ListedObject, parseArchiveKey, planRestore } from "./layout.ts";
+import { archiveKeys, dataEnd, type ListedObject, parseArchiveKey, planRestore } from "./layout.ts";
 import { archiveMetaBytes, readArchiveMeta } from "./meta.ts";
 
 /** Where an archiver starts. */
 export interface ArchiveStart {
   /** The first LSN to upload: the archive holds every byte of the log before it (from its head). */
   readonly next: number;
+  /**
+   * Whether `next` is a record's end: the archive is empty or ends in a partial (which ends
+   * where the log was durable). A sealed segment's end seldom is one: records span segments.
+   */
+  readonly endsAtRecord: boolean;
   /** One past the newest byte any object holds (what a cut below would have to delete). */
   readonly claimed: number;
   /** The newest `head/<lsn>` in the archive (0 when none). */
@@ -67,6 +72,7 @@ export async function reconcileArchive(
   const gap = Math.floor(plan.end / segmentSize) < lowestSegment;
   return {
     next: plan.end,
+    endsAtRecord: last === undefined || parseArchiveKey(last.key)?.kind === "partial",
     claimed: newestByte(listing, segmentSize),
     remoteHead: plan.head,
     gap,
@@ -77,9 +83,7 @@ export async function reconcileArchive(
 function newestByte(listing: readonly ListedObject[], segmentSize: number): number {
   let newest = 0;
   for (const { key } of listing) {
-    const parsed = parseArchiveKey(key);
-    if (parsed?.kind === "segment") newest = Math.max(newest, (parsed.index + 1) * segmentSize);
-    if (parsed?.kind === "partial") newest = Math.max(newest, parsed.end);
+    newest = Math.max(newest, dataEnd(parseArchiveKey(key), segmentSize) ?? 0);
   }
   return newest;
 }
