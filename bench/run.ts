@@ -13,6 +13,8 @@
  *   concurrency      async commits, Workers sharing one log, appendBatch: see bench/concurrency.ts
  *   segments         recovery of a 1 GiB segmented log (speed and peak RSS), the cost of rolling
  *                    to a new segment, steady-state appends: see bench/segments.ts
+ *   archive          commits with wal.archive running vs without, the archive's lag, and
+ *                    Wal.restore vs a raw download of the same objects: see bench/archive.ts
  *
  * Sizes: WAL_BENCH_SIZE=full (default) or tiny (a smoke run the test suite uses so this file
  * cannot rot). Results also go to bench/results/latest-<size>.json.
@@ -24,6 +26,7 @@ import { join } from "node:path";
 import { crc32c } from "../src/crc32c.ts";
 import { Wal } from "../src/index.ts";
 import { HEADER_SIZE, sealFrame } from "../src/record.ts";
+import { runArchive } from "./archive.ts";
 import { runConcurrency } from "./concurrency.ts";
 import {
   appendSide,
@@ -217,6 +220,7 @@ const concurrency = await runConcurrency(size, {
   report: run,
 });
 const segments = await runSegments(sizeName, { payload, freshPath, report: run });
+const archive = await runArchive(sizeName, { freshPath, report: run });
 
 const crc = results[4]!;
 const recovery = results[2]!;
@@ -237,6 +241,7 @@ console.log(
 );
 for (const line of concurrency) console.log(line);
 for (const line of segments) console.log(line);
+for (const line of archive) console.log(line);
 console.log(`work hash ${workDigest()}`);
 
 writeResults(`latest-${sizeName}`, sizeName, results);

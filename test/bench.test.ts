@@ -28,12 +28,15 @@ test("bench/run.ts runs end to end at WAL_BENCH_SIZE=tiny", async () => {
     "segmented append: rolls",
     "segmented append: steady",
     "segmented append: steady, then one barrier",
+    "commit 100 B ×256, archived",
+    "restore, 1 MiB segments",
   ]) {
     expect(stdout).toMatch(
       new RegExp(`^${row.replace(/[()+]/g, "\\$&")} .* time ratio \\d+\\.\\d\\d×$`, "m"),
     );
   }
   expect(stdout).toMatch(/^segmented recovery: .* peak RSS [\d.]+ MiB vs [\d.]+ MiB/m);
+  expect(stdout).toMatch(/^archive lag: +p50 [\d,]+ KiB \(\d+ ms\), p99 /m);
   expect(stdout).toMatch(/^work hash [0-9a-f]{8}$/m);
   // Results go where WAL_BENCH_RESULTS says, never into the checkout.
   expect(readdirSync(results).length).toBeGreaterThan(0);
