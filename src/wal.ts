@@ -344,8 +344,8 @@ export class Wal<T = Uint8Array> extends WalReads<T> {
 
   /**
    * Starts archiving this segmented log to an S3-compatible store: each sealed segment once,
-   * the durable part of the active one every `interval`, the head when it moves; nothing that
-   * is not durable. While it runs, `truncateBefore` keeps every segment not uploaded yet, and
+   * as soon as it is durable, the durable part of the active one at most every `interval`, the
+   * head when it moves; nothing that is not durable. While it runs, `truncateBefore` keeps every segment not uploaded yet, and
    * `truncateAfter` below what the archive holds is refused (the archiver's own cuts the
    * archive first). Failed uploads retry with backoff and never affect the log. See
    * docs/ARCHIVE.md.
