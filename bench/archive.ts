@@ -28,8 +28,7 @@
  * archive interval in ms.
  */
 
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { planRestore } from "../src/archive/layout.ts";
 import { Wal } from "../src/index.ts";
@@ -43,10 +42,8 @@ import {
   formatCount,
   median,
   pairedRatio,
-  printComparison,
+  runAlone,
   type Side,
-  workDigest,
-  writeResults,
 } from "./harness.ts";
 
 /** The sizes of these rows, by WAL_BENCH_SIZE. */
@@ -392,29 +389,5 @@ export async function runArchive(sizeName: ArchiveSizeName, bench: ArchiveContex
 
 // Alone: `bun bench/archive.ts`, with bench/run.ts's row format.
 if (import.meta.main) {
-  const sizeName = (process.env.WAL_BENCH_SIZE ?? "full") as ArchiveSizeName;
-  if (ARCHIVE_SIZES[sizeName] === undefined) {
-    throw new Error(`WAL_BENCH_SIZE must be one of ${Object.keys(ARCHIVE_SIZES).join(", ")}`);
-  }
-  const dir = mkdtempSync(join(tmpdir(), "wal-db-bench-"));
-  let fileCounter = 0;
-  const results: Comparison[] = [];
-  console.log(
-    `wal-db archive benchmarks, size ${sizeName}, Bun ${Bun.version}, ${process.platform}/${process.arch}, in ${dir}`,
-  );
-  try {
-    const summary = await runArchive(sizeName, {
-      freshPath: () => join(dir, `f${++fileCounter}`),
-      report(c) {
-        results.push(c);
-        printComparison(c);
-      },
-    });
-    console.log("");
-    for (const line of summary) console.log(line);
-    console.log(`work hash ${workDigest()}`);
-    writeResults(`archive-${sizeName}`, sizeName, results);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  await runAlone("archive", ARCHIVE_SIZES, (sizeName, bench) => runArchive(sizeName, { ...bench }));
 }

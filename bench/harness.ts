@@ -8,11 +8,13 @@ import {
   closeSync,
   fdatasyncSync,
   mkdirSync,
+  mkdtempSync,
   openSync,
   rmSync,
   writeFileSync,
   writeSync,
 } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 /**
@@ -331,4 +333,44 @@ export function writeResults(name: string, size: string, results: readonly Compa
     join(dir, `${name}.json`),
     JSON.stringify({ size, bun: Bun.version, results }, null, 2),
   );
+}
+
+/**
+ * Runs one file's rows alone (`bun bench/<name>.ts`, same WAL_BENCH_SIZE): in a temp dir it
+ * removes, each row printed as bench/run.ts prints it, then the summary lines and the work
+ * hash, and the results written to `<name>-<size>.json`.
+ */
+export async function runAlone<Size extends string>(
+  name: string,
+  sizes: Readonly<Record<Size, unknown>>,
+  run: (
+    sizeName: Size,
+    bench: { freshPath(): string; report(c: Comparison): void },
+  ) => Promise<readonly string[]>,
+): Promise<void> {
+  const sizeName = (process.env.WAL_BENCH_SIZE ?? "full") as Size;
+  if (!Object.hasOwn(sizes, sizeName)) {
+    throw new Error(`WAL_BENCH_SIZE must be one of ${Object.keys(sizes).join(", ")}`);
+  }
+  const dir = mkdtempSync(join(tmpdir(), "wal-db-bench-"));
+  let fileCounter = 0;
+  const results: Comparison[] = [];
+  console.log(
+    `wal-db ${name} benchmarks, size ${sizeName}, Bun ${Bun.version}, ${process.platform}/${process.arch}, in ${dir}`,
+  );
+  try {
+    const summary = await run(sizeName, {
+      freshPath: () => join(dir, `f${++fileCounter}`),
+      report(c) {
+        results.push(c);
+        printComparison(c);
+      },
+    });
+    console.log("");
+    for (const line of summary) console.log(line);
+    console.log(`work hash ${workDigest()}`);
+    writeResults(`${name}-${sizeName}`, sizeName, results);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

@@ -23,8 +23,7 @@
  * once and checks the free space first.
  */
 
-import { mkdtempSync, readdirSync, rmSync, statfsSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, rmSync, statfsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { Wal } from "../src/index.ts";
 import { HEADER_SIZE } from "../src/record.ts";
@@ -35,10 +34,8 @@ import {
   compare,
   formatCount,
   median,
-  printComparison,
+  runAlone,
   type Side,
-  workDigest,
-  writeResults,
 } from "./harness.ts";
 
 /** The sizes of these rows, by WAL_BENCH_SIZE. */
@@ -338,30 +335,7 @@ function appendSide(
 
 // Alone: `bun bench/segments.ts`, with bench/run.ts's payload and row format.
 if (import.meta.main) {
-  const sizeName = (process.env.WAL_BENCH_SIZE ?? "full") as SegmentsSizeName;
-  if (SEGMENT_SIZES[sizeName] === undefined) {
-    throw new Error(`WAL_BENCH_SIZE must be one of ${Object.keys(SEGMENT_SIZES).join(", ")}`);
-  }
-  const dir = mkdtempSync(join(tmpdir(), "wal-db-bench-"));
-  let fileCounter = 0;
-  const results: Comparison[] = [];
-  console.log(
-    `wal-db segmented-log benchmarks, size ${sizeName}, Bun ${Bun.version}, ${process.platform}/${process.arch}, in ${dir}`,
+  await runAlone("segments", SEGMENT_SIZES, (sizeName, bench) =>
+    runSegments(sizeName, { payload: BENCH_PAYLOAD, ...bench }),
   );
-  try {
-    const summary = await runSegments(sizeName, {
-      payload: BENCH_PAYLOAD,
-      freshPath: () => join(dir, `f${++fileCounter}`),
-      report(c) {
-        results.push(c);
-        printComparison(c);
-      },
-    });
-    console.log("");
-    for (const line of summary) console.log(line);
-    console.log(`work hash ${workDigest()}`);
-    writeResults(`segments-${sizeName}`, sizeName, results);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
 }

@@ -80,6 +80,13 @@ const lastRecordEndBelow = (wal: Wal, lsn: number) =>
     ...[...wal.iter()].map((r) => r.lsn + HEADER_SIZE + r.data.length).filter((e) => e <= lsn),
   );
 
+/** Waits (10 s at most) until the archiver's `archivedLsn` reaches `lsn`, without a flush. */
+async function archivedTo(archiver: { readonly archivedLsn: number }, lsn: number) {
+  for (let waited = 0; archiver.archivedLsn < lsn && waited < 10_000; waited += 20) {
+    await Bun.sleep(20);
+  }
+}
+
 test("archivedLsn moves as each sealed segment lands, to the last record end in it", async () => {
   using wal = segmentedLog();
   const told: number[] = [];
@@ -112,9 +119,7 @@ test("a sealed segment goes as soon as it is durable, the active one's part at t
   expect(sealedEnd).toBeGreaterThan(0);
   const expected = lastRecordEndBelow(wal, sealedEnd);
   // No flush: the archiver's own look for sealed segments uploads them, long before 60 s.
-  for (let waited = 0; archiver.archivedLsn < expected && waited < 10_000; waited += 20) {
-    await Bun.sleep(20);
-  }
+  await archivedTo(archiver, expected);
   expect(archiver.archivedLsn).toBe(expected);
   expect(archiver.archivedLsn).toBeLessThan(wal.len);
   const kinds = (await listing(archiver.url)).map(({ key }) => parseArchiveKey(key)?.kind);
@@ -133,9 +138,7 @@ test("an archiver restarted on an archive that ends in a sealed segment starts a
   const expected = lastRecordEndBelow(wal, sealedEnd);
   // The segment's end cuts a record: the archive holds its start, not its end.
   expect(expected).toBeLessThan(sealedEnd);
-  for (let waited = 0; first.archivedLsn < expected && waited < 10_000; waited += 20) {
-    await Bun.sleep(20);
-  }
+  await archivedTo(first, expected);
   await first.close();
   const kinds = (await listing(url)).map(({ key }) => parseArchiveKey(key)?.kind);
   expect(kinds).not.toContain("partial");
