@@ -196,11 +196,11 @@ export function parseChoice<const T extends string>(
   return text as T;
 }
 
-/** The `--from` LSN, or undefined when the flag is absent. */
-export function parseFromLsn(text: string | undefined): number | undefined {
+/** The LSN `option` (`--from`, `--until`, `--before`) gives, or undefined when it is absent. */
+export function parseLsn(option: string, text: string | undefined): number | undefined {
   return text === undefined
     ? undefined
-    : parseInteger("--from", text, 0, { min: 0, max: Number.MAX_SAFE_INTEGER, noun: "an LSN" });
+    : parseInteger(option, text, 0, { min: 0, max: Number.MAX_SAFE_INTEGER, noun: "an LSN" });
 }
 
 /** A count of records (`--limit`, `-n`): 0 or more, `fallback` when absent. */

@@ -5,7 +5,7 @@
  * records follow; `--skip-damage` prints those too, naming each damaged region it steps over.
  */
 
-import { parseChoice, parseCommandArgs, parseFromLsn, parseRecordCount } from "./args.ts";
+import { parseChoice, parseCommandArgs, parseLsn, parseRecordCount } from "./args.ts";
 import { type Command, EXIT } from "./command.ts";
 import { damageNote } from "./cut.ts";
 import { LOG_FLAGS, LOG_FLAGS_HELP, openLogForReading } from "./open-log.ts";
@@ -58,7 +58,7 @@ export const dumpCommand: Command = {
     const out = new Output();
     const format = parseChoice("--format", values.format, RECORD_FORMATS, "json");
     const limit = parseRecordCount("--limit", values.limit, Number.MAX_SAFE_INTEGER);
-    const from = parseFromLsn(values.from);
+    const from = parseLsn("--from", values.from);
     let damaged = false;
     const log = values["skip-damage"]
       ? openLogForReading(positionals[0]!, values, {

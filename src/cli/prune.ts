@@ -13,7 +13,7 @@ import {
   archiveUrl,
   CREDENTIALS_HELP,
 } from "./archive-flags.ts";
-import { parseCommandArgs, parseInteger } from "./args.ts";
+import { parseCommandArgs, parseLsn } from "./args.ts";
 import { type Command, EXIT, usageError } from "./command.ts";
 import { Output } from "./output.ts";
 
@@ -47,12 +47,8 @@ export const pruneCommand: Command = {
       ["url"],
     );
     const from = archiveUrl(positionals[0]!);
-    if (values.before === undefined) throw usageError("missing --before LSN");
-    const beforeLsn = parseInteger(optionName("before"), values.before, 0, {
-      min: 0,
-      max: Number.MAX_SAFE_INTEGER,
-      noun: "an LSN",
-    });
+    const beforeLsn = parseLsn(optionName("before"), values.before);
+    if (beforeLsn === undefined) throw usageError("missing --before LSN");
     const report = await pruneArchive({ from, beforeLsn, ...archiveSettings(values) });
     const out = new Output();
     out.line(

@@ -13,7 +13,7 @@ import {
   archiveUrl,
   CREDENTIALS_HELP,
 } from "./archive-flags.ts";
-import { parseCommandArgs, parseInteger } from "./args.ts";
+import { parseCommandArgs, parseLsn } from "./args.ts";
 import { type Command, EXIT } from "./command.ts";
 import { Output } from "./output.ts";
 import { ProgressBar } from "./progress.ts";
@@ -51,14 +51,7 @@ export const restoreCommand: Command = {
       ["url", "dir"],
     );
     const from = archiveUrl(positionals[0]!);
-    const untilLsn =
-      values.until === undefined
-        ? undefined
-        : parseInteger(optionName("until"), values.until, 0, {
-            min: 0,
-            max: Number.MAX_SAFE_INTEGER,
-            noun: "an LSN",
-          });
+    const untilLsn = parseLsn(optionName("until"), values.until);
     // The total is known once the listing is read, so the bar starts with the first object.
     let bar: ProgressBar | undefined;
     let report: RestoreReport;

@@ -19,13 +19,7 @@ import { type FSWatcher, watch } from "node:fs";
 import type { WalRecord } from "../index.ts";
 import { HEADER_SIZE, writeHeader } from "../record.ts";
 import { RecordScanner, Scan } from "../scan.ts";
-import {
-  parseChoice,
-  parseCommandArgs,
-  parseFromLsn,
-  parseInteger,
-  parseRecordCount,
-} from "./args.ts";
+import { parseChoice, parseCommandArgs, parseInteger, parseLsn, parseRecordCount } from "./args.ts";
 import { CliError, type Command, describeError, EXIT, exitCodeOf } from "./command.ts";
 import { damageNote } from "./cut.ts";
 import {
@@ -109,7 +103,7 @@ export const tailCommand: Command = {
       max: 24 * 60 * 60 * 1000,
       noun: "milliseconds",
     });
-    const from = parseFromLsn(values.from);
+    const from = parseLsn("--from", values.from);
     // Before the watch that --follow sets: a path that holds no log fails as it does for
     // every reading command, not as a failed watch.
     locateLog(path, values);
