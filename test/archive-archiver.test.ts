@@ -352,6 +352,26 @@ test("truncateAfter below what the archive holds is refused; the archiver's cuts
   expect(await restored(url)).toEqual({ head: wal.head, records: recordsOf(wal) });
 });
 
+test("after a cut the archive ends at a sealed segment's end: archivedLsn is the last record end before it", async () => {
+  using wal = segmentedLog();
+  await using archiver = await wal.archive({ to: freshUrl(), interval: 60_000, ...direct() });
+  const lsns: number[] = [];
+  for (let i = 0; i < 40; i++) lsns.push(wal.append(payload(i)));
+  wal.sync();
+  await archiver.flush();
+  // A record inside the segment before the last: that sealed segment and everything after go.
+  const lastSealed = Math.floor(wal.len / S) - 1;
+  const inside = lsns.find((lsn) => Math.floor(lsn / S) === lastSealed && lsn > lastSealed * S)!;
+  expect(inside).toBeDefined();
+  const left = lastSealed * S;
+  const expected = lastRecordEndBelow(wal, left);
+  expect(expected).toBeLessThan(left);
+  await archiver.truncateAfter(inside);
+  expect(archiver.archivedLsn).toBe(expected);
+  expect(await archiver.flush()).toBe(wal.len);
+  expect(await restored(archiver.url)).toEqual({ head: wal.head, records: recordsOf(wal) });
+});
+
 test("an archiver started after the log dropped what the archive lacks restarts the archive at the head", async () => {
   const url = freshUrl();
   using wal = segmentedLog();

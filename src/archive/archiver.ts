@@ -4,10 +4,9 @@
  * (layout.ts names the objects), so a new machine can restore it (restore.ts). It runs in the
  * owner's thread, beside the log, one cycle at a time: every sealed segment once, as soon as
  * it is durable, the durable part of the active one at most every `interval`, the head when it
- * moves. Nothing past the
- * durable LSN leaves the machine, a failed upload only delays the next cycle, and retention
- * keeps every segment it has not uploaded yet (the segment table's `KEEP` cell). See
- * docs/ARCHIVE.md.
+ * moves. Nothing past the durable LSN leaves the machine, a failed upload only delays the next
+ * cycle, and retention keeps every segment it has not uploaded yet (the segment table's `KEEP`
+ * cell). See docs/ARCHIVE.md.
  */
 
 import { crc32c } from "../crc32c.ts";
@@ -143,10 +142,7 @@ export class LogArchiver {
     try {
       const start = await reconcileArchive(archiver.#bucket, store, log.durable(), lowest);
       archiver.#next = start.next;
-      archiver.#records =
-        start.endsAtRecord && start.next >= store.head
-          ? new RecordEnds(start.next)
-          : recordsUpTo(store, start.next);
+      archiver.#records = recordsUpTo(store, start.next, start.endsAtRecord ? start.next : 0);
       archiver.#archived = Math.min(archiver.#records.end, start.next);
       archiver.#claimed = start.claimed;
       archiver.#remoteHead = start.remoteHead;
@@ -329,11 +325,13 @@ export class LogArchiver {
       this.#restartAt = null;
     }
     const size = store.segmentSize;
-    while (this.#next + size - (this.#next % size) <= durable) await this.#uploadNext(durable);
+    for (let index = Math.floor(this.#next / size); (index + 1) * size <= durable; index++) {
+      await this.#uploadSealed(index);
+    }
     // The active segment's turn comes every `interval`, whether or not it grew meanwhile.
     if (flush || performance.now() - this.#partialAt >= this.#interval) {
       this.#partialAt = performance.now();
-      if (this.#next < durable) await this.#uploadNext(durable);
+      if (this.#next < durable) await this.#uploadPartial(durable);
     }
     if (head > this.#remoteHead) {
       await this.#put(archiveKeys.head(head), new Uint8Array(0), this.#claimed);
@@ -355,32 +353,28 @@ export class LogArchiver {
     this.#tell(() => this.#options.onArchived?.(archived));
   }
 
-  /**
-   * The segment at `#next` if it is sealed (whole below `durable`), else its durable part;
-   * `archivedLsn` moves as each lands, not once the cycle ends.
-   */
-  async #uploadNext(durable: number): Promise<void> {
+  /** Uploads segment `index`, sealed and durable, whole; `archivedLsn` moves once it lands. */
+  async #uploadSealed(index: number): Promise<void> {
     const { store } = this.#log;
-    const size = store.segmentSize;
-    const index = Math.floor(this.#next / size);
-    const sealedEnd = (index + 1) * size;
-    if (sealedEnd <= durable) {
-      const bytes = readDurable(store, index * size, size);
-      await this.#put(archiveKeys.segment(index, crc32c(bytes)), bytes, sealedEnd);
-      this.#supersedePartialsOf(index);
-      this.#records.feed(bytes, index * size);
-      this.#next = sealedEnd;
-      store.archiveHold = index + 1;
-      this.#advance();
-    } else {
-      const bytes = readDurable(store, this.#next, durable - this.#next);
-      const key = archiveKeys.partial(this.#next, durable, crc32c(bytes));
-      await this.#put(key, bytes, durable);
-      this.#partials.push({ key, start: this.#next });
-      this.#records.feed(bytes, this.#next);
-      this.#next = durable;
-      this.#advance();
-    }
+    const start = index * store.segmentSize;
+    const bytes = readDurable(store, start, store.segmentSize);
+    await this.#put(archiveKeys.segment(index, crc32c(bytes)), bytes, start + bytes.length);
+    this.#supersedePartialsOf(index);
+    this.#records.feed(bytes, start);
+    this.#next = start + bytes.length;
+    store.archiveHold = index + 1;
+    this.#advance();
+  }
+
+  /** Uploads the active segment's bytes from `#next` to `durable`, a record's end. */
+  async #uploadPartial(durable: number): Promise<void> {
+    const bytes = readDurable(this.#log.store, this.#next, durable - this.#next);
+    const key = archiveKeys.partial(this.#next, durable, crc32c(bytes));
+    await this.#put(key, bytes, durable);
+    this.#partials.push({ key, start: this.#next });
+    this.#records.feed(bytes, this.#next);
+    this.#next = durable;
+    this.#advance();
   }
 
   /** Puts one object; `end` is the newest byte it holds, claimed before the request. */
@@ -435,7 +429,9 @@ export class LogArchiver {
     const left = listing.filter(({ key }) => !doomed.some((object) => object.key === key));
     this.#next = Math.min(this.#next, planRestore(left, size).end);
     this.#claimed = this.#next;
-    this.#records = recordsUpTo(this.#log.store, this.#next);
+    // What the archive still holds below the old archivedLsn, a record's end, is whole.
+    const known = this.#archived <= this.#next ? this.#archived : 0;
+    this.#records = recordsUpTo(this.#log.store, this.#next, known);
     this.#archived = Math.min(this.#archived, this.#records.end, this.#next);
     const remains = (key: string) => left.some((object) => object.key === key);
     this.#superseded = this.#superseded.filter(remains);
@@ -457,13 +453,15 @@ export class LogArchiver {
 }
 
 /**
- * Follows the log's records from its head through its bytes below `lsn`, read from the disk a
- * MiB at a time: where the archive ends at a sealed segment, the last record end below it is
- * known only so (as the log's own open found its end).
+ * Follows the log's records through its bytes below `lsn`, from `recordStart` (a record's start
+ * known below `lsn`, or 0 for none) or the head if that is later, read from the disk a MiB at a
+ * time. Where the archive ends at a sealed segment and no record end is known near it, the
+ * walk goes from the head, as the log's own open did.
  */
-function recordsUpTo(store: SegmentedStore, lsn: number): RecordEnds {
-  const records = new RecordEnds(store.head);
-  for (let at = store.head; at < lsn; at += RECORD_SCAN_CHUNK) {
+function recordsUpTo(store: SegmentedStore, lsn: number, recordStart: number): RecordEnds {
+  const from = Math.max(recordStart, store.head);
+  const records = new RecordEnds(from);
+  for (let at = from; at < lsn; at += RECORD_SCAN_CHUNK) {
     records.feed(readDurable(store, at, Math.min(RECORD_SCAN_CHUNK, lsn - at)), at);
   }
   return records;
