@@ -205,9 +205,16 @@ function catalog(listing: readonly ListedObject[], segmentSize: number): Catalog
       heads.push(parsed.head);
     }
   }
-  // LSN 0 is a head of its own (no object names it) until a prune deleted the bytes from it.
-  if (fromZero || heads.length === 0) heads.push(0);
-  return { segments, partials, heads, newest };
+  return { segments, partials, heads: withLsnZero(heads, fromZero), newest };
+}
+
+/**
+ * The points a restore can start at: the `head/<lsn>` objects, and LSN 0, a head of its own
+ * (no object names it) while the archive holds the bytes from 0 or has no head at all, that is
+ * until a prune deleted them. `verify s3://…` (cli/verify-archive.ts) walks the same points.
+ */
+export function withLsnZero(heads: readonly number[], holdsLsnZero: boolean): number[] {
+  return holdsLsnZero || heads.length === 0 ? [0, ...heads] : [...heads];
 }
 
 function damaged(key: string, what: string): CorruptionError {

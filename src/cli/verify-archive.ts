@@ -13,7 +13,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type ArchiveBucket, openBucket, type S3Settings } from "../archive/bucket.ts";
-import { archiveKeys, type ListedObject, parseArchiveKey, planRestore } from "../archive/layout.ts";
+import {
+  archiveKeys,
+  type ListedObject,
+  parseArchiveKey,
+  planRestore,
+  withLsnZero,
+} from "../archive/layout.ts";
 import { archivedSegmentSize } from "../archive/meta.ts";
 import { restoreArchive } from "../archive/restore.ts";
 import { crc32c } from "../crc32c.ts";
@@ -271,9 +277,7 @@ function walkLayout(
   problems: ArchiveProblem[];
 } {
   const segmentStart = (lsn: number) => Math.floor(lsn / segmentSize) * segmentSize;
-  // LSN 0 is a head of its own, as in layout.ts, until a prune deleted the bytes from it.
-  const fromZero = inventory.objects[0]?.start === 0 || inventory.heads.length === 0;
-  const heads = fromZero ? [0, ...inventory.heads] : inventory.heads;
+  const heads = withLsnZero(inventory.heads, inventory.objects[0]?.start === 0);
   const runs: LsnRange[] = [];
   const unarchived: ArchiveVerifyReport["unarchived"][number][] = [];
   const problems: ArchiveProblem[] = [];
