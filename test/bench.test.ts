@@ -36,7 +36,8 @@ test("bench/run.ts runs end to end at WAL_BENCH_SIZE=tiny", async () => {
     );
   }
   expect(stdout).toMatch(/^segmented recovery: .* peak RSS [\d.]+ MiB vs [\d.]+ MiB/m);
-  expect(stdout).toMatch(/^archive lag: +p50 [\d,]+ KiB \(\d+ ms\), p99 /m);
+  // The lag line is printed with its parts; what the figures are is for docs/BENCHMARKS.md.
+  expect(stdout).toMatch(/^archive lag: +p50 .*, p99 .*, max .* samples/m);
   expect(stdout).toMatch(/^work hash [0-9a-f]{8}$/m);
   // Results go where WAL_BENCH_RESULTS says, never into the checkout.
   expect(readdirSync(results).length).toBeGreaterThan(0);
